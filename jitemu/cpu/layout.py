@@ -1,0 +1,99 @@
+"""The CPU state struct, described once.
+
+This table is the single source of the C struct that cffi compiles into the
+runtime (`c_struct()`), the LLVM type the JIT uses (`llvm_struct()`), and the
+field indices the lifter addresses with GEP (`FIELD_INDEX`).  It must not
+import anything from the package: the runtime build script loads it by path
+before the package exists as an installed module.
+"""
+
+# (name, C scalar type, array length or 0).  Order is the layout.
+FIELDS = [
+    # General registers in encoding order: EAX ECX EDX EBX ESP EBP ESI EDI.
+    ("regs", "uint32_t", 8),
+    ("eip", "uint32_t", 0),
+    ("eflags", "uint32_t", 0),
+    # Segment registers in encoding order ES CS SS DS FS GS, each with the
+    # hidden descriptor cache (base, limit, access-rights word as in the
+    # descriptor's bytes 5-6 shifted to bits 8-23, like QEMU's "flags").
+    ("seg_sel", "uint32_t", 6),
+    ("seg_base", "uint32_t", 6),
+    ("seg_limit", "uint32_t", 6),
+    ("seg_flags", "uint32_t", 6),
+    ("cr", "uint32_t", 5),
+    ("dr", "uint32_t", 8),
+    ("gdt_base", "uint32_t", 0),
+    ("gdt_limit", "uint32_t", 0),
+    ("idt_base", "uint32_t", 0),
+    ("idt_limit", "uint32_t", 0),
+    ("ldt_sel", "uint32_t", 0),
+    ("ldt_base", "uint32_t", 0),
+    ("ldt_limit", "uint32_t", 0),
+    ("tr_sel", "uint32_t", 0),
+    ("tr_base", "uint32_t", 0),
+    ("tr_limit", "uint32_t", 0),
+    # Mode bits that change what a translated block means (see runtime/cpu.h
+    # HF_*): part of every code-cache key.
+    ("hflags", "uint32_t", 0),
+    # Set by any thread or helper to make translated code return at the next
+    # instruction boundary (EXIT_* bits).  Read in every block prologue.
+    ("exit_request", "uint32_t", 0),
+    ("halted", "uint32_t", 0),
+    # Pending maskable interrupt from the interrupt controller: vector or -1.
+    ("irq_vector", "int32_t", 0),
+    ("a20_mask", "uint32_t", 0),
+    # Last exception raised by translated code (for logging and tests).
+    ("last_exception", "int32_t", 0),
+    ("exc_error_code", "uint32_t", 0),
+    ("exc_count", "uint32_t", 0),
+    ("ud_eip", "uint32_t", 0),
+    # Physical page tables for the memory fast path: host pointer of the
+    # page or NULL (slow path).  1M entries each, covering 4 GiB.
+    ("rd_page", "uint8_t **", 0),
+    ("wr_page", "uint8_t **", 0),
+    # Guest-instruction and block-execution counters, and a budget.
+    ("icount", "uint64_t", 0),
+    ("icount_limit", "uint64_t", 0),
+    ("block_execs", "uint64_t", 0),
+    ("tsc_offset", "uint64_t", 0),
+    # Physical range of the block being executed, so a write into it can
+    # end it (self-modifying code).
+    ("cur_phys_lo", "uint32_t", 0),
+    ("cur_phys_hi", "uint32_t", 0),
+    # The key of the block the dispatcher could not find.
+    ("miss_pc", "uint32_t", 0),
+    ("miss_cs_base", "uint32_t", 0),
+    ("miss_hflags", "uint32_t", 0),
+    ("_pad", "uint32_t", 0),
+]
+
+_LLVM = {
+    "uint8_t": "i8", "uint16_t": "i16", "uint32_t": "i32", "int32_t": "i32",
+    "uint64_t": "i64", "uint8_t **": "ptr",
+}
+
+FIELD_INDEX = {name: i for i, (name, _, _) in enumerate(FIELDS)}
+
+
+def c_struct(name="CPUState"):
+    lines = ["typedef struct %s {" % name]
+    for fname, ctype, count in FIELDS:
+        sep = "" if ctype.endswith("*") else " "
+        lines.append("    %s%s%s%s;" % (ctype, sep, fname, "[%d]" % count if count else ""))
+    lines.append("} %s;" % name)
+    return "\n".join(lines)
+
+
+def llvm_struct(name="%State"):
+    parts = []
+    for _, ctype, count in FIELDS:
+        t = _LLVM[ctype]
+        parts.append("[%d x %s]" % (count, t) if count else t)
+    return "%s = type { %s }" % (name, ", ".join(parts))
+
+
+def llvm_field_type(fname):
+    for name, ctype, count in FIELDS:
+        if name == fname:
+            return _LLVM[ctype]
+    raise KeyError(fname)

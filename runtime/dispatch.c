@@ -1,0 +1,43 @@
+/* The native dispatch loop: find the next block and call it, until
+ * something needs the host (a miss, an exit request, HLT, the budget). */
+#include "jitemu.h"
+
+int cpu_run(CPUState *s)
+{
+    Runtime *rt = RT(s);
+    for (;;) {
+        uint32_t req = __atomic_load_n(&s->exit_request, __ATOMIC_ACQUIRE);
+        if (req) {
+            if (req == EXIT_SMC) { /* handled: the lookup below retranslates */
+                __atomic_and_fetch(&s->exit_request, ~EXIT_SMC, __ATOMIC_SEQ_CST);
+                continue;
+            }
+            if (req & EXIT_IRQ) {
+                __atomic_and_fetch(&s->exit_request, ~EXIT_IRQ, __ATOMIC_SEQ_CST);
+                if (s->irq_vector >= 0 && (s->eflags & IF_MASK)) {
+                    int v = s->irq_vector;
+                    s->irq_vector = -1;
+                    s->halted = 0;
+                    cpu_deliver(s, v, s->eip);
+                }
+                continue;
+            }
+            return RUN_EXIT;
+        }
+        if (s->halted) return RUN_HLT;
+        if (s->icount >= s->icount_limit) return RUN_LIMIT;
+        uint32_t cs_base = s->seg_base[R_CS];
+        uint32_t pc = cs_base + s->eip;
+        Block *b = bt_lookup(rt, pc, cs_base, s->hflags);
+        if (!b) {
+            s->miss_pc = pc;
+            s->miss_cs_base = cs_base;
+            s->miss_hflags = s->hflags;
+            return RUN_MISS;
+        }
+        s->cur_phys_lo = b->phys_lo;
+        s->cur_phys_hi = b->phys_hi;
+        b->fn(s);
+        s->block_execs++;
+    }
+}

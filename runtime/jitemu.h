@@ -1,0 +1,126 @@
+/* The runtime's shared declarations: constants that the JIT, the C helpers
+ * and Python agree on, and the Runtime that wraps the CPU state.
+ * The CPUState struct itself is generated from jitemu/cpu/layout.py. */
+#ifndef JITEMU_H
+#define JITEMU_H
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+#include "cpu_state.h"
+
+/* Segment register indices (encoding order). */
+enum { R_ES, R_CS, R_SS, R_DS, R_FS, R_GS };
+/* General registers (encoding order). */
+enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
+
+/* EFLAGS bits. */
+#define CF_MASK 0x0001u
+#define PF_MASK 0x0004u
+#define AF_MASK 0x0010u
+#define ZF_MASK 0x0040u
+#define SF_MASK 0x0080u
+#define TF_MASK 0x0100u
+#define IF_MASK 0x0200u
+#define DF_MASK 0x0400u
+#define OF_MASK 0x0800u
+#define IOPL_MASK 0x3000u
+#define NT_MASK 0x4000u
+#define RF_MASK 0x10000u
+#define VM_MASK 0x20000u
+#define AC_MASK 0x40000u
+#define ARITH_MASK (CF_MASK | PF_MASK | AF_MASK | ZF_MASK | SF_MASK | OF_MASK)
+
+/* exit_request bits: why translated code must return to the dispatcher. */
+#define EXIT_STOP 1u   /* the host asked the vCPU to stop */
+#define EXIT_RESET 2u  /* a reset was requested */
+#define EXIT_IRQ 4u    /* an interrupt became pending */
+#define EXIT_SMC 8u    /* the running block's code was overwritten */
+#define EXIT_IO 16u    /* a device handler asked to leave (e.g. debug exit) */
+
+/* cpu_run results. */
+#define RUN_MISS 1   /* no translation for miss_pc/miss_cs_base/miss_hflags */
+#define RUN_EXIT 2   /* exit_request was set; it is left set for the caller */
+#define RUN_HLT 3    /* the CPU halted with no deliverable interrupt */
+#define RUN_LIMIT 4  /* icount reached icount_limit */
+#define RUN_SHUTDOWN 5 /* triple fault */
+
+/* hflags: mode bits in every code-cache key. */
+#define HF_CODE32 1u
+#define HF_SS32 2u
+#define HF_PE 4u
+#define HF_VM 8u
+#define HF_PG 16u
+#define HF_CPL_SHIFT 8
+
+/* Page-table entries cover 4 GiB in 4 KiB pages. */
+#define PAGE_BITS 12
+#define PAGE_SIZE 4096u
+#define NPAGES (1u << 20)
+
+typedef void (*block_fn)(CPUState *);
+
+typedef struct Block {
+    uint32_t pc, cs_base, hflags;
+    uint32_t phys_lo, phys_hi; /* physical bytes [lo, hi] holding the code */
+    block_fn fn;
+    uint32_t state; /* 0 empty, 1 live, 2 deleted */
+    uint32_t id;
+} Block;
+
+#define MAX_MMIO 32
+typedef struct MmioRegion {
+    uint32_t start, end; /* inclusive range */
+    int handle;          /* passed back to Python */
+} MmioRegion;
+
+typedef struct Runtime {
+    CPUState cpu; /* must stay first: helpers cast CPUState* to Runtime* */
+    void *host;   /* the Python Machine's cffi handle */
+    uint8_t *ram;
+    uint32_t ram_size;
+    uint8_t **ram_page;  /* host pointer of writable RAM per page, or NULL */
+    uint8_t *code_page;  /* nonzero when translated code was made from it */
+    Block *blocks;
+    uint32_t block_cap, block_used, block_dead;
+    MmioRegion mmio[MAX_MMIO];
+    int n_mmio;
+    uint64_t stat_invalidated, stat_smc_pages, stat_lookups;
+} Runtime;
+
+#define RT(s) ((Runtime *)(s))
+
+/* Python side (extern "Python" in the cdef). */
+uint32_t py_io_read(void *host, uint32_t port, int size);
+void py_io_write(void *host, uint32_t port, uint32_t value, int size);
+uint32_t py_mmio_read(void *host, int handle, uint32_t addr, int size);
+void py_mmio_write(void *host, int handle, uint32_t addr, uint32_t value, int size);
+void py_log(void *host, int kind, uint32_t a, uint32_t b);
+
+/* memory.c */
+uint32_t mem_read_slow(CPUState *s, uint32_t phys, int size);
+void mem_write_slow(CPUState *s, uint32_t phys, uint32_t value, int size);
+uint32_t lin_read(CPUState *s, uint32_t lin, int size);
+void lin_write(CPUState *s, uint32_t lin, uint32_t value, int size);
+void smc_invalidate_page(Runtime *rt, uint32_t page);
+
+/* blocktable.c */
+Block *bt_lookup(Runtime *rt, uint32_t pc, uint32_t cs_base, uint32_t hflags);
+
+/* segments.c */
+void cpu_update_hflags(CPUState *s);
+void seg_load_real(CPUState *s, int seg, uint32_t sel);
+
+/* interrupts.c */
+void cpu_deliver(CPUState *s, int vector, uint32_t return_eip);
+
+/* stack.c */
+void push16(CPUState *s, uint32_t v);
+void push32(CPUState *s, uint32_t v);
+uint32_t pop16(CPUState *s);
+uint32_t pop32(CPUState *s);
+
+static inline uint32_t sp_mask(CPUState *s) { return (s->hflags & HF_SS32) ? 0xffffffffu : 0xffffu; }
+
+static inline int parity8(uint32_t v) { return !(__builtin_popcount(v & 0xff) & 1); }
+
+#endif

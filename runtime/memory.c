@@ -1,0 +1,82 @@
+/* Guest memory slow paths: page-crossing accesses, ROM writes, MMIO, open
+ * bus, and writes that hit pages holding translated code. */
+#include "jitemu.h"
+
+static uint32_t read_byte(CPUState *s, uint32_t phys)
+{
+    uint8_t *page = s->rd_page[phys >> PAGE_BITS];
+    if (page) return page[phys & (PAGE_SIZE - 1)];
+    Runtime *rt = RT(s);
+    for (int i = 0; i < rt->n_mmio; i++)
+        if (phys >= rt->mmio[i].start && phys <= rt->mmio[i].end)
+            return py_mmio_read(rt->host, rt->mmio[i].handle, phys, 1) & 0xff;
+    return 0xff; /* open bus */
+}
+
+static void write_byte(CPUState *s, uint32_t phys, uint8_t v)
+{
+    Runtime *rt = RT(s);
+    uint32_t page = phys >> PAGE_BITS;
+    uint8_t *host = rt->ram_page[page];
+    if (host) {
+        if (rt->code_page[page]) smc_invalidate_page(rt, page);
+        host[phys & (PAGE_SIZE - 1)] = v;
+        return;
+    }
+    for (int i = 0; i < rt->n_mmio; i++)
+        if (phys >= rt->mmio[i].start && phys <= rt->mmio[i].end) {
+            py_mmio_write(rt->host, rt->mmio[i].handle, phys, v, 1);
+            return;
+        }
+    /* ROM or nothing: writes are dropped. */
+}
+
+uint32_t mem_read_slow(CPUState *s, uint32_t phys, int size)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < size; i++) v |= read_byte(s, phys + i) << (8 * i);
+    return v;
+}
+
+void mem_write_slow(CPUState *s, uint32_t phys, uint32_t value, int size)
+{
+    for (int i = 0; i < size; i++) write_byte(s, phys + i, (uint8_t)(value >> (8 * i)));
+}
+
+/* Linear accesses for C helpers.  Paging comes in between here. */
+uint32_t lin_read(CPUState *s, uint32_t lin, int size)
+{
+    uint32_t phys = lin & s->a20_mask;
+    uint8_t *page = s->rd_page[phys >> PAGE_BITS];
+    uint32_t off = phys & (PAGE_SIZE - 1);
+    if (page && off <= PAGE_SIZE - size) {
+        if (size == 1) return page[off];
+        if (size == 2) { uint16_t v; memcpy(&v, page + off, 2); return v; }
+        uint32_t v; memcpy(&v, page + off, 4); return v;
+    }
+    return mem_read_slow(s, phys, size);
+}
+
+void lin_write(CPUState *s, uint32_t lin, uint32_t value, int size)
+{
+    uint32_t phys = lin & s->a20_mask;
+    uint8_t *page = s->wr_page[phys >> PAGE_BITS];
+    uint32_t off = phys & (PAGE_SIZE - 1);
+    if (page && off <= PAGE_SIZE - size) {
+        memcpy(page + off, &value, size); /* little-endian host */
+        return;
+    }
+    mem_write_slow(s, phys, value, size);
+}
+
+/* Host-side access (Python devices, DMA, loaders): same rules as the guest,
+ * so writes into translated code invalidate it. */
+void phys_read_bytes(CPUState *s, uint32_t phys, uint8_t *out, uint32_t len)
+{
+    for (uint32_t i = 0; i < len; i++) out[i] = read_byte(s, phys + i);
+}
+
+void phys_write_bytes(CPUState *s, uint32_t phys, const uint8_t *in, uint32_t len)
+{
+    for (uint32_t i = 0; i < len; i++) write_byte(s, phys + i, in[i]);
+}

@@ -1,0 +1,78 @@
+/* Creating and tearing down a Runtime: the CPU state, guest RAM and the
+ * physical page tables the JIT's memory fast path reads. */
+#include <stdlib.h>
+#include "jitemu.h"
+
+CPUState *rt_create(uint32_t ram_size, void *host)
+{
+    Runtime *rt = calloc(1, sizeof(Runtime));
+    if (!rt) return NULL;
+    rt->host = host;
+    rt->ram_size = ram_size;
+    rt->ram = calloc(1, ram_size ? ram_size : 1);
+    rt->ram_page = calloc(NPAGES, sizeof(uint8_t *));
+    rt->code_page = calloc(NPAGES, 1);
+    rt->cpu.rd_page = calloc(NPAGES, sizeof(uint8_t *));
+    rt->cpu.wr_page = calloc(NPAGES, sizeof(uint8_t *));
+    rt->block_cap = 1u << 14;
+    rt->blocks = calloc(rt->block_cap, sizeof(Block));
+    if (!rt->ram || !rt->ram_page || !rt->code_page || !rt->cpu.rd_page ||
+        !rt->cpu.wr_page || !rt->blocks) {
+        free(rt->ram); free(rt->ram_page); free(rt->code_page);
+        free(rt->cpu.rd_page); free(rt->cpu.wr_page); free(rt->blocks); free(rt);
+        return NULL;
+    }
+    rt->cpu.a20_mask = 0xffffffffu;
+    rt->cpu.irq_vector = -1;
+    rt->cpu.last_exception = -1;
+    return &rt->cpu;
+}
+
+void rt_destroy(CPUState *s)
+{
+    Runtime *rt = RT(s);
+    if (!rt) return;
+    free(rt->ram); free(rt->ram_page); free(rt->code_page);
+    free(rt->cpu.rd_page); free(rt->cpu.wr_page); free(rt->blocks); free(rt);
+}
+
+uint8_t *rt_ram(CPUState *s) { return RT(s)->ram; }
+
+/* Map host memory for guest physical pages [start, start+len): reads go
+ * through `host`, writes too when `writable`.  Callers map whole pages. */
+void rt_map(CPUState *s, uint32_t start, uint32_t len, uint8_t *host, int writable)
+{
+    Runtime *rt = RT(s);
+    for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
+        uint32_t page = (uint32_t)((start + off) >> PAGE_BITS);
+        s->rd_page[page] = host ? host + off : NULL;
+        rt->ram_page[page] = (host && writable) ? host + off : NULL;
+        /* A page with translated code keeps writes on the slow path. */
+        s->wr_page[page] = rt->code_page[page] ? NULL : rt->ram_page[page];
+    }
+}
+
+/* Unmap: accesses go to the slow path (MMIO regions or open bus). */
+void rt_unmap(CPUState *s, uint32_t start, uint32_t len)
+{
+    rt_map(s, start, len, NULL, 0);
+}
+
+int rt_add_mmio(CPUState *s, uint32_t start, uint32_t end, int handle)
+{
+    Runtime *rt = RT(s);
+    if (rt->n_mmio >= MAX_MMIO) return -1;
+    rt->mmio[rt->n_mmio].start = start;
+    rt->mmio[rt->n_mmio].end = end;
+    rt->mmio[rt->n_mmio].handle = handle;
+    rt->n_mmio++;
+    return 0;
+}
+
+void rt_stats(CPUState *s, uint64_t *out)
+{
+    Runtime *rt = RT(s);
+    out[0] = rt->block_used - rt->block_dead;
+    out[1] = rt->stat_invalidated;
+    out[2] = rt->stat_smc_pages;
+}

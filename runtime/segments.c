@@ -1,0 +1,39 @@
+/* Segment register loads and the mode bits (hflags) derived from them. */
+#include "jitemu.h"
+
+void cpu_update_hflags(CPUState *s)
+{
+    uint32_t h = 0;
+    if (s->cr[0] & 1) {
+        h |= HF_PE;
+        if (s->seg_flags[R_CS] & (1u << 22)) h |= HF_CODE32;
+        if (s->seg_flags[R_SS] & (1u << 22)) h |= HF_SS32;
+        h |= (s->seg_sel[R_CS] & 3) << HF_CPL_SHIFT;
+    }
+    if (s->cr[0] & 0x80000000u) h |= HF_PG;
+    s->hflags = h;
+}
+
+/* Real mode: the selector is the paragraph; limit and attributes stay as
+ * they are in the hidden cache, which is what makes "unreal mode" work. */
+void seg_load_real(CPUState *s, int seg, uint32_t sel)
+{
+    sel &= 0xffff;
+    s->seg_sel[seg] = sel;
+    s->seg_base[seg] = sel << 4;
+}
+
+/* MOV/POP to a segment register from translated code.  Returns nonzero if
+ * the load faulted (the exception has been delivered). */
+int helper_load_seg(CPUState *s, int seg, uint32_t sel)
+{
+    if (!(s->cr[0] & 1)) {
+        seg_load_real(s, seg, sel);
+        return 0;
+    }
+    /* Protected mode segment loads arrive with the 386 system architecture;
+     * until then a protected-mode load is a #GP. */
+    s->last_exception = 13;
+    cpu_deliver(s, 13, s->eip);
+    return 1;
+}

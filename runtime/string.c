@@ -1,0 +1,76 @@
+/* String instructions (MOVS CMPS STOS LODS SCAS INS OUTS) with REP,
+ * REPE and REPNE, as one helper per instruction execution.  A REP loop is
+ * interruptible: it stops between iterations when the host asks, leaving
+ * EIP on the instruction so it resumes where it stopped. */
+#include "flags.h"
+
+enum { S_MOVS, S_CMPS, S_STOS, S_LODS, S_SCAS, S_INS, S_OUTS };
+enum { REP_NONE, REP_E, REP_NE };
+
+uint32_t helper_in(CPUState *s, uint32_t port, int size);
+void helper_out(CPUState *s, uint32_t port, uint32_t value, int size);
+
+/* Returns 0 when the instruction completed, 1 when it stopped early. */
+int helper_string(CPUState *s, int op, int size, int rep, int seg, int addr32)
+{
+    uint32_t am = addr32 ? 0xffffffffu : 0xffffu;
+    int32_t step = (s->eflags & DF_MASK) ? -size : size;
+    uint32_t src_base = s->seg_base[seg], dst_base = s->seg_base[R_ES];
+    uint32_t vm = size_mask(size);
+    int budget = 1 << 16;
+    for (;;) {
+        if (rep) {
+            if ((s->regs[R_ECX] & am) == 0) return 0;
+        }
+        uint32_t si = s->regs[R_ESI] & am, di = s->regs[R_EDI] & am;
+        int advance_si = 0, advance_di = 0;
+        uint32_t f;
+        switch (op) {
+        case S_MOVS:
+            lin_write(s, dst_base + di, lin_read(s, src_base + si, size), size);
+            advance_si = advance_di = 1;
+            break;
+        case S_CMPS:
+            f = flags_sub(lin_read(s, src_base + si, size), lin_read(s, dst_base + di, size), size);
+            set_arith(s, f, ARITH_MASK);
+            advance_si = advance_di = 1;
+            break;
+        case S_STOS:
+            lin_write(s, dst_base + di, s->regs[R_EAX] & vm, size);
+            advance_di = 1;
+            break;
+        case S_LODS: {
+            uint32_t v = lin_read(s, src_base + si, size);
+            s->regs[R_EAX] = (s->regs[R_EAX] & ~vm) | v;
+            advance_si = 1;
+            break;
+        }
+        case S_SCAS:
+            f = flags_sub(s->regs[R_EAX], lin_read(s, dst_base + di, size), size);
+            set_arith(s, f, ARITH_MASK);
+            advance_di = 1;
+            break;
+        case S_INS:
+            lin_write(s, dst_base + di, helper_in(s, s->regs[R_EDX] & 0xffff, size), size);
+            advance_di = 1;
+            break;
+        case S_OUTS:
+            helper_out(s, s->regs[R_EDX] & 0xffff, lin_read(s, src_base + si, size), size);
+            advance_si = 1;
+            break;
+        }
+        if (advance_si) s->regs[R_ESI] = (s->regs[R_ESI] & ~am) | ((si + step) & am);
+        if (advance_di) s->regs[R_EDI] = (s->regs[R_EDI] & ~am) | ((di + step) & am);
+        if (!rep) return 0;
+        uint32_t cx = (s->regs[R_ECX] - 1) & am;
+        s->regs[R_ECX] = (s->regs[R_ECX] & ~am) | cx;
+        if (op == S_CMPS || op == S_SCAS) {
+            int zf = (s->eflags & ZF_MASK) != 0;
+            if (rep == REP_E && !zf) return 0;
+            if (rep == REP_NE && zf) return 0;
+        }
+        if (cx == 0) return 0;
+        /* Between iterations: honour the host and any write into code. */
+        if (__atomic_load_n(&s->exit_request, __ATOMIC_RELAXED) || --budget == 0) return 1;
+    }
+}
