@@ -117,3 +117,8 @@ uint32_t bt_count_page(CPUState *s, uint32_t page)
     }
     return n;
 }
+
+int bt_contains(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags)
+{
+    return bt_lookup(RT(s), pc, cs_base, hflags) != NULL;
+}

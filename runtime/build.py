@@ -49,6 +49,9 @@ int bt_insert(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
               uint32_t phys_lo, uint32_t phys_hi, void *fn, uint32_t id);
 void bt_flush(CPUState *s);
 uint32_t bt_count_page(CPUState *s, uint32_t page);
+int bt_contains(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags);
+void cpu_request_exit(CPUState *s, uint32_t bits);
+void cpu_clear_exit(CPUState *s, uint32_t bits);
 void phys_read_bytes(CPUState *s, uint32_t phys, uint8_t *out, uint32_t len);
 void phys_write_bytes(CPUState *s, uint32_t phys, const uint8_t *in, uint32_t len);
 uint32_t mem_read_slow(CPUState *s, uint32_t phys, int size);

@@ -52,3 +52,14 @@ void cpu_set_irq(CPUState *s, int vector)
     if (vector >= 0)
         __atomic_or_fetch(&s->exit_request, EXIT_IRQ, __ATOMIC_SEQ_CST);
 }
+
+/* Any thread may ask the vCPU to leave translated code. */
+void cpu_request_exit(CPUState *s, uint32_t bits)
+{
+    __atomic_or_fetch(&s->exit_request, bits, __ATOMIC_SEQ_CST);
+}
+
+void cpu_clear_exit(CPUState *s, uint32_t bits)
+{
+    __atomic_and_fetch(&s->exit_request, ~bits, __ATOMIC_SEQ_CST);
+}

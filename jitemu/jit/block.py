@@ -1,0 +1,390 @@
+"""Building the LLVM IR of one translated block.
+
+A block is `void @name(ptr %s)` over the CPU state struct.  Guest registers
+are read and written in the struct; the six arithmetic flags live in allocas
+for the length of the block (SROA makes them SSA values and dead flag
+computations disappear) and are written back to EFLAGS before every exit
+and every helper call.  Every block starts by testing `exit_request`.
+"""
+from ..cpu.layout import FIELD_INDEX, llvm_struct
+from .decode import Imm, Mem, Reg, SReg
+from .helpers import llvm_declarations
+
+FLAG_BITS = {"cf": 0, "pf": 2, "af": 4, "zf": 6, "sf": 7, "of": 11}
+ARITH_MASK = 0x8D5
+ITYPE = {1: "i8", 2: "i16", 4: "i32", 8: "i64"}
+
+
+def module_prelude():
+    return "\n".join([
+        llvm_struct(),
+        "declare i8 @llvm.ctpop.i8(i8)",
+        "declare i32 @llvm.bswap.i32(i32)",
+        *("declare i%d @llvm.fshl.i%d(i%d, i%d, i%d)" % ((b,) * 5) for b in (8, 16, 32)),
+        *("declare i%d @llvm.fshr.i%d(i%d, i%d, i%d)" % ((b,) * 5) for b in (8, 16, 32)),
+        *("declare i%d @llvm.cttz.i%d(i%d, i1)" % ((b,) * 3) for b in (16, 32)),
+        *("declare i%d @llvm.ctlz.i%d(i%d, i1)" % ((b,) * 3) for b in (16, 32)),
+        *llvm_declarations(),
+        "",
+    ])
+
+
+class BlockBuilder:
+    """Emits IR for one block; lifters call its methods per instruction."""
+
+    def __init__(self, fname, hflags):
+        self.fname = fname
+        self.hflags = hflags
+        self.stack32 = bool(hflags & 2)
+        self.lines = []
+        self.n = 0
+        self.icount = 0          # instructions completed before the current one
+        self.insn = None         # the instruction being lifted
+        self.terminated = False  # current code position is unreachable
+        self.needs_exit_check = False
+
+    # -- raw emission -------------------------------------------------
+    def tmp(self):
+        self.n += 1
+        return "%%v%d" % self.n
+
+    def new_label(self, hint="L"):
+        self.n += 1
+        return "%s%d" % (hint, self.n)
+
+    def emit(self, line):
+        self.lines.append("  " + line)
+
+    def op(self, text):
+        t = self.tmp()
+        self.lines.append("  %s = %s" % (t, text))
+        return t
+
+    def place(self, label):
+        self.lines.append("%s:" % label)
+        self.terminated = False
+
+    def br(self, label):
+        self.emit("br label %%%s" % label)
+
+    def cbr(self, cond, yes, no):
+        self.emit("br i1 %s, label %%%s, label %%%s" % (cond, yes, no))
+
+    # -- state fields -------------------------------------------------
+    def field(self, name, index=None):
+        f = FIELD_INDEX[name]
+        if index is None:
+            return self.op("getelementptr inbounds %%State, ptr %%s, i32 0, i32 %d" % f)
+        return self.op("getelementptr inbounds %%State, ptr %%s, i32 0, i32 %d, i32 %d" % (f, index))
+
+    def load_field(self, name, index=None, ty="i32", volatile=False):
+        p = self.field(name, index)
+        return self.op("load %s%s, ptr %s" % ("volatile " if volatile else "", ty, p))
+
+    def store_field(self, name, value, index=None, ty="i32"):
+        p = self.field(name, index)
+        self.emit("store %s %s, ptr %s" % (ty, value, p))
+
+    # -- registers ----------------------------------------------------
+    def _reg_ptr(self, reg):
+        p = self.field("regs", reg.index)
+        if reg.high:
+            p = self.op("getelementptr inbounds i8, ptr %s, i32 1" % p)
+        return p
+
+    def get_reg(self, reg):
+        return self.op("load %s, ptr %s" % (ITYPE[reg.size], self._reg_ptr(reg)))
+
+    def set_reg(self, reg, value):
+        self.emit("store %s %s, ptr %s" % (ITYPE[reg.size], value, self._reg_ptr(reg)))
+
+    def reg(self, index, size):
+        return Reg(index, size)
+
+    # -- integer helpers ----------------------------------------------
+    def zext(self, v, frm, to):
+        if frm == to:
+            return v
+        return self.op("zext %s %s to %s" % (ITYPE[frm], v, ITYPE[to]))
+
+    def sext(self, v, frm, to):
+        if frm == to:
+            return v
+        return self.op("sext %s %s to %s" % (ITYPE[frm], v, ITYPE[to]))
+
+    def trunc(self, v, frm, to):
+        if frm == to:
+            return v
+        return self.op("trunc %s %s to %s" % (ITYPE[frm], v, ITYPE[to]))
+
+    def bin(self, opname, size, a, b):
+        return self.op("%s %s %s, %s" % (opname, ITYPE[size], a, b))
+
+    def icmp(self, pred, size, a, b):
+        return self.op("icmp %s %s %s, %s" % (pred, ITYPE[size], a, b))
+
+    def select(self, cond, size, a, b):
+        ty = "i1" if size == 0 else ITYPE[size]
+        return self.op("select i1 %s, %s %s, %s %s" % (cond, ty, a, ty, b))
+
+    def i1(self, v):
+        return self.op("xor i1 %s, false" % v)
+
+    def bnot(self, v):
+        return self.op("xor i1 %s, true" % v)
+
+    def band(self, a, b):
+        return self.op("and i1 %s, %s" % (a, b))
+
+    def bor(self, a, b):
+        return self.op("or i1 %s, %s" % (a, b))
+
+    def bxor(self, a, b):
+        return self.op("xor i1 %s, %s" % (a, b))
+
+    def bit(self, v, size, n):
+        """Bit n of v as i1."""
+        s = self.bin("lshr", size, v, n)
+        return self.op("trunc %s %s to i1" % (ITYPE[size], s))
+
+    def msb(self, v, size):
+        return self.icmp("slt", size, v, 0)
+
+    # -- flags --------------------------------------------------------
+    def get_flag(self, name):
+        return self.op("load i1, ptr %%f_%s" % name)
+
+    def set_flag(self, name, value):
+        self.emit("store i1 %s, ptr %%f_%s" % (value, name))
+
+    def set_szp(self, size, r):
+        self.set_flag("zf", self.icmp("eq", size, r, 0))
+        self.set_flag("sf", self.msb(r, size))
+        low = self.trunc(r, size, 1)
+        odd = self.op("trunc i8 %s to i1" % self.op("call i8 @llvm.ctpop.i8(i8 %s)" % low))
+        self.set_flag("pf", self.bnot(odd))  # PF: even number of set bits
+
+    def load_flags(self):
+        """Copy EFLAGS' arithmetic bits into the allocas."""
+        ef = self.load_field("eflags")
+        for name, bit in FLAG_BITS.items():
+            self.set_flag(name, self.bit(ef, 4, bit))
+
+    def flush_flags(self):
+        """Write the allocas back into EFLAGS."""
+        ef = self.load_field("eflags")
+        acc = self.bin("and", 4, ef, 0xFFFFFFFF & ~ARITH_MASK)
+        for name, bit in FLAG_BITS.items():
+            z = self.op("zext i1 %s to i32" % self.get_flag(name))
+            acc = self.bin("or", 4, acc, self.bin("shl", 4, z, bit))
+        self.store_field("eflags", acc)
+
+    def eflags_update(self, and_mask, or_mask):
+        """Change EFLAGS bits the allocas do not hold (DF, IF, ...)."""
+        ef = self.load_field("eflags")
+        self.store_field("eflags", self.bin("or", 4, self.bin("and", 4, ef, and_mask), or_mask))
+
+    # -- helpers ------------------------------------------------------
+    def call(self, ret, name, *args, flags=True):
+        """Call a C helper with the state pointer first.  With flags=True the
+        helper may read or write EFLAGS: allocas are flushed and reloaded."""
+        if flags:
+            self.flush_flags()
+        argtext = ", ".join(["ptr %s"] + ["i32 " + str(a) for a in args])
+        if ret == "void":
+            self.emit("call void @%s(%s)" % (name, argtext))
+            result = None
+        else:
+            result = self.op("call %s @%s(%s)" % (ret, name, argtext))
+        if flags:
+            self.load_flags()
+        return result
+
+    # -- exits --------------------------------------------------------
+    def _count(self, n):
+        if n:
+            c = self.load_field("icount", ty="i64")
+            self.store_field("icount", self.op("add i64 %s, %d" % (c, n)), ty="i64")
+
+    def exit(self, eip, completed=True):
+        """Leave the block with EIP = eip (an i32 value or constant).  With
+        completed, the current instruction counts as executed."""
+        self.flush_flags()
+        self.store_field("eip", eip)
+        self._count(self.icount + (1 if completed else 0))
+        self.emit("ret void")
+        self.terminated = True
+
+    def exit_keep_eip(self, completed=True):
+        """Leave the block; a helper already set EIP (and maybe CS)."""
+        self.flush_flags()
+        self._count(self.icount + (1 if completed else 0))
+        self.emit("ret void")
+        self.terminated = True
+
+    def exit_if(self, cond, eip=None, completed=True):
+        """Exit when `cond` (i1) holds, else continue here."""
+        yes, no = self.new_label("x"), self.new_label("c")
+        self.cbr(cond, yes, no)
+        self.place(yes)
+        if eip is None:
+            self.exit_keep_eip(completed)
+        else:
+            self.exit(eip, completed)
+        self.place(no)
+
+    def check_exit_request(self, next_eip):
+        req = self.load_field("exit_request", volatile=True)
+        self.exit_if(self.icmp("ne", 4, req, 0), next_eip)
+
+    def set_eip(self, eip):
+        self.store_field("eip", eip)
+
+    def fault(self, vector):
+        """Raise exception `vector` at the current instruction and leave."""
+        self.set_eip(self.insn.eip)
+        self.call("void", "helper_raise", vector)
+        self.exit_keep_eip(completed=False)
+
+    def call_may_fault(self, ret, name, *args):
+        """A helper returning nonzero when it delivered an exception or did
+        not finish (EIP then points where execution resumes)."""
+        self.set_eip(self.insn.eip)
+        r = self.call(ret, name, *args)
+        self.exit_if(self.icmp("ne", 4, r, 0), completed=False)
+        return r
+
+    # -- memory -------------------------------------------------------
+    def seg_base(self, seg):
+        return self.load_field("seg_base", seg)
+
+    def ea(self, m):
+        """Effective address (offset in segment), masked to address size."""
+        acc = str(m.disp)
+        if m.base is not None:
+            b = self.get_reg(Reg(m.base.index, m.addr_size))
+            acc = self.bin("add", m.addr_size, b, acc)
+        if m.index is not None:
+            i = self.get_reg(Reg(m.index.index, m.addr_size))
+            if m.scale != 1:
+                i = self.bin("mul", m.addr_size, i, m.scale)
+            acc = self.bin("add", m.addr_size, acc, i)
+        if m.base is None and m.index is None:
+            return str(m.disp)
+        return self.zext(acc, m.addr_size, 4)
+
+    def linear(self, seg, offset):
+        return self.bin("add", 4, self.seg_base(seg), offset)
+
+    def _phys(self, lin):
+        return self.bin("and", 4, lin, self.load_field("a20_mask"))
+
+    def _page(self, table, phys, size):
+        """Host pointer for [phys, phys+size) if one page maps it, else null."""
+        idx = self.op("zext i32 %s to i64" % self.bin("lshr", 4, phys, 12))
+        tbl = self.load_field(table, ty="ptr")
+        pp = self.op("getelementptr inbounds ptr, ptr %s, i64 %s" % (tbl, idx))
+        page = self.op("load ptr, ptr %s" % pp)
+        off = self.bin("and", 4, phys, 4095)
+        ok = self.band(self.op("icmp ne ptr %s, null" % page), self.icmp("ule", 4, off, 4096 - size))
+        return page, off, ok
+
+    def read_mem(self, lin, size):
+        phys = self._phys(lin)
+        page, off, ok = self._page("rd_page", phys, size)
+        fast, slow, join = self.new_label("rf"), self.new_label("rs"), self.new_label("rj")
+        self.cbr(ok, fast, slow)
+        self.place(fast)
+        hp = self.op("getelementptr inbounds i8, ptr %s, i32 %s" % (page, off))
+        v1 = self.op("load %s, ptr %s, align 1" % (ITYPE[size], hp))
+        self.br(join)
+        self.place(slow)
+        w = self.op("call i32 @mem_read_slow(ptr %%s, i32 %s, i32 %d)" % (phys, size))
+        v2 = self.trunc(w, 4, size)
+        self.br(join)
+        self.place(join)
+        return self.op("phi %s [%s, %%%s], [%s, %%%s]" % (ITYPE[size], v1, fast, v2, slow))
+
+    def write_mem(self, lin, size, value):
+        phys = self._phys(lin)
+        page, off, ok = self._page("wr_page", phys, size)
+        fast, slow, join = self.new_label("wf"), self.new_label("ws"), self.new_label("wj")
+        self.cbr(ok, fast, slow)
+        self.place(fast)
+        hp = self.op("getelementptr inbounds i8, ptr %s, i32 %s" % (page, off))
+        self.emit("store %s %s, ptr %s, align 1" % (ITYPE[size], value, hp))
+        self.br(join)
+        self.place(slow)
+        # The slow path may hit translated code (self-modifying code) or a
+        # device: the instruction ends with a check of exit_request.
+        self.emit("call void @mem_write_slow(ptr %%s, i32 %s, i32 %s, i32 %d)"
+                  % (phys, self.zext(value, size, 4), size))
+        self.needs_exit_check = True
+        self.br(join)
+        self.place(join)
+
+    # -- operands -----------------------------------------------------
+    def address(self, m):
+        return self.linear(m.seg, self.ea(m))
+
+    def read(self, o, lin=None):
+        """Value of operand `o` (for Mem, `lin` may be a precomputed address)."""
+        if isinstance(o, Reg):
+            return self.get_reg(o)
+        if isinstance(o, Imm):
+            return str(o.value)
+        if isinstance(o, SReg):
+            return self.trunc(self.load_field("seg_sel", o.index), 4, 2)
+        if isinstance(o, Mem):
+            return self.read_mem(lin if lin is not None else self.address(o), o.size)
+        raise TypeError(o)
+
+    def write(self, o, value, lin=None):
+        if isinstance(o, Reg):
+            self.set_reg(o, value)
+        elif isinstance(o, Mem):
+            self.write_mem(lin if lin is not None else self.address(o), o.size, value)
+        else:
+            raise TypeError(o)
+
+    # -- stack --------------------------------------------------------
+    def _sp_size(self):
+        return 4 if self.stack32 else 2
+
+    def push(self, value, size):
+        sps = self._sp_size()
+        sp_reg = Reg(4, sps)
+        sp = self.bin("sub", sps, self.get_reg(sp_reg), size)
+        self.write_mem(self.linear(2, self.zext(sp, sps, 4)), size, value)
+        self.set_reg(sp_reg, sp)
+
+    def pop(self, size):
+        """Read the top of stack and release it; returns the value."""
+        sps = self._sp_size()
+        sp_reg = Reg(4, sps)
+        sp = self.get_reg(sp_reg)
+        v = self.read_mem(self.linear(2, self.zext(sp, sps, 4)), size)
+        self.set_reg(sp_reg, self.bin("add", sps, sp, size))
+        return v
+
+    def adjust_sp(self, delta):
+        sps = self._sp_size()
+        sp_reg = Reg(4, sps)
+        self.set_reg(sp_reg, self.bin("add", sps, self.get_reg(sp_reg), delta))
+
+    # -- assembling the function --------------------------------------
+    def begin(self):
+        self.lines.append("define void @%s(ptr %%s) {" % self.fname)
+        self.lines.append("entry:")
+        for name in FLAG_BITS:
+            self.emit("%%f_%s = alloca i1" % name)
+        req = self.load_field("exit_request", volatile=True)
+        self.cbr(self.icmp("ne", 4, req, 0), "early", "body")
+        self.lines.append("early:")
+        self.emit("ret void")
+        self.place("body")
+        self.load_flags()
+
+    def finish(self):
+        self.lines.append("}")
+        return "\n".join(self.lines)

@@ -1,0 +1,138 @@
+"""Decoding guest instructions with capstone into a small, stable form.
+
+The lifters never see capstone objects: they get an `Insn` with operands
+as `Reg`, `Imm`, `Mem` or `SReg`, sizes in bytes, and the prefixes that
+change meaning (segment override, REP/REPNE, operand and address size).
+"""
+from dataclasses import dataclass, field
+
+import capstone
+from capstone import x86_const as X
+
+ES, CS, SS, DS, FS, GS = range(6)
+SEG_PREFIX = {0x26: ES, 0x2E: CS, 0x36: SS, 0x3E: DS, 0x64: FS, 0x65: GS}
+
+
+@dataclass(frozen=True)
+class Reg:
+    index: int  # encoding order EAX..EDI
+    size: int   # 1, 2 or 4
+    high: bool = False  # AH CH DH BH
+
+
+@dataclass(frozen=True)
+class SReg:
+    index: int
+    size: int = 2
+
+
+@dataclass(frozen=True)
+class Imm:
+    value: int  # already masked to `size`
+    size: int
+
+
+@dataclass(frozen=True)
+class Mem:
+    size: int
+    seg: int        # effective segment (override or default)
+    base: Reg | None
+    index: Reg | None
+    scale: int
+    disp: int
+    addr_size: int  # 2 or 4
+
+
+@dataclass
+class Insn:
+    eip: int          # offset in CS
+    length: int
+    name: str         # capstone's canonical instruction name
+    text: str         # for logs and traces
+    ops: list = field(default_factory=list)
+    op_size: int = 2
+    addr_size: int = 2
+    rep: int = 0      # 0, 0xF3 or 0xF2
+    seg_override: int | None = None
+    raw: bytes = b""
+
+    @property
+    def next_eip(self):
+        mask = 0xFFFF if self.mode16 else 0xFFFFFFFF
+        return (self.eip + self.length) & mask
+
+    mode16: bool = True
+
+
+def _build_regs():
+    regs = {}
+    names8 = ["AL", "CL", "DL", "BL"]
+    names8h = ["AH", "CH", "DH", "BH"]
+    names16 = ["AX", "CX", "DX", "BX", "SP", "BP", "SI", "DI"]
+    for i, n in enumerate(names16):
+        regs[getattr(X, "X86_REG_" + n)] = Reg(i, 2)
+        regs[getattr(X, "X86_REG_E" + n)] = Reg(i, 4)
+    for i, n in enumerate(names8):
+        regs[getattr(X, "X86_REG_" + n)] = Reg(i, 1)
+        regs[getattr(X, "X86_REG_" + names8h[i])] = Reg(i, 1, True)
+    sregs = {getattr(X, "X86_REG_" + n): SReg(i) for i, n in enumerate(["ES", "CS", "SS", "DS", "FS", "GS"])}
+    return regs, sregs
+
+
+REGS, SREGS = _build_regs()
+
+
+class UndecodableError(Exception):
+    pass
+
+
+class Decoder:
+    def __init__(self):
+        self._cs = {}
+        for bits, mode in ((16, capstone.CS_MODE_16), (32, capstone.CS_MODE_32)):
+            md = capstone.Cs(capstone.CS_ARCH_X86, mode)
+            md.detail = True
+            self._cs[bits] = md
+
+    def decode(self, code, eip, code32):
+        """Decode the instruction at the start of `code` (bytes) at `eip`.
+        Returns an Insn, or None if the bytes do not form an instruction."""
+        md = self._cs[32 if code32 else 16]
+        insn = next(md.disasm(code, eip, 1), None)
+        if insn is None:
+            return None
+        pfx = insn.prefix
+        seg_override = SEG_PREFIX.get(pfx[1])
+        op_size_default = 4 if code32 else 2
+        op_size = op_size_default if pfx[2] != 0x66 else 6 - op_size_default
+        out = Insn(eip=eip, length=insn.size, name=insn.insn_name(),
+                   text="%s %s" % (insn.mnemonic, insn.op_str),
+                   op_size=op_size, addr_size=insn.addr_size,
+                   rep=pfx[0] if pfx[0] in (0xF2, 0xF3) else 0,
+                   seg_override=seg_override, raw=bytes(insn.bytes),
+                   mode16=not code32)
+        for o in insn.operands:
+            if o.type == X.X86_OP_REG:
+                if o.reg in REGS:
+                    out.ops.append(REGS[o.reg])
+                elif o.reg in SREGS:
+                    out.ops.append(SREGS[o.reg])
+                else:
+                    raise UndecodableError(out.text)  # control, debug, FPU...
+            elif o.type == X.X86_OP_IMM:
+                mask = (1 << (8 * o.size)) - 1
+                out.ops.append(Imm(o.imm & mask, o.size))
+            elif o.type == X.X86_OP_MEM:
+                m = o.mem
+                base = REGS.get(m.base) if m.base else None
+                index = REGS.get(m.index) if m.index else None
+                if (m.base and base is None) or (m.index and index is None):
+                    raise UndecodableError(out.text)  # RIP/EIP-relative etc.
+                default = SS if base is not None and base.index in (4, 5) else DS
+                seg = seg_override if seg_override is not None else default
+                addr_mask = (1 << (8 * insn.addr_size)) - 1
+                out.ops.append(Mem(o.size, seg, base, index, m.scale, m.disp & addr_mask,
+                                   insn.addr_size))
+            else:
+                raise UndecodableError(out.text)
+        return out

@@ -1,0 +1,41 @@
+"""The C helpers translated code calls, by symbol: name -> (ret, args).
+
+Blocks reach helpers by name, never by a baked-in address, so object code
+stays valid when the runtime library loads elsewhere (persistent cache).
+"""
+
+HELPERS = {
+    "mem_read_slow": ("i32", ("ptr", "i32", "i32")),
+    "mem_write_slow": ("void", ("ptr", "i32", "i32", "i32")),
+    "helper_in": ("i32", ("ptr", "i32", "i32")),
+    "helper_out": ("void", ("ptr", "i32", "i32", "i32")),
+    "helper_raise": ("void", ("ptr", "i32")),
+    "helper_int": ("void", ("ptr", "i32")),
+    "helper_hlt": ("void", ("ptr",)),
+    "helper_load_seg": ("i32", ("ptr", "i32", "i32")),
+    "helper_ljmp": ("i32", ("ptr", "i32", "i32")),
+    "helper_lcall": ("i32", ("ptr", "i32", "i32", "i32", "i32")),
+    "helper_retf": ("i32", ("ptr", "i32", "i32")),
+    "helper_iret": ("i32", ("ptr", "i32")),
+    "helper_pusha": ("void", ("ptr", "i32")),
+    "helper_popa": ("void", ("ptr", "i32")),
+    "helper_enter": ("void", ("ptr", "i32", "i32", "i32")),
+    "helper_leave": ("void", ("ptr", "i32")),
+    "helper_pushf": ("void", ("ptr", "i32")),
+    "helper_popf": ("void", ("ptr", "i32")),
+    "helper_sti": ("void", ("ptr",)),
+    "helper_string": ("i32", ("ptr", "i32", "i32", "i32", "i32", "i32")),
+    "helper_div": ("i32", ("ptr", "i32", "i32", "i32")),
+    "helper_bcd": ("i32", ("ptr", "i32", "i32")),
+    "helper_rotc": ("i32", ("ptr", "i32", "i32", "i32", "i32")),
+    "helper_shd": ("i32", ("ptr", "i32", "i32", "i32", "i32", "i32")),
+}
+
+
+def llvm_declarations():
+    for name, (ret, args) in HELPERS.items():
+        yield "declare %s @%s(%s)" % (ret, name, ", ".join(args))
+
+
+def addresses(ffi, lib):
+    return {name: int(ffi.cast("uintptr_t", ffi.addressof(lib, name))) for name in HELPERS}

@@ -1,0 +1,15 @@
+"""Lifters: one module per instruction family, each registering the rows
+of jitemu/isa/table.py it implements."""
+LIFTERS = {}
+
+
+def lifts(*names):
+    def deco(fn):
+        for n in names:
+            for name in n.split():
+                LIFTERS[name] = fn
+        return fn
+    return deco
+
+
+from . import alu, bcd, bits, flags, flow, move, muldiv, shift, stack, string, system  # noqa: E402,F401

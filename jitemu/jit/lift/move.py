@@ -1,0 +1,82 @@
+"""MOV MOVZX MOVSX LEA XCHG XLAT CBW/CWDE/CWD/CDQ BSWAP, and segment loads."""
+from ..decode import Imm, Mem, Reg, SReg
+from . import lifts
+
+
+@lifts("mov")
+def lift_mov(b, insn):
+    dst, src = insn.ops
+    if isinstance(dst, SReg):
+        if dst.index == 1:  # MOV CS is #UD on 386 and later
+            return b.fault(6)
+        v = b.zext(b.read(src), src.size, 4) if src.size < 4 else b.read(src)
+        b.call_may_fault("i32", "helper_load_seg", dst.index, v)
+        return
+    if isinstance(dst, Reg) and isinstance(src, SReg) and dst.size == 4:
+        # 32-bit register destination: upper bits are zero on 486+ / QEMU.
+        b.set_reg(dst, b.load_field("seg_sel", src.index))
+        return
+    if isinstance(src, SReg) and dst.size != 2:
+        dst = Mem(2, dst.seg, dst.base, dst.index, dst.scale, dst.disp, dst.addr_size) if isinstance(dst, Mem) else dst
+    b.write(dst, b.read(src))
+
+
+@lifts("movzx movsx")
+def lift_movx(b, insn):
+    dst, src = insn.ops
+    v = b.read(src)
+    b.set_reg(dst, (b.zext if insn.name == "movzx" else b.sext)(v, src.size, dst.size))
+
+
+@lifts("lea")
+def lift_lea(b, insn):
+    dst, src = insn.ops
+    b.set_reg(dst, b.trunc(b.ea(src), 4, dst.size))
+
+
+@lifts("xchg")
+def lift_xchg(b, insn):
+    a, c = insn.ops
+    if isinstance(a, Mem) or isinstance(c, Mem):
+        m, r = (a, c) if isinstance(a, Mem) else (c, a)
+        lin = b.address(m)
+        mv = b.read(m, lin)
+        rv = b.read(r)
+        b.write(m, rv, lin)
+        b.set_reg(r, mv)
+        return
+    av, cv = b.read(a), b.read(c)
+    b.set_reg(a, cv)
+    b.set_reg(c, av)
+
+
+@lifts("xlatb")
+def lift_xlat(b, insn):
+    seg = insn.seg_override if insn.seg_override is not None else 3
+    asz = insn.addr_size
+    base = b.get_reg(Reg(3, asz))
+    off = b.bin("add", asz, base, b.zext(b.get_reg(Reg(0, 1)), 1, asz))
+    lin = b.linear(seg, b.zext(off, asz, 4))
+    b.set_reg(Reg(0, 1), b.read_mem(lin, 1))
+
+
+@lifts("cbw cwde")
+def lift_cbw(b, insn):
+    half = 1 if insn.name == "cbw" else 2
+    b.set_reg(Reg(0, 2 * half), b.sext(b.get_reg(Reg(0, half)), half, 2 * half))
+
+
+@lifts("cwd cdq")
+def lift_cwd(b, insn):
+    size = 2 if insn.name == "cwd" else 4
+    b.set_reg(Reg(2, size), b.bin("ashr", size, b.get_reg(Reg(0, size)), 8 * size - 1))
+
+
+@lifts("bswap")
+def lift_bswap(b, insn):
+    (r,) = insn.ops
+    if r.size != 4:  # BSWAP r16 is undefined; QEMU and Intel parts give 0
+        b.set_reg(r, "0")
+        return
+    v = b.get_reg(r)
+    b.set_reg(r, b.op("call i32 @llvm.bswap.i32(i32 %s)" % v))

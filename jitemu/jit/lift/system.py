@@ -1,0 +1,32 @@
+"""IN OUT HLT: the instructions that talk to the machine."""
+from ..decode import Imm, Reg
+from . import lifts
+
+
+def _port(b, o):
+    return str(o.value) if isinstance(o, Imm) else b.zext(b.get_reg(Reg(2, 2)), 2, 4)
+
+
+@lifts("in")
+def lift_in(b, insn):
+    dst, port = insn.ops
+    v = b.call("i32", "helper_in", _port(b, port), dst.size, flags=False)
+    b.set_reg(dst, b.trunc(v, 4, dst.size))
+    b.needs_exit_check = True
+
+
+@lifts("out")
+def lift_out(b, insn):
+    port, src = insn.ops
+    v = b.zext(b.get_reg(src), src.size, 4)
+    # Devices see the guest's EIP at the next instruction, like a trap.
+    b.set_eip(insn.next_eip)
+    b.call("void", "helper_out", _port(b, port), v, src.size)
+    b.needs_exit_check = True
+
+
+@lifts("hlt")
+def lift_hlt(b, insn):
+    b.set_eip(insn.next_eip)
+    b.call("void", "helper_hlt", flags=False)
+    b.exit(insn.next_eip)

@@ -1,0 +1,132 @@
+"""From guest code to registered native blocks.
+
+On a miss the dispatcher returns here with the block's key; the block is
+decoded and lifted, and so are the blocks its direct jumps lead to (up to a
+batch), so that one LLVM module compiles many blocks (compiles are much
+cheaper per block in batches).  Blocks end at control transfers, at a page
+boundary (self-modifying code is tracked per page) or after MAX_INSNS.
+"""
+import logging
+
+from .block import BlockBuilder, module_prelude
+from .compiler import Compiler
+from .decode import Decoder, UndecodableError
+from .helpers import addresses
+from .lift import LIFTERS
+from ..isa.table import TABLE
+
+log = logging.getLogger("jitemu.jit")
+
+MAX_INSNS = 64
+BATCH = 24
+HF_CODE32 = 1
+
+
+class Translator:
+    def __init__(self, ffi, lib, state):
+        self.ffi, self.lib, self.s = ffi, lib, state
+        self.decoder = Decoder()
+        self.compiler = Compiler(addresses(ffi, lib))
+        self.next_id = 0
+        self.blocks_translated = 0
+        self.insns_translated = 0
+        self._logged_ud = set()
+        self._buf = ffi.new("uint8_t[]", 4096 + 16)
+
+    def _fetch(self, phys):
+        """Bytes from phys to the end of its page, plus 15 for a straddler."""
+        n = 4096 - (phys & 0xFFF) + 15
+        self.lib.phys_read_bytes(self.s, phys, self._buf, n)
+        return bytes(self.ffi.buffer(self._buf, n))
+
+    def translate(self, pc, cs_base, hflags):
+        """Translate the block at linear `pc` and its direct successors."""
+        todo = [pc]
+        seen = set()
+        parts, exports, regs = [], [], []
+        while todo and len(exports) < BATCH:
+            p = todo.pop(0)
+            if p in seen or (p != pc and self.lib.bt_contains(self.s, p, cs_base, hflags)):
+                continue
+            seen.add(p)
+            name = "b%d" % self.next_id
+            self.next_id += 1
+            ir, lo, hi, successors = self._lift(name, p, cs_base, hflags)
+            parts.append(ir)
+            exports.append(name)
+            regs.append((p, lo, hi, name))
+            todo.extend(cs_base + e for e in successors)
+        addrs = self.compiler.compile(module_prelude() + "\n\n".join(parts), exports)
+        for p, lo, hi, name in regs:
+            fn = self.ffi.cast("void *", addrs[name])
+            self.lib.bt_insert(self.s, p, cs_base, hflags, lo, hi, fn, int(name[1:]))
+        self.blocks_translated += len(regs)
+
+    def _lift(self, name, pc, cs_base, hflags):
+        a20 = self.s.a20_mask
+        phys0 = pc & a20
+        code = self._fetch(phys0)
+        code32 = bool(hflags & HF_CODE32)
+        eip_mask = 0xFFFFFFFF if code32 else 0xFFFF
+        eip = (pc - cs_base) & 0xFFFFFFFF
+        b = BlockBuilder(name, hflags)
+        b.begin()
+        off = 0
+        hi = phys0
+        successors = []
+        while True:
+            insn = None
+            try:
+                insn = self.decoder.decode(code[off:off + 15], eip, code32)
+            except UndecodableError:
+                insn = None
+            lifter = LIFTERS.get(insn.name) if insn is not None else None
+            if insn is None or lifter is None or insn.name not in TABLE:
+                self._log_ud(pc + off, insn, code[off:off + 8])
+                b.insn = _AtEip(eip)
+                b.fault(6)
+                hi = max(hi, phys0 + off)
+                break
+            b.insn = insn
+            lifter(b, insn)
+            hi = phys0 + off + insn.length - 1
+            self.insns_translated += 1
+            if b.terminated:
+                successors.extend(_static_targets(insn))
+                break
+            if b.needs_exit_check:
+                b.check_exit_request(insn.next_eip)
+                b.needs_exit_check = False
+            b.icount += 1
+            nxt = insn.next_eip
+            off += insn.length
+            # Stop at the page end, at IP wrap-around, or at the size cap.
+            if nxt != ((eip + insn.length) & eip_mask) or off >= 4096 - (phys0 & 0xFFF) \
+                    or b.icount >= MAX_INSNS:
+                b.exit(nxt, completed=False)
+                successors.append(nxt)
+                break
+            eip = nxt
+        return b.finish(), phys0, hi, successors
+
+    def _log_ud(self, pc, insn, raw):
+        if pc not in self._logged_ud:
+            self._logged_ud.add(pc)
+            what = insn.text if insn is not None else "undecodable bytes " + raw.hex(" ")
+            log.warning("#UD at %08x: %s", pc, what)
+
+
+class _AtEip:
+    def __init__(self, eip):
+        self.eip = eip
+
+
+def _static_targets(insn):
+    """Constant successors of a control transfer (for batching)."""
+    from .decode import Imm
+    if insn.name.startswith("j") or insn.name in ("call", "loop", "loope", "loopne"):
+        out = [insn.next_eip] if insn.name not in ("jmp",) else []
+        if insn.ops and isinstance(insn.ops[0], Imm):
+            out.append(insn.ops[0].value & (0xFFFF if insn.op_size == 2 else 0xFFFFFFFF))
+        return out
+    return []

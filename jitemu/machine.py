@@ -1,0 +1,248 @@
+"""`Machine`: the public Python API of jitemu.
+
+A Machine owns the native runtime (CPU state, guest RAM, code cache), the
+firmware ROM, the port bus and the translator.  The CLI is a thin layer
+over it:
+
+    m = Machine(memory_mb=16)
+    m.load_firmware(open("bios.bin", "rb").read())
+    m.attach(DebugConsole(out=sys.stdout))
+    m.run()
+"""
+import logging
+import threading
+
+from ._runtime import ffi, lib
+from .cpu.registers import Registers
+from .ports import PortBus
+
+log = logging.getLogger("jitemu")
+
+EXIT_STOP, EXIT_RESET, EXIT_IRQ, EXIT_SMC, EXIT_IO = 1, 2, 4, 8, 16
+RUN_MISS, RUN_EXIT, RUN_HLT, RUN_LIMIT, RUN_SHUTDOWN = 1, 2, 3, 4, 5
+
+ROM_ALIAS_END = 0x100000
+MAX_ROM = 16 << 20
+
+
+class FirmwareError(ValueError):
+    """A firmware image that cannot be loaded (one-line message)."""
+
+
+class GuestError(RuntimeError):
+    """A device handler raised while the guest ran."""
+
+
+class Machine:
+    def __init__(self, memory_mb=16):
+        if not 1 <= memory_mb <= 3072:
+            raise ValueError("memory must be between 1 and 3072 MiB")
+        self.ram_size = memory_mb << 20
+        self._handle = ffi.new_handle(self)
+        self.s = lib.rt_create(self.ram_size, self._handle)
+        if self.s == ffi.NULL:
+            raise MemoryError("cannot allocate guest memory")
+        self._ram = lib.rt_ram(self.s)
+        self.ports = PortBus()
+        self.devices = []
+        self.regs = Registers(self.s)
+        self._rom = None
+        self._translator = None
+        self._error = None
+        self._lock = threading.Lock()
+        self.ud_log = []
+        lib.rt_map(self.s, 0, self.ram_size, self._ram, 1)
+        self.reset()
+
+    def __del__(self):
+        s = getattr(self, "s", None)
+        if s is not None and s != ffi.NULL:
+            # The LLVM code stays alive with the translator; only the state
+            # and guest memory go here.
+            lib.rt_destroy(s)
+            self.s = None
+
+    # -- setup --------------------------------------------------------
+    def load_firmware(self, image):
+        """Map a raw firmware image at the top of the 4 GiB space, and its
+        last 128 KiB (or all of it if smaller) below 1 MiB."""
+        size = len(image)
+        if size == 0:
+            raise FirmwareError("firmware image is empty")
+        if size % 4096 or size > MAX_ROM:
+            raise FirmwareError("firmware image is %d bytes; expected a multiple of 4 KiB up to 16 MiB "
+                                "(64 KiB, 128 KiB, 256 KiB ...)" % size)
+        self._rom = ffi.new("uint8_t[]", bytes(image))
+        lib.rt_map(self.s, (1 << 32) - size, size, self._rom, 0)
+        low = min(size, 128 << 10)
+        lib.rt_map(self.s, ROM_ALIAS_END - low, low, self._rom + (size - low), 0)
+        self.flush_code_cache()
+
+    def attach(self, device):
+        """Add a device (anything with attach(machine) and reset())."""
+        device.attach(self)
+        self.devices.append(device)
+        return device
+
+    # -- execution ----------------------------------------------------
+    @property
+    def translator(self):
+        if self._translator is None:
+            from .jit.translator import Translator  # llvmlite/capstone load lazily
+            self._translator = Translator(ffi, lib, self.s)
+        return self._translator
+
+    def reset(self):
+        """Load the architectural reset state (Intel SDM vol. 3 9.1.1)."""
+        s = self.s
+        for i in range(8):
+            s.regs[i] = 0
+        s.regs[2] = 0x00000633  # EDX: processor signature (family 6 like QEMU's default)
+        s.eip = 0xFFF0
+        s.eflags = 0x2
+        for i in range(6):
+            s.seg_sel[i] = 0
+            s.seg_base[i] = 0
+            s.seg_limit[i] = 0xFFFF
+            s.seg_flags[i] = 0x9300  # present, writable data, accessed
+        s.seg_sel[1] = 0xF000
+        s.seg_base[1] = 0xFFFF0000
+        s.seg_flags[1] = 0x9B00  # present, readable code, accessed
+        s.cr[0] = 0x60000010
+        for i in range(1, 5):
+            s.cr[i] = 0
+        for i in range(8):
+            s.dr[i] = 0
+        s.dr[6] = 0xFFFF0FF0
+        s.dr[7] = 0x400
+        s.gdt_base = s.idt_base = 0
+        s.gdt_limit = s.idt_limit = 0xFFFF
+        s.ldt_sel = s.ldt_base = s.tr_sel = s.tr_base = 0
+        s.ldt_limit = s.tr_limit = 0xFFFF
+        s.halted = 0
+        s.irq_vector = -1
+        s.a20_mask = 0xFFFFFFFF
+        s.last_exception = -1
+        lib.cpu_update_hflags(s)
+        for d in self.devices:
+            d.reset()
+
+    def flush_code_cache(self):
+        lib.bt_flush(self.s)
+
+    def request_exit(self, bits=EXIT_IO):
+        """Ask the vCPU to leave translated code at the next instruction
+        boundary (callable from any thread and from device handlers)."""
+        lib.cpu_request_exit(self.s, bits)
+
+    def stop(self):
+        self.request_exit(EXIT_STOP)
+
+    def run(self, max_instructions=None):
+        """Run the guest until it halts, a device or stop() asks it to
+        leave, or `max_instructions` have run.  Returns 'halt', 'exit',
+        'stop' or 'limit'."""
+        s = self.s
+        s.icount_limit = (s.icount + max_instructions) if max_instructions is not None else (1 << 64) - 1
+        while True:
+            r = lib.cpu_run(s)
+            if self._error is not None:
+                err, self._error = self._error, None
+                raise GuestError("device handler failed: %r" % (err,)) from err
+            if r == RUN_MISS:
+                self.translator.translate(s.miss_pc, s.miss_cs_base, s.miss_hflags)
+                continue
+            if r == RUN_HLT:
+                return "halt"
+            if r == RUN_LIMIT:
+                return "limit"
+            if r == RUN_EXIT:
+                req = s.exit_request
+                lib.cpu_clear_exit(s, req & (EXIT_STOP | EXIT_IO))
+                if req & EXIT_RESET:
+                    lib.cpu_clear_exit(s, EXIT_RESET)
+                    self.flush_code_cache()
+                    self.reset()
+                    return "reset"
+                return "stop" if req & EXIT_STOP else "exit"
+            return "shutdown"
+
+    # -- memory -------------------------------------------------------
+    def read_phys(self, addr, n):
+        buf = ffi.new("uint8_t[]", n)
+        lib.phys_read_bytes(self.s, addr, buf, n)
+        return bytes(ffi.buffer(buf, n))
+
+    def write_phys(self, addr, data):
+        """Write guest memory as a device would: translated code made from
+        the bytes written is invalidated."""
+        lib.phys_write_bytes(self.s, addr, bytes(data), len(data))
+
+    # -- statistics -----------------------------------------------------
+    @property
+    def icount(self):
+        return self.s.icount
+
+    def stats(self):
+        out = ffi.new("uint64_t[4]")
+        lib.rt_stats(self.s, out)
+        t = self._translator
+        return {
+            "instructions": self.s.icount,
+            "block_executions": self.s.block_execs,
+            "blocks_live": out[0],
+            "blocks_invalidated": out[1],
+            "smc_pages": out[2],
+            "blocks_translated": t.blocks_translated if t else 0,
+            "compile_seconds": t.compiler.seconds if t else 0.0,
+            "exceptions": self.s.exc_count,
+        }
+
+
+def _guard(fn):
+    def wrapper(host, *args):
+        m = ffi.from_handle(host)
+        try:
+            return fn(m, *args)
+        except BaseException as e:  # noqa: BLE001 - reported after cpu_run returns
+            m._error = e
+            lib.cpu_request_exit(m.s, EXIT_STOP)
+            return 0
+    return wrapper
+
+
+@ffi.def_extern()
+def py_io_read(host, port, size):
+    return _io_read(host, port, size)
+
+
+@ffi.def_extern()
+def py_io_write(host, port, value, size):
+    _io_write(host, port, value, size)
+
+
+@ffi.def_extern()
+def py_mmio_read(host, handle, addr, size):
+    return 0xFFFFFFFF
+
+
+@ffi.def_extern()
+def py_mmio_write(host, handle, addr, value, size):
+    pass
+
+
+@ffi.def_extern()
+def py_log(host, kind, a, b):
+    _log(host, kind, a, b)
+
+
+_io_read = _guard(lambda m, port, size: m.ports.read(port, size))
+_io_write = _guard(lambda m, port, value, size: m.ports.write(port, value, size))
+
+
+def _log_impl(m, kind, a, b):
+    if kind == 6:
+        m.ud_log.append(a)
+
+
+_log = _guard(_log_impl)
