@@ -1,0 +1,68 @@
+"""The console command: one-line errors with status 2 for bad input, and a
+real run of a firmware image with its debug-console output on stdout."""
+import os
+import subprocess
+import sys
+
+from romutil import rom_with
+
+JITEMU = [sys.executable, "-m", "jitemu.cli"]
+
+
+def run(*args):
+    return subprocess.run(JITEMU + list(args), capture_output=True, text=True, timeout=120)
+
+
+def assert_one_line_error(p, needle):
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert lines[0].startswith("jitemu: error:") and needle in lines[0]
+    assert "Traceback" not in p.stderr
+
+
+def test_missing_image(tmp_path):
+    assert_one_line_error(run("run", str(tmp_path / "nope.bin")), "not found")
+
+
+def test_empty_image(tmp_path):
+    f = tmp_path / "empty.bin"
+    f.write_bytes(b"")
+    assert_one_line_error(run("run", str(f)), "empty")
+
+
+def test_wrongly_sized_image(tmp_path):
+    f = tmp_path / "odd.bin"
+    f.write_bytes(b"\x90" * 1000)
+    assert_one_line_error(run("run", str(f)), "1000 bytes")
+
+
+def test_directory_as_image(tmp_path):
+    assert_one_line_error(run("run", str(tmp_path)), "directory")
+
+
+def test_unknown_option(tmp_path):
+    assert_one_line_error(run("run", "--frobnicate", "x.bin"), "unrecognized arguments")
+
+
+def test_unknown_command():
+    assert run("fly").returncode == 2
+
+
+def test_run_prints_debug_console_and_exits_through_debug_exit(tmp_path):
+    # mov dx,0x402; mov al,'o'; out dx,al; mov al,'k'; out dx,al;
+    # mov dx,0x501; mov al,3; out dx,al  -> exit status 7
+    code = bytes.fromhex("ba0204b06feeb06beeba0105b003ee") + b"\xf4"
+    f = tmp_path / "ok.bin"
+    f.write_bytes(rom_with(code))
+    p = run("run", str(f))
+    assert p.stdout == "ok"
+    assert p.returncode == 7
+    assert "instructions" in p.stderr
+
+
+def test_halt_ends_the_run_with_status_0(tmp_path):
+    f = tmp_path / "hlt.bin"
+    f.write_bytes(rom_with(bytes.fromhex("faf4")))
+    p = run("run", "--quiet", str(f))
+    assert (p.returncode, p.stdout, p.stderr) == (0, "", "")

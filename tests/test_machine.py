@@ -1,0 +1,99 @@
+"""The Machine API: memory map, reset state, #UD, self-modifying code."""
+import pytest
+
+from jitemu.machine import FirmwareError, Machine
+
+from romutil import rom_with
+
+
+def machine(code, **kw):
+    m = Machine(**kw)
+    m.load_firmware(rom_with(code))
+    return m
+
+
+def test_reset_state_matches_the_sdm():
+    m = Machine()
+    r = m.regs
+    assert (r.cs, r.cs_base, r.eip) == (0xF000, 0xFFFF0000, 0xFFF0)
+    assert r.eflags == 2 and r.cr0 == 0x60000010
+    assert all(getattr(r, s) == 0 and getattr(r, s + "_base") == 0 for s in ("ds", "es", "ss", "fs", "gs"))
+    assert r.edx != 0  # processor signature
+    assert m.s.dr[6] == 0xFFFF0FF0 and m.s.dr[7] == 0x400
+
+
+def test_rom_is_mapped_at_the_top_and_below_1mib_read_only():
+    m = machine(b"\xf4")
+    top = m.read_phys(0xFFFFFFF0, 5)
+    assert top == bytes.fromhex("ea000000f0")
+    assert m.read_phys(0xFFFF0, 5) == top
+    m.write_phys(0xFFFF0, b"\x00" * 5)  # ROM ignores writes
+    assert m.read_phys(0xFFFF0, 5) == top
+
+
+def test_ram_reads_back_and_open_bus_reads_ff():
+    m = Machine(memory_mb=1)
+    m.write_phys(0x1234, b"abc")
+    assert m.read_phys(0x1234, 3) == b"abc"
+    assert m.read_phys(0x20000000, 2) == b"\xff\xff"
+
+
+def test_bad_firmware_sizes_are_refused():
+    m = Machine()
+    with pytest.raises(FirmwareError):
+        m.load_firmware(b"")
+    with pytest.raises(FirmwareError):
+        m.load_firmware(b"\x90" * 5000)
+
+
+def test_first_instruction_runs_from_ffff_fff0():
+    m = machine(bytes.fromhex("b83412f4"))  # mov ax,0x1234; hlt
+    assert m.run() == "halt"
+    assert m.regs.ax == 0x1234 and m.regs.cs == 0xF000 and m.regs.eip == 4
+
+
+def test_undefined_opcode_raises_ud_through_the_ivt_and_is_logged_once():
+    # IVT[6] -> 0000:0500 where "mov bx,0x66; hlt" waits.
+    code = bytes.fromhex("31c08ed8bc0070" "c7061800" "0005" "c7061a00" "0000"  # IVT[6]=0000:0500
+                         "0f0b")  # ud2
+    m = machine(code)
+    m.write_phys(0x500, bytes.fromhex("bb6600f4"))
+    assert m.run() == "halt"
+    assert m.regs.bx == 0x66
+    assert m.s.last_exception == 6
+    # the pushed IP is the faulting instruction's
+    sp = m.regs.sp
+    assert int.from_bytes(m.read_phys(sp, 2), "little") == len(code) - 2
+    assert m.ud_log == [0xF0000 + len(code) - 2]
+
+
+def test_writing_translated_code_from_the_host_invalidates_it():
+    m = Machine()
+    m.load_firmware(rom_with(bytes.fromhex("ea00000010")))  # jmp 1000:0000
+    m.write_phys(0x10000, bytes.fromhex("b80100f4"))  # mov ax,1; hlt
+    assert m.run() == "halt" and m.regs.ax == 1
+    assert m.stats()["blocks_live"] >= 1
+    m.write_phys(0x10001, b"\x02")  # now mov ax,2
+    m.regs.eip = 0
+    m.s.halted = 0
+    assert m.run() == "halt" and m.regs.ax == 2
+    assert m.stats()["blocks_invalidated"] >= 1
+
+
+def test_run_with_a_budget_stops_and_resumes():
+    m = machine(bytes.fromhex("4075fd"))  # l: inc ax; jnz l
+    assert m.run(max_instructions=1000) == "limit"
+    assert m.regs.ax != 0
+    assert m.run() == "halt"  # ax wraps to 0, falls through to the HLT filler
+    assert m.regs.ax == 0
+
+
+def test_a_device_handler_error_is_reported_not_swallowed():
+    from jitemu.machine import GuestError
+    m = machine(bytes.fromhex("e680f4"))  # out 0x80, al
+
+    def boom(port, value, size):
+        raise ValueError("device broke")
+    m.ports.register(0x80, write=boom)
+    with pytest.raises(GuestError, match="device broke"):
+        m.run()
