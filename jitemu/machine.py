@@ -51,6 +51,8 @@ class Machine:
         self._error = None
         self._lock = threading.Lock()
         self.ud_log = []
+        self._mmio = []  # (start, size, read, write, name) by handle
+        self.memory_map = [("ram", 0, self.ram_size)]
         lib.rt_map(self.s, 0, self.ram_size, self._ram, 1)
         self.reset()
 
@@ -76,6 +78,22 @@ class Machine:
         lib.rt_map(self.s, (1 << 32) - size, size, self._rom, 0)
         low = min(size, 128 << 10)
         lib.rt_map(self.s, ROM_ALIAS_END - low, low, self._rom + (size - low), 0)
+        self.memory_map = [r for r in self.memory_map if r[0] not in ("rom", "rom-alias")]
+        self.memory_map += [("rom", (1 << 32) - size, size), ("rom-alias", ROM_ALIAS_END - low, low)]
+        self.flush_code_cache()
+
+    def map_mmio(self, start, size, read, write, name="mmio"):
+        """Give guest physical [start, start+size) to a device: read(addr,
+        size) -> int and write(addr, value, size) are called for every access
+        (whole 4 KiB pages; RAM or ROM there is hidden)."""
+        if start % 4096 or size % 4096 or size <= 0:
+            raise ValueError("MMIO regions are whole 4 KiB pages")
+        handle = len(self._mmio)
+        if lib.rt_add_mmio(self.s, start, start + size - 1, handle) != 0:
+            raise ValueError("too many MMIO regions")
+        self._mmio.append((start, size, read, write, name))
+        lib.rt_unmap(self.s, start, size)
+        self.memory_map.append((name, start, size))
         self.flush_code_cache()
 
     def attach(self, device):
@@ -223,12 +241,12 @@ def py_io_write(host, port, value, size):
 
 @ffi.def_extern()
 def py_mmio_read(host, handle, addr, size):
-    return 0xFFFFFFFF
+    return _mmio_read(host, handle, addr, size)
 
 
 @ffi.def_extern()
 def py_mmio_write(host, handle, addr, value, size):
-    pass
+    _mmio_write(host, handle, addr, value, size)
 
 
 @ffi.def_extern()
@@ -238,6 +256,8 @@ def py_log(host, kind, a, b):
 
 _io_read = _guard(lambda m, port, size: m.ports.read(port, size))
 _io_write = _guard(lambda m, port, value, size: m.ports.write(port, value, size))
+_mmio_read = _guard(lambda m, h, addr, size: m._mmio[h][2](addr, size) & ((1 << (8 * size)) - 1))
+_mmio_write = _guard(lambda m, h, addr, value, size: m._mmio[h][3](addr, value, size))
 
 
 def _log_impl(m, kind, a, b):

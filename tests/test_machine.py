@@ -97,3 +97,14 @@ def test_a_device_handler_error_is_reported_not_swallowed():
     m.ports.register(0x80, write=boom)
     with pytest.raises(GuestError, match="device broke"):
         m.run()
+
+
+def test_mmio_region_sees_guest_reads_and_writes():
+    # mov ax,0xE000; mov ds,ax; mov byte [0x10],0x5A; mov al,[0x20]; hlt
+    m = machine(bytes.fromhex("b800e0" "8ed8" "c60610005a" "a02000" "f4"))
+    seen = []
+    m.map_mmio(0xE0000, 0x1000, read=lambda a, n: 0x77, write=lambda a, v, n: seen.append((a, v, n)))
+    assert m.run() == "halt"
+    assert seen == [(0xE0010, 0x5A, 1)]
+    assert m.regs.al == 0x77
+    assert ("mmio", 0xE0000, 0x1000) in m.memory_map
