@@ -79,6 +79,15 @@ int helper_div(CPUState *s, int is_signed, int size, uint32_t divisor);
 int helper_bcd(CPUState *s, int op, uint32_t imm);
 uint32_t helper_rotc(CPUState *s, int right, int size, uint32_t v, uint32_t count);
 uint32_t helper_shd(CPUState *s, int right, int size, uint32_t dst, uint32_t src, uint32_t count);
+void helper_cpuid(CPUState *s);
+void helper_rdtsc(CPUState *s);
+int helper_rdmsr(CPUState *s);
+int helper_wrmsr(CPUState *s);
+uint32_t helper_read_cr(CPUState *s, int n);
+int helper_write_cr(CPUState *s, int n, uint32_t v);
+void helper_lgdt(CPUState *s, int which, uint32_t lin, int op32);
+void helper_sgdt(CPUState *s, int which, uint32_t lin);
+void helper_lmsw(CPUState *s, uint32_t v);
 """
 
 # Python callbacks the runtime calls (non-static so every C file can).

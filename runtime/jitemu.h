@@ -85,6 +85,7 @@ typedef struct Runtime {
     MmioRegion mmio[MAX_MMIO];
     int n_mmio;
     uint64_t stat_invalidated, stat_smc_pages, stat_lookups;
+    uint64_t msr_apic_base, msr_pat;
 } Runtime;
 
 #define RT(s) ((Runtime *)(s))
@@ -112,6 +113,10 @@ void seg_load_real(CPUState *s, int seg, uint32_t sel);
 
 /* interrupts.c */
 void cpu_deliver(CPUState *s, int vector, uint32_t return_eip);
+void cpu_deliver_error(CPUState *s, int vector, uint32_t return_eip, int has_code, uint32_t code);
+
+/* descriptors.c */
+int seg_load_protected(CPUState *s, int seg, uint32_t sel);
 
 /* stack.c */
 void push16(CPUState *s, uint32_t v);

@@ -31,9 +31,5 @@ int helper_load_seg(CPUState *s, int seg, uint32_t sel)
         seg_load_real(s, seg, sel);
         return 0;
     }
-    /* Protected mode segment loads arrive with the 386 system architecture;
-     * until then a protected-mode load is a #GP. */
-    s->last_exception = 13;
-    cpu_deliver(s, 13, s->eip);
-    return 1;
+    return seg_load_protected(s, seg, sel);
 }

@@ -107,41 +107,61 @@ void helper_popf(CPUState *s, int op32)
 
 void helper_sti(CPUState *s) { cpu_set_flags(s, IF_MASK, IF_MASK); }
 
-/* Far transfers.  Real mode only here; protected mode adds descriptor
- * checks and gates. */
+/* Load CS for a far transfer: real mode sets the paragraph; protected
+ * mode loads the descriptor (same privilege level only, so far). */
+static int load_cs(CPUState *s, uint32_t sel)
+{
+    if (!(s->cr[0] & 1)) { seg_load_real(s, R_CS, sel); return 0; }
+    return seg_load_protected(s, R_CS, sel);
+}
+
 int helper_ljmp(CPUState *s, uint32_t sel, uint32_t off)
 {
-    seg_load_real(s, R_CS, sel);
+    if (load_cs(s, sel)) return 1;
     s->eip = off;
     return 0;
 }
 
 int helper_lcall(CPUState *s, uint32_t sel, uint32_t off, int op32, uint32_t next_eip)
 {
-    push_op(s, op32, s->seg_sel[R_CS]);
+    uint32_t old_cs = s->seg_sel[R_CS];
+    if (load_cs(s, sel)) return 1;
+    push_op(s, op32, old_cs);
     push_op(s, op32, next_eip);
-    seg_load_real(s, R_CS, sel);
     s->eip = off;
     return 0;
 }
 
+/* Read the n-th stack slot of width w without popping, so a fault while
+ * loading CS leaves ESP as it was (fault restart). */
+static uint32_t peek(CPUState *s, int n, int w)
+{
+    uint32_t m = sp_mask(s);
+    return lin_read(s, s->seg_base[R_SS] + ((s->regs[R_ESP] + n * w) & m), w);
+}
+
+static void release(CPUState *s, uint32_t bytes)
+{
+    uint32_t m = sp_mask(s);
+    s->regs[R_ESP] = (s->regs[R_ESP] & ~m) | ((s->regs[R_ESP] + bytes) & m);
+}
+
 int helper_retf(CPUState *s, int op32, uint32_t imm)
 {
-    uint32_t ip = pop_op(s, op32);
-    uint32_t cs = pop_op(s, op32);
-    uint32_t m = sp_mask(s);
-    s->regs[R_ESP] = (s->regs[R_ESP] & ~m) | ((s->regs[R_ESP] + imm) & m);
-    seg_load_real(s, R_CS, cs);
+    int w = op32 ? 4 : 2;
+    uint32_t ip = peek(s, 0, w), cs = peek(s, 1, w) & 0xffff;
+    if (load_cs(s, cs)) return 1;
+    release(s, 2 * w + imm);
     s->eip = ip;
     return 0;
 }
 
 int helper_iret(CPUState *s, int op32)
 {
-    uint32_t ip = pop_op(s, op32);
-    uint32_t cs = pop_op(s, op32);
-    uint32_t fl = pop_op(s, op32);
-    seg_load_real(s, R_CS, cs);
+    int w = op32 ? 4 : 2;
+    uint32_t ip = peek(s, 0, w), cs = peek(s, 1, w) & 0xffff, fl = peek(s, 2, w);
+    if (load_cs(s, cs)) return 1;
+    release(s, 3 * w);
     s->eip = ip;
     cpu_set_flags(s, fl, flags_writable(s, op32) & (op32 ? 0xffffffffu : 0xffffu));
     return 0;

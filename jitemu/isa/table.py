@@ -127,3 +127,11 @@ row("clc stc cmc", "flags", writes="C", enc=("F8", "F9", "F5"))
 row("cld std cli sti", "flags", enc=("FC", "FD", "FA", "FB"))
 row("in out", "system", enc=("E4 ib", "E5 ib", "E6 ib", "E7 ib", "EC", "ED", "EE", "EF"), sizes=(1, 2, 4))
 row("hlt", "system", enc=("F4",))
+
+# System registers and processor identification (the 386 system
+# architecture; protected-mode privilege checks, gates and paging are not
+# yet lifted)
+row("cpuid rdtsc rdmsr wrmsr", "sysregs", enc=("0F A2", "0F 31", "0F 32", "0F 30"))
+row("lgdt lidt sgdt sidt", "sysregs", enc=("0F 01 /2", "0F 01 /3", "0F 01 /0", "0F 01 /1"))
+row("lmsw smsw clts", "sysregs", enc=("0F 01 /6", "0F 01 /4", "0F 06"))
+row("wbinvd invd", "sysregs", enc=("0F 09", "0F 08"))

@@ -42,6 +42,7 @@ class BlockBuilder:
         self.insn = None         # the instruction being lifted
         self.terminated = False  # current code position is unreachable
         self.needs_exit_check = False
+        self.end_after = False     # the instruction may change the mode bits
 
     # -- raw emission -------------------------------------------------
     def tmp(self):
@@ -202,6 +203,7 @@ class BlockBuilder:
 
     # -- exits --------------------------------------------------------
     def _count(self, n):
+        """Add n (may be negative) to the instruction counter."""
         if n:
             c = self.load_field("icount", ty="i64")
             self.store_field("icount", self.op("add i64 %s, %d" % (c, n)), ty="i64")

@@ -27,6 +27,14 @@ class SReg:
 
 
 @dataclass(frozen=True)
+class CReg:
+    """A control (kind "cr") or debug (kind "dr") register."""
+    kind: str
+    index: int
+    size: int = 4
+
+
+@dataclass(frozen=True)
 class Imm:
     value: int  # already masked to `size`
     size: int
@@ -76,10 +84,29 @@ def _build_regs():
         regs[getattr(X, "X86_REG_" + n)] = Reg(i, 1)
         regs[getattr(X, "X86_REG_" + names8h[i])] = Reg(i, 1, True)
     sregs = {getattr(X, "X86_REG_" + n): SReg(i) for i, n in enumerate(["ES", "CS", "SS", "DS", "FS", "GS"])}
+    for i in range(5):
+        sregs[getattr(X, "X86_REG_CR%d" % i)] = CReg("cr", i)
+    for i in range(8):
+        sregs[getattr(X, "X86_REG_DR%d" % i)] = CReg("dr", i)
     return regs, sregs
 
 
 REGS, SREGS = _build_regs()
+
+
+def _legacy_prefixes(raw):
+    """(REP byte or 0, segment override or None) from the instruction's
+    prefix bytes, the last of each kind winning.  Not from capstone's
+    prefix array: it drops F2 in F2 66 A5 (REPNE MOVSD), which repeats."""
+    rep, seg = 0, None
+    for b in raw:
+        if b in (0xF2, 0xF3):
+            rep = b
+        elif b in SEG_PREFIX:
+            seg = SEG_PREFIX[b]
+        elif b not in (0x66, 0x67, 0xF0):
+            break
+    return rep, seg
 
 
 class UndecodableError(Exception):
@@ -102,13 +129,13 @@ class Decoder:
         if insn is None:
             return None
         pfx = insn.prefix
-        seg_override = SEG_PREFIX.get(pfx[1])
+        rep, seg_override = _legacy_prefixes(insn.bytes)
         op_size_default = 4 if code32 else 2
         op_size = op_size_default if pfx[2] != 0x66 else 6 - op_size_default
         out = Insn(eip=eip, length=insn.size, name=insn.insn_name(),
                    text="%s %s" % (insn.mnemonic, insn.op_str),
                    op_size=op_size, addr_size=insn.addr_size,
-                   rep=pfx[0] if pfx[0] in (0xF2, 0xF3) else 0,
+                   rep=rep,
                    seg_override=seg_override, raw=bytes(insn.bytes),
                    mode16=not code32)
         for o in insn.operands:
@@ -120,8 +147,10 @@ class Decoder:
                 else:
                     raise UndecodableError(out.text)  # control, debug, FPU...
             elif o.type == X.X86_OP_IMM:
-                mask = (1 << (8 * o.size)) - 1
-                out.ops.append(Imm(o.imm & mask, o.size))
+                # Capstone gives the implicit 1 of RCL m, 1 (D0/D1 /2) size 0.
+                size = o.size or 1
+                mask = (1 << (8 * size)) - 1
+                out.ops.append(Imm(o.imm & mask, size))
             elif o.type == X.X86_OP_MEM:
                 m = o.mem
                 base = REGS.get(m.base) if m.base else None

@@ -29,6 +29,15 @@ HELPERS = {
     "helper_bcd": ("i32", ("ptr", "i32", "i32")),
     "helper_rotc": ("i32", ("ptr", "i32", "i32", "i32", "i32")),
     "helper_shd": ("i32", ("ptr", "i32", "i32", "i32", "i32", "i32")),
+    "helper_cpuid": ("void", ("ptr",)),
+    "helper_rdtsc": ("void", ("ptr",)),
+    "helper_rdmsr": ("i32", ("ptr",)),
+    "helper_wrmsr": ("i32", ("ptr",)),
+    "helper_read_cr": ("i32", ("ptr", "i32")),
+    "helper_write_cr": ("i32", ("ptr", "i32", "i32")),
+    "helper_lgdt": ("void", ("ptr", "i32", "i32", "i32")),
+    "helper_sgdt": ("void", ("ptr", "i32", "i32")),
+    "helper_lmsw": ("void", ("ptr", "i32")),
 }
 
 

@@ -100,6 +100,9 @@ class Translator:
             b.icount += 1
             nxt = insn.next_eip
             off += insn.length
+            if b.end_after:
+                b.exit(nxt, completed=False)
+                break
             # Stop at the page end, at IP wrap-around, or at the size cap.
             if nxt != ((eip + insn.length) & eip_mask) or off >= 4096 - (phys0 & 0xFFF) \
                     or b.icount >= MAX_INSNS:

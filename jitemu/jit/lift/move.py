@@ -1,16 +1,20 @@
 """MOV MOVZX MOVSX LEA XCHG XLAT CBW/CWDE/CWD/CDQ BSWAP, and segment loads."""
-from ..decode import Imm, Mem, Reg, SReg
+from ..decode import CReg, Mem, Reg, SReg
 from . import lifts
+from .sysregs import lift_mov_control
 
 
 @lifts("mov")
 def lift_mov(b, insn):
     dst, src = insn.ops
+    if isinstance(dst, CReg) or isinstance(src, CReg):
+        return lift_mov_control(b, insn)
     if isinstance(dst, SReg):
         if dst.index == 1:  # MOV CS is #UD on 386 and later
             return b.fault(6)
         v = b.zext(b.read(src), src.size, 4) if src.size < 4 else b.read(src)
         b.call_may_fault("i32", "helper_load_seg", dst.index, v)
+        b.end_after = bool(b.hflags & 4)  # in protected mode SS.B may change
         return
     if isinstance(dst, Reg) and isinstance(src, SReg) and dst.size == 4:
         # 32-bit register destination: upper bits are zero on 486+ / QEMU.
@@ -62,13 +66,14 @@ def lift_xlat(b, insn):
 
 @lifts("cbw cwde")
 def lift_cbw(b, insn):
-    half = 1 if insn.name == "cbw" else 2
+    # By operand size, not name: capstone calls 98 "cwde" in 16-bit code too.
+    half = insn.op_size // 2
     b.set_reg(Reg(0, 2 * half), b.sext(b.get_reg(Reg(0, half)), half, 2 * half))
 
 
 @lifts("cwd cdq")
 def lift_cwd(b, insn):
-    size = 2 if insn.name == "cwd" else 4
+    size = insn.op_size  # capstone calls 99 "cdq" in 16-bit code too
     b.set_reg(Reg(2, size), b.bin("ashr", size, b.get_reg(Reg(0, size)), 8 * size - 1))
 
 

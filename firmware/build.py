@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Assemble firmware/src/*.asm into firmware/images/*.bin with nasm.
+
+    python firmware/build.py                    rebuild every image
+    python firmware/build.py --check            exit 1 if a committed image
+                                                is missing or differs from
+                                                what its source assembles to
+    python firmware/build.py --update-expected  also rewrite each image's
+                                                .expected console text by
+                                                running it under Unicorn
+
+Each source is a flat `nasm -f bin` ROM of exactly 64 KiB.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(HERE, "src")
+IMAGES = os.path.join(HERE, "images")
+ROM_SIZE = 0x10000
+
+
+class BuildError(Exception):
+    pass
+
+
+def find_nasm():
+    nasm = shutil.which("nasm")
+    if nasm is None:
+        raise BuildError("nasm not found: install it (Debian/Ubuntu package "
+                         "`nasm`: apt-get install nasm)")
+    return nasm
+
+
+def sources():
+    return sorted(f[:-4] for f in os.listdir(SRC) if f.endswith(".asm"))
+
+
+def assemble(nasm, name, out_dir):
+    """Assemble src/<name>.asm to out_dir/<name>.bin; return its path."""
+    src = os.path.join(SRC, name + ".asm")
+    out = os.path.join(out_dir, name + ".bin")
+    proc = subprocess.run([nasm, "-f", "bin", "-o", out, src],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"nasm failed on {os.path.relpath(src)}:\n"
+                         + proc.stderr.strip())
+    size = os.path.getsize(out)
+    if size != ROM_SIZE:
+        raise BuildError(f"{os.path.relpath(src)} assembles to {size} bytes, "
+                         f"not {ROM_SIZE}")
+    return out
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def check(nasm):
+    """Return the list of problems (one line each); empty if all is well."""
+    problems = []
+    names = sources()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            fresh = read(assemble(nasm, name, tmp))
+            committed = os.path.join(IMAGES, name + ".bin")
+            rel = os.path.relpath(committed)
+            if not os.path.exists(committed):
+                problems.append(f"missing: {rel} (from src/{name}.asm)")
+            elif read(committed) != fresh:
+                problems.append(f"differs: {rel} is not what "
+                                f"src/{name}.asm assembles to")
+    for f in sorted(os.listdir(IMAGES)) if os.path.isdir(IMAGES) else []:
+        if f.endswith(".bin") and f[:-4] not in names:
+            problems.append(f"stale: {os.path.relpath(os.path.join(IMAGES, f))}"
+                            f" has no src/{f[:-4]}.asm")
+    return problems
+
+
+def build(nasm):
+    os.makedirs(IMAGES, exist_ok=True)
+    for name in sources():
+        out = assemble(nasm, name, IMAGES)
+        print(f"built {os.path.relpath(out)}")
+
+
+def update_expected():
+    sys.path.insert(0, HERE)
+    import run_unicorn  # needs the `unicorn` package
+    for name in sources():
+        image = os.path.join(IMAGES, name + ".bin")
+        text = run_unicorn.run_file(image)
+        path = os.path.join(IMAGES, name + ".expected")
+        with open(path, "w", newline="\n") as f:
+            f.write(text)
+        last = text.rstrip("\n").splitlines()[-1:] or [""]
+        print(f"wrote {os.path.relpath(path)}: {last[0]}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true",
+                    help="verify committed images instead of rebuilding")
+    ap.add_argument("--update-expected", action="store_true",
+                    help="after building, regenerate images/*.expected "
+                         "under Unicorn")
+    args = ap.parse_args(argv)
+    try:
+        nasm = find_nasm()
+        if args.check:
+            problems = check(nasm)
+            for line in problems:
+                print(f"firmware: {line}", file=sys.stderr)
+            if problems:
+                print("firmware: run `python firmware/build.py` and commit "
+                      "firmware/images", file=sys.stderr)
+                return 1
+            print(f"firmware: {len(sources())} images match their sources")
+            return 0
+        build(nasm)
+        if args.update_expected:
+            update_expected()
+        return 0
+    except BuildError as exc:
+        print(f"firmware/build.py: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
