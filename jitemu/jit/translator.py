@@ -55,7 +55,7 @@ class Translator:
             parts.append(ir)
             exports.append(name)
             regs.append((p, lo, hi, name))
-            todo.extend(cs_base + e for e in successors)
+            todo.extend((cs_base + e) & 0xFFFFFFFF for e in successors)
         addrs = self.compiler.compile(module_prelude() + "\n\n".join(parts), exports)
         for p, lo, hi, name in regs:
             fn = self.ffi.cast("void *", addrs[name])
