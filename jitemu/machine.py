@@ -13,6 +13,7 @@ import logging
 import threading
 
 from ._runtime import ffi, lib
+from .clock import VirtualClock
 from .cpu.registers import Registers
 from .ports import PortBus
 
@@ -46,6 +47,10 @@ class Machine:
         self.ports = PortBus()
         self.devices = []
         self.regs = Registers(self.s)
+        self.clock = VirtualClock(self.s)
+        # The interrupt controller: anything with ack() -> vector or -1,
+        # called when the CPU takes the INTR line (the INTA cycle).
+        self.interrupt_controller = None
         self._rom = None
         self._translator = None
         self._error = None
@@ -138,7 +143,7 @@ class Machine:
         s.ldt_sel = s.ldt_base = s.tr_sel = s.tr_base = 0
         s.ldt_limit = s.tr_limit = 0xFFFF
         s.halted = 0
-        s.irq_vector = -1
+        s.irq_line = 0
         s.a20_mask = 0xFFFFFFFF
         s.last_exception = -1
         lib.cpu_update_hflags(s)
@@ -156,13 +161,20 @@ class Machine:
     def stop(self):
         self.request_exit(EXIT_STOP)
 
+    def set_irq_line(self, level):
+        """Drive the CPU's INTR input (the interrupt controller does this)."""
+        lib.cpu_set_irq(self.s, 1 if level else 0)
+
     def run(self, max_instructions=None):
         """Run the guest until it halts, a device or stop() asks it to
         leave, or `max_instructions` have run.  Returns 'halt', 'exit',
         'stop' or 'limit'."""
         s = self.s
-        s.icount_limit = (s.icount + max_instructions) if max_instructions is not None else (1 << 64) - 1
+        clock = self.clock
+        user_limit = (s.icount + max_instructions) if max_instructions is not None else (1 << 64) - 1
         while True:
+            due = clock.deadline_icount()
+            s.icount_limit = user_limit if due is None else min(user_limit, due)
             r = lib.cpu_run(s)
             if self._error is not None:
                 err, self._error = self._error, None
@@ -171,9 +183,16 @@ class Machine:
                 self.translator.translate(s.miss_pc, s.miss_cs_base, s.miss_hflags)
                 continue
             if r == RUN_HLT:
+                if s.eflags & 0x200 and clock.next_deadline() is not None:
+                    clock.skip_to_next_deadline()  # wait for the timer
+                    clock.run_due()
+                    continue
                 return "halt"
             if r == RUN_LIMIT:
-                return "limit"
+                clock.run_due()
+                if s.icount >= user_limit:
+                    return "limit"
+                continue
             if r == RUN_EXIT:
                 req = s.exit_request
                 lib.cpu_clear_exit(s, req & (EXIT_STOP | EXIT_IO))
@@ -250,6 +269,11 @@ def py_mmio_write(host, handle, addr, value, size):
 
 
 @ffi.def_extern()
+def py_irq_ack(host):
+    return _irq_ack(host)
+
+
+@ffi.def_extern()
 def py_log(host, kind, a, b):
     _log(host, kind, a, b)
 
@@ -266,3 +290,11 @@ def _log_impl(m, kind, a, b):
 
 
 _log = _guard(_log_impl)
+
+
+def _irq_ack_impl(m):
+    pic = m.interrupt_controller
+    return -1 if pic is None else pic.ack()
+
+
+_irq_ack = _guard(_irq_ack_impl)

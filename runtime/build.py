@@ -43,7 +43,7 @@ int rt_add_mmio(CPUState *s, uint32_t start, uint32_t end, int handle);
 void rt_stats(CPUState *s, uint64_t *out);
 int cpu_run(CPUState *s);
 void cpu_update_hflags(CPUState *s);
-void cpu_set_irq(CPUState *s, int vector);
+void cpu_set_irq(CPUState *s, int level);
 void cpu_deliver(CPUState *s, int vector, uint32_t return_eip);
 int bt_insert(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
               uint32_t phys_lo, uint32_t phys_hi, void *fn, uint32_t id);
@@ -97,6 +97,7 @@ extern "Python+C" void py_io_write(void *host, uint32_t port, uint32_t value, in
 extern "Python+C" uint32_t py_mmio_read(void *host, int handle, uint32_t addr, int size);
 extern "Python+C" void py_mmio_write(void *host, int handle, uint32_t addr, uint32_t value, int size);
 extern "Python+C" void py_log(void *host, int kind, uint32_t a, uint32_t b);
+extern "Python+C" int py_irq_ack(void *host);
 """
 
 with open(os.path.join(GEN_DIR, "api.h"), "w") as f:

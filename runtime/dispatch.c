@@ -14,11 +14,14 @@ int cpu_run(CPUState *s)
             }
             if (req & EXIT_IRQ) {
                 __atomic_and_fetch(&s->exit_request, ~EXIT_IRQ, __ATOMIC_SEQ_CST);
-                if (s->irq_vector >= 0 && (s->eflags & IF_MASK)) {
-                    int v = s->irq_vector;
-                    s->irq_vector = -1;
-                    s->halted = 0;
-                    cpu_deliver(s, v, s->eip);
+                if (s->irq_line > 0 && (s->eflags & IF_MASK)) {
+                    /* INTA: the controller names the vector (or -1 when the
+                     * request went away: a spurious interrupt). */
+                    int v = py_irq_ack(rt->host);
+                    if (v >= 0) {
+                        s->halted = 0;
+                        cpu_deliver(s, v, s->eip);
+                    }
                 }
                 continue;
             }

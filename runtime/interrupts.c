@@ -80,11 +80,11 @@ void helper_hlt(CPUState *s)
     s->halted = 1;
 }
 
-/* Raise a maskable interrupt line (from the interrupt controller). */
-void cpu_set_irq(CPUState *s, int vector)
+/* Set the INTR line (from the interrupt controller, any thread). */
+void cpu_set_irq(CPUState *s, int level)
 {
-    s->irq_vector = vector;
-    if (vector >= 0)
+    s->irq_line = level ? 1 : 0;
+    if (level)
         __atomic_or_fetch(&s->exit_request, EXIT_IRQ, __ATOMIC_SEQ_CST);
 }
 

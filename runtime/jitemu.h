@@ -96,6 +96,7 @@ void py_io_write(void *host, uint32_t port, uint32_t value, int size);
 uint32_t py_mmio_read(void *host, int handle, uint32_t addr, int size);
 void py_mmio_write(void *host, int handle, uint32_t addr, uint32_t value, int size);
 void py_log(void *host, int kind, uint32_t a, uint32_t b);
+int py_irq_ack(void *host);
 
 /* memory.c */
 uint32_t mem_read_slow(CPUState *s, uint32_t phys, int size);

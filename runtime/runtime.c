@@ -23,7 +23,6 @@ CPUState *rt_create(uint32_t ram_size, void *host)
         return NULL;
     }
     rt->cpu.a20_mask = 0xffffffffu;
-    rt->cpu.irq_vector = -1;
     rt->cpu.last_exception = -1;
     rt->msr_apic_base = 0xfee00900u; /* BSP, enabled, default base */
     rt->msr_pat = 0x0007040600070406ull;

@@ -90,7 +90,7 @@ static uint32_t flags_writable(CPUState *s, int op32)
 void cpu_set_flags(CPUState *s, uint32_t v, uint32_t mask)
 {
     s->eflags = (s->eflags & ~mask) | (v & mask) | 2u;
-    if (s->irq_vector >= 0 && (s->eflags & IF_MASK))
+    if (s->irq_line > 0 && (s->eflags & IF_MASK))
         __atomic_or_fetch(&s->exit_request, EXIT_IRQ, __ATOMIC_SEQ_CST);
 }
 

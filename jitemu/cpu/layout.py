@@ -39,8 +39,9 @@ FIELDS = [
     # instruction boundary (EXIT_* bits).  Read in every block prologue.
     ("exit_request", "uint32_t", 0),
     ("halted", "uint32_t", 0),
-    # Pending maskable interrupt from the interrupt controller: vector or -1.
-    ("irq_vector", "int32_t", 0),
+    # The INTR line from the interrupt controller (1 = asserted).  The vector
+    # is asked for (py_irq_ack, the INTA cycle) only when it is delivered.
+    ("irq_line", "int32_t", 0),
     ("a20_mask", "uint32_t", 0),
     # Last exception raised by translated code (for logging and tests).
     ("last_exception", "int32_t", 0),
