@@ -56,6 +56,8 @@ class Machine:
         self._error = None
         self._lock = threading.Lock()
         self.ud_log = []
+        self._reset_sources = []
+        self.resets = {}  # source -> count
         self._mmio = []  # (start, size, read, write, name) by handle
         self.memory_map = [("ram", 0, self.ram_size)]
         lib.rt_map(self.s, 0, self.ram_size, self._ram, 1)
@@ -100,6 +102,38 @@ class Machine:
         lib.rt_unmap(self.s, start, size)
         self.memory_map.append((name, start, size))
         self.flush_code_cache()
+
+    def ram_ptr(self, addr):
+        """A host pointer into guest RAM (for map_pages)."""
+        if not 0 <= addr < self.ram_size:
+            raise ValueError("address %#x is outside RAM" % addr)
+        return self._ram + addr
+
+    def rom_ptr(self, offset):
+        """A host pointer into the firmware image (for map_pages)."""
+        if self._rom is None or not 0 <= offset < len(self._rom):
+            raise ValueError("offset %#x is outside the firmware image" % offset)
+        return self._rom + offset
+
+    def map_pages(self, start, size, read, write):
+        """Route guest physical [start, start+size) reads to host pointer
+        `read` and writes to `write` (None: open bus / dropped), as a chipset
+        does for shadow RAM.  Translations of changed pages are dropped."""
+        if start % 4096 or size % 4096:
+            raise ValueError("mappings are whole 4 KiB pages")
+        lib.rt_map_rw(self.s, start, size, read if read is not None else ffi.NULL,
+                      write if write is not None else ffi.NULL)
+
+    def set_a20(self, enabled):
+        """Gate address line 20 (the 8042 output port, port 0x92)."""
+        mask = 0xFFFFFFFF if enabled else 0xFFEFFFFF
+        if self.s.a20_mask != mask:
+            self.s.a20_mask = mask
+            self.flush_code_cache()  # blocks were fetched through the old mask
+
+    @property
+    def a20(self):
+        return self.s.a20_mask == 0xFFFFFFFF
 
     def attach(self, device):
         """Add a device (anything with attach(machine) and reset())."""
@@ -150,6 +184,14 @@ class Machine:
         for d in self.devices:
             d.reset()
 
+    def _do_reset(self):
+        lib.cpu_clear_exit(self.s, EXIT_RESET)
+        source = self._reset_sources[0] if self._reset_sources else "triple-fault"
+        self._reset_sources.clear()
+        self.resets[source] = self.resets.get(source, 0) + 1
+        self.flush_code_cache()
+        self.reset()
+
     def flush_code_cache(self):
         lib.bt_flush(self.s)
 
@@ -160,6 +202,13 @@ class Machine:
 
     def stop(self):
         self.request_exit(EXIT_STOP)
+
+    def request_reset(self, source="api"):
+        """Ask for a machine reset (port 0xCF9, 0x92, the 8042, a triple
+        fault, the user).  The vCPU leaves translated code first; the reset
+        happens in run() before any further guest instruction."""
+        self._reset_sources.append(source)
+        lib.cpu_request_exit(self.s, EXIT_RESET)
 
     def set_irq_line(self, level):
         """Drive the CPU's INTR input (the interrupt controller does this)."""
@@ -197,10 +246,10 @@ class Machine:
                 req = s.exit_request
                 lib.cpu_clear_exit(s, req & (EXIT_STOP | EXIT_IO))
                 if req & EXIT_RESET:
-                    lib.cpu_clear_exit(s, EXIT_RESET)
-                    self.flush_code_cache()
-                    self.reset()
-                    return "reset"
+                    self._do_reset()
+                    if req & EXIT_STOP:
+                        return "stop"
+                    continue
                 return "stop" if req & EXIT_STOP else "exit"
             return "shutdown"
 

@@ -39,6 +39,7 @@ void rt_destroy(CPUState *s);
 uint8_t *rt_ram(CPUState *s);
 void rt_map(CPUState *s, uint32_t start, uint32_t len, uint8_t *host, int writable);
 void rt_unmap(CPUState *s, uint32_t start, uint32_t len);
+void rt_map_rw(CPUState *s, uint32_t start, uint32_t len, uint8_t *rd, uint8_t *wr);
 int rt_add_mmio(CPUState *s, uint32_t start, uint32_t end, int handle);
 void rt_stats(CPUState *s, uint64_t *out);
 int cpu_run(CPUState *s);

@@ -39,18 +39,27 @@ void rt_destroy(CPUState *s)
 
 uint8_t *rt_ram(CPUState *s) { return RT(s)->ram; }
 
-/* Map host memory for guest physical pages [start, start+len): reads go
- * through `host`, writes too when `writable`.  Callers map whole pages. */
-void rt_map(CPUState *s, uint32_t start, uint32_t len, uint8_t *host, int writable)
+/* Map guest physical pages [start, start+len): reads come from `rd`,
+ * writes go to `wr` (either may be NULL: open bus / MMIO, or writes
+ * dropped), as PAM shadow RAM needs.  Callers map whole pages.  Code
+ * translated from a page whose contents change here is dropped. */
+void rt_map_rw(CPUState *s, uint32_t start, uint32_t len, uint8_t *rd, uint8_t *wr)
 {
     Runtime *rt = RT(s);
     for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
         uint32_t page = (uint32_t)((start + off) >> PAGE_BITS);
-        s->rd_page[page] = host ? host + off : NULL;
-        rt->ram_page[page] = (host && writable) ? host + off : NULL;
+        uint8_t *nrd = rd ? rd + off : NULL;
+        if (rt->code_page[page] && s->rd_page[page] != nrd) smc_invalidate_page(rt, page);
+        s->rd_page[page] = nrd;
+        rt->ram_page[page] = wr ? wr + off : NULL;
         /* A page with translated code keeps writes on the slow path. */
         s->wr_page[page] = rt->code_page[page] ? NULL : rt->ram_page[page];
     }
+}
+
+void rt_map(CPUState *s, uint32_t start, uint32_t len, uint8_t *host, int writable)
+{
+    rt_map_rw(s, start, len, host, writable ? host : NULL);
 }
 
 /* Unmap: accesses go to the slow path (MMIO regions or open bus). */
