@@ -6,7 +6,7 @@ Flags are written as letters O S Z A P C.  `undefined` are the flags the
 SDM leaves undefined after the instruction; `undefined_unless_count1` are
 undefined unless the shift or rotate count is 1.  `encodings` are opcode
 templates in the SDM's notation (`/r`, `/digit`, `ib`, `iw`, `iv` = word or
-dword per operand size, `+r` = register in the low 3 bits).
+dword per operand size, `+r` = register in the low 3 bits, `/m` = ModRM with memory forms only).
 """
 from dataclasses import dataclass
 
@@ -46,6 +46,7 @@ row("mov", "move", enc=("88 /r", "89 /r", "8A /r", "8B /r", "B0+r ib", "B8+r iv"
                         "A0 moffs", "A1 moffs", "A2 moffs", "A3 moffs", "8C /r", "8E /r"), sizes=(1, 2, 4))
 row("movzx movsx", "move", enc=("0F B6 /r", "0F B7 /r", "0F BE /r", "0F BF /r"))
 row("lea", "move", enc=("8D /r",))
+row("lds les lfs lgs lss", "move", enc=("C5 /m", "C4 /m", "0F B4 /m", "0F B5 /m", "0F B2 /m"))
 row("xchg", "move", enc=("86 /r", "87 /r", "90+r"), sizes=(1, 2, 4))
 row("xlatb", "move", enc=("D7",))
 row("cbw cwde cwd cdq", "move", enc=("98", "99"))

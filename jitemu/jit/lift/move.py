@@ -85,3 +85,17 @@ def lift_bswap(b, insn):
         return
     v = b.get_reg(r)
     b.set_reg(r, b.op("call i32 @llvm.bswap.i32(i32 %s)" % v))
+
+
+@lifts("lds les lfs lgs lss")
+def lift_load_far_pointer(b, insn):
+    dst, m = insn.ops
+    size = dst.size  # capstone reports the memory operand's size as 2
+    lin = b.address(m)
+    off = b.read_mem(lin, size)
+    sel = b.zext(b.read_mem(b.bin("add", 4, lin, size), 2), 2, 4)
+    seg = {"les": 0, "lss": 2, "lds": 3, "lfs": 4, "lgs": 5}[insn.name]
+    # The segment load may fault; the register is written only after it.
+    b.call_may_fault("i32", "helper_load_seg", seg, sel)
+    b.set_reg(dst, off)
+    b.end_after = seg == 2 and bool(b.hflags & 4)
