@@ -129,6 +129,7 @@ class Machine:
         mask = 0xFFFFFFFF if enabled else 0xFFEFFFFF
         if self.s.a20_mask != mask:
             self.s.a20_mask = mask
+            lib.cpu_tlb_flush(self.s)
             self.flush_code_cache()  # blocks were fetched through the old mask
 
     @property

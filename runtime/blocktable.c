@@ -63,8 +63,8 @@ int bt_insert(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
     Block b = {pc, cs_base, hflags, phys_lo, phys_hi, (block_fn)fn, 1, id};
     bt_put(rt, &b);
     for (uint32_t p = phys_lo >> PAGE_BITS; p <= (phys_hi >> PAGE_BITS); p++) {
+        if (!rt->code_page[p]) tlb_drop_writes_to(rt, p); /* writes now take the slow path */
         rt->code_page[p] = 1;
-        s->wr_page[p] = NULL; /* writes now take the slow path */
     }
     return 0;
 }
@@ -82,8 +82,7 @@ void smc_invalidate_page(Runtime *rt, uint32_t page)
             rt->stat_invalidated++;
         }
     }
-    rt->code_page[page] = 0;
-    rt->cpu.wr_page[page] = rt->ram_page[page];
+    rt->code_page[page] = 0; /* write TLB entries refill on the next miss */
     rt->stat_smc_pages++;
     /* The running block may have been made from these bytes: end it at the
      * next instruction boundary so the rest is retranslated. */
@@ -99,11 +98,7 @@ void bt_flush(CPUState *s)
         if (rt->blocks[i].state == 1) rt->stat_invalidated++;
     memset(rt->blocks, 0, rt->block_cap * sizeof(Block));
     rt->block_used = rt->block_dead = 0;
-    for (uint32_t p = 0; p < NPAGES; p++)
-        if (rt->code_page[p]) {
-            rt->code_page[p] = 0;
-            s->wr_page[p] = rt->ram_page[p];
-        }
+    memset(rt->code_page, 0, NPAGES);
 }
 
 /* Translations still live for physical page `page` (tests, monitor). */

@@ -89,6 +89,9 @@ int helper_write_cr(CPUState *s, int n, uint32_t v);
 void helper_lgdt(CPUState *s, int which, uint32_t lin, int op32);
 void helper_sgdt(CPUState *s, int which, uint32_t lin);
 void helper_lmsw(CPUState *s, uint32_t v);
+void helper_invlpg(CPUState *s, uint32_t lin);
+void cpu_tlb_flush(CPUState *s);
+int cpu_code_phys(CPUState *s, uint32_t lin, uint32_t *phys);
 """
 
 # Python callbacks the runtime calls (non-static so every C file can).

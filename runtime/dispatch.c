@@ -27,6 +27,17 @@ int cpu_run(CPUState *s)
             }
             return RUN_EXIT;
         }
+        if (s->fault_pending) {
+            /* A #PF recorded by a memory access or an instruction fetch:
+             * EIP is the faulting instruction. */
+            int v = (int)s->fault_pending;
+            s->fault_pending = 0;
+            s->last_exception = v;
+            s->exc_error_code = s->fault_error;
+            s->exc_count++;
+            cpu_deliver_error(s, v, s->eip, 1, s->fault_error);
+            continue;
+        }
         if (s->halted) return RUN_HLT;
         if (s->icount >= s->icount_limit) return RUN_LIMIT;
         uint32_t cs_base = s->seg_base[R_CS];

@@ -78,8 +78,12 @@ typedef struct Runtime {
     void *host;   /* the Python Machine's cffi handle */
     uint8_t *ram;
     uint32_t ram_size;
-    uint8_t **ram_page;  /* host pointer of writable RAM per page, or NULL */
+    uint8_t **phys_rd;   /* physical map: host pointer to read each page, or NULL */
+    uint8_t **ram_page;  /* physical map: host pointer to write each page, or NULL */
     uint8_t *code_page;  /* nonzero when translated code was made from it */
+    uint32_t *tlb_phys;  /* physical page behind each filled TLB entry */
+    uint32_t *tlb_fill;  /* filled TLB entries, for a cheap flush */
+    uint32_t tlb_nfill;  /* entries in tlb_fill; TLB_FILL_MAX means "all" */
     Block *blocks;
     uint32_t block_cap, block_used, block_dead;
     MmioRegion mmio[MAX_MMIO];
@@ -98,15 +102,26 @@ void py_mmio_write(void *host, int handle, uint32_t addr, uint32_t value, int si
 void py_log(void *host, int kind, uint32_t a, uint32_t b);
 int py_irq_ack(void *host);
 
-/* memory.c */
-uint32_t mem_read_slow(CPUState *s, uint32_t phys, int size);
-void mem_write_slow(CPUState *s, uint32_t phys, uint32_t value, int size);
+#define TLB_FILL_MAX 8192
+
+/* memory.c: slow paths take linear addresses */
+uint32_t mem_read_slow(CPUState *s, uint32_t lin, int size);
+void mem_write_slow(CPUState *s, uint32_t lin, uint32_t value, int size);
+uint32_t phys_read(CPUState *s, uint32_t phys, int size);
+void phys_write(CPUState *s, uint32_t phys, uint32_t value, int size);
+
+/* tlb.c */
+int tlb_translate(CPUState *s, uint32_t lin, int write, int fill, uint32_t *phys);
+void tlb_flush(CPUState *s);
+void tlb_flush_page(CPUState *s, uint32_t lin);
+void tlb_drop_writes_to(Runtime *rt, uint32_t phys_page);
 uint32_t lin_read(CPUState *s, uint32_t lin, int size);
 void lin_write(CPUState *s, uint32_t lin, uint32_t value, int size);
 void smc_invalidate_page(Runtime *rt, uint32_t page);
 
 /* blocktable.c */
 Block *bt_lookup(Runtime *rt, uint32_t pc, uint32_t cs_base, uint32_t hflags);
+void bt_flush(CPUState *s);
 
 /* segments.c */
 void cpu_update_hflags(CPUState *s);

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include "jitemu.h"
 
+void rt_destroy(CPUState *s);
+
 CPUState *rt_create(uint32_t ram_size, void *host)
 {
     Runtime *rt = calloc(1, sizeof(Runtime));
@@ -10,16 +12,18 @@ CPUState *rt_create(uint32_t ram_size, void *host)
     rt->host = host;
     rt->ram_size = ram_size;
     rt->ram = calloc(1, ram_size ? ram_size : 1);
+    rt->phys_rd = calloc(NPAGES, sizeof(uint8_t *));
     rt->ram_page = calloc(NPAGES, sizeof(uint8_t *));
     rt->code_page = calloc(NPAGES, 1);
+    rt->tlb_phys = calloc(NPAGES, sizeof(uint32_t));
+    rt->tlb_fill = calloc(TLB_FILL_MAX, sizeof(uint32_t));
     rt->cpu.rd_page = calloc(NPAGES, sizeof(uint8_t *));
     rt->cpu.wr_page = calloc(NPAGES, sizeof(uint8_t *));
     rt->block_cap = 1u << 14;
     rt->blocks = calloc(rt->block_cap, sizeof(Block));
-    if (!rt->ram || !rt->ram_page || !rt->code_page || !rt->cpu.rd_page ||
-        !rt->cpu.wr_page || !rt->blocks) {
-        free(rt->ram); free(rt->ram_page); free(rt->code_page);
-        free(rt->cpu.rd_page); free(rt->cpu.wr_page); free(rt->blocks); free(rt);
+    if (!rt->ram || !rt->phys_rd || !rt->ram_page || !rt->code_page || !rt->tlb_phys ||
+        !rt->tlb_fill || !rt->cpu.rd_page || !rt->cpu.wr_page || !rt->blocks) {
+        rt_destroy(&rt->cpu);
         return NULL;
     }
     rt->cpu.a20_mask = 0xffffffffu;
@@ -33,7 +37,8 @@ void rt_destroy(CPUState *s)
 {
     Runtime *rt = RT(s);
     if (!rt) return;
-    free(rt->ram); free(rt->ram_page); free(rt->code_page);
+    free(rt->ram); free(rt->phys_rd); free(rt->ram_page); free(rt->code_page);
+    free(rt->tlb_phys); free(rt->tlb_fill);
     free(rt->cpu.rd_page); free(rt->cpu.wr_page); free(rt->blocks); free(rt);
 }
 
@@ -49,12 +54,11 @@ void rt_map_rw(CPUState *s, uint32_t start, uint32_t len, uint8_t *rd, uint8_t *
     for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
         uint32_t page = (uint32_t)((start + off) >> PAGE_BITS);
         uint8_t *nrd = rd ? rd + off : NULL;
-        if (rt->code_page[page] && s->rd_page[page] != nrd) smc_invalidate_page(rt, page);
-        s->rd_page[page] = nrd;
+        if (rt->code_page[page] && rt->phys_rd[page] != nrd) smc_invalidate_page(rt, page);
+        rt->phys_rd[page] = nrd;
         rt->ram_page[page] = wr ? wr + off : NULL;
-        /* A page with translated code keeps writes on the slow path. */
-        s->wr_page[page] = rt->code_page[page] ? NULL : rt->ram_page[page];
     }
+    tlb_flush(s); /* entries may point at the old mapping */
 }
 
 void rt_map(CPUState *s, uint32_t start, uint32_t len, uint8_t *host, int writable)

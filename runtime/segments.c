@@ -3,7 +3,7 @@
 
 void cpu_update_hflags(CPUState *s)
 {
-    uint32_t h = 0;
+    uint32_t old = s->hflags, h = 0;
     if (s->cr[0] & 1) {
         h |= HF_PE;
         if (s->seg_flags[R_CS] & (1u << 22)) h |= HF_CODE32;
@@ -12,6 +12,8 @@ void cpu_update_hflags(CPUState *s)
     }
     if (s->cr[0] & 0x80000000u) h |= HF_PG;
     s->hflags = h;
+    /* TLB entries carry permission checks made for one CPL and mode. */
+    if ((old ^ h) & (HF_PG | HF_PE | (3u << HF_CPL_SHIFT))) tlb_flush(s);
 }
 
 /* Real mode: the selector is the paragraph; limit and attributes stay as

@@ -26,30 +26,39 @@ int helper_string(CPUState *s, int op, int size, int rep, int seg, int addr32)
         int advance_si = 0, advance_di = 0;
         uint32_t f;
         switch (op) {
-        case S_MOVS:
-            lin_write(s, dst_base + di, lin_read(s, src_base + si, size), size);
+        case S_MOVS: {
+            uint32_t v = lin_read(s, src_base + si, size);
+            if (s->fault_pending) return 1;
+            lin_write(s, dst_base + di, v, size);
             advance_si = advance_di = 1;
             break;
-        case S_CMPS:
-            f = flags_sub(lin_read(s, src_base + si, size), lin_read(s, dst_base + di, size), size);
+        }
+        case S_CMPS: {
+            uint32_t a = lin_read(s, src_base + si, size), b = lin_read(s, dst_base + di, size);
+            if (s->fault_pending) return 1;
+            f = flags_sub(a, b, size);
             set_arith(s, f, ARITH_MASK);
             advance_si = advance_di = 1;
             break;
+        }
         case S_STOS:
             lin_write(s, dst_base + di, s->regs[R_EAX] & vm, size);
             advance_di = 1;
             break;
         case S_LODS: {
             uint32_t v = lin_read(s, src_base + si, size);
+            if (s->fault_pending) return 1;
             s->regs[R_EAX] = (s->regs[R_EAX] & ~vm) | v;
             advance_si = 1;
             break;
         }
-        case S_SCAS:
-            f = flags_sub(s->regs[R_EAX], lin_read(s, dst_base + di, size), size);
-            set_arith(s, f, ARITH_MASK);
+        case S_SCAS: {
+            uint32_t v = lin_read(s, dst_base + di, size);
+            if (s->fault_pending) return 1;
+            set_arith(s, flags_sub(s->regs[R_EAX], v, size), ARITH_MASK);
             advance_di = 1;
             break;
+        }
         case S_INS:
             lin_write(s, dst_base + di, helper_in(s, s->regs[R_EDX] & 0xffff, size), size);
             advance_di = 1;
@@ -59,6 +68,8 @@ int helper_string(CPUState *s, int op, int size, int rep, int seg, int addr32)
             advance_si = 1;
             break;
         }
+        /* A #PF leaves the registers at this iteration: it restarts here. */
+        if (s->fault_pending) return 1;
         if (advance_si) s->regs[R_ESI] = (s->regs[R_ESI] & ~am) | ((si + step) & am);
         if (advance_di) s->regs[R_EDI] = (s->regs[R_EDI] & ~am) | ((di + step) & am);
         if (!rep) return 0;

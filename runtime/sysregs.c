@@ -70,8 +70,15 @@ int helper_write_cr(CPUState *s, int n, uint32_t v)
         if ((v & 0x80000000u) && !(v & 1)) { gp0(s); return 1; } /* PG without PE */
         v |= 0x10; /* ET is hardwired on 486+ */
     }
+    uint32_t old = s->cr[n];
     s->cr[n] = v;
     cpu_update_hflags(s);
+    /* New translations: the TLB always, and the code cache (keyed by
+     * linear address) whenever the linear-to-physical map may change. */
+    if (n == 3 || n == 4 || (n == 0 && ((old ^ v) & 0x80010001u))) {
+        tlb_flush(s);
+        if (n != 0 || ((old | v) & 0x80000000u)) bt_flush(s);
+    }
     return 0;
 }
 

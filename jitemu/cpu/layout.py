@@ -48,10 +48,15 @@ FIELDS = [
     ("exc_error_code", "uint32_t", 0),
     ("exc_count", "uint32_t", 0),
     ("ud_eip", "uint32_t", 0),
-    # Physical page tables for the memory fast path: host pointer of the
-    # page or NULL (slow path).  1M entries each, covering 4 GiB.
+    # The software TLB the memory fast path reads: host pointer of each
+    # *linear* page, or NULL (slow path: translate, fill, MMIO, faults).
+    # 1M entries each, covering 4 GiB; filled lazily by runtime/tlb.c.
     ("rd_page", "uint8_t **", 0),
     ("wr_page", "uint8_t **", 0),
+    # A memory access in translated code faulted (#PF): the block leaves
+    # with EIP on the instruction and the dispatcher delivers it.
+    ("fault_pending", "uint32_t", 0),
+    ("fault_error", "uint32_t", 0),
     # Guest-instruction and block-execution counters, and a budget.
     ("icount", "uint64_t", 0),
     ("icount_limit", "uint64_t", 0),

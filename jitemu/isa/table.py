@@ -136,3 +136,4 @@ row("cpuid rdtsc rdmsr wrmsr", "sysregs", enc=("0F A2", "0F 31", "0F 32", "0F 30
 row("lgdt lidt sgdt sidt", "sysregs", enc=("0F 01 /2", "0F 01 /3", "0F 01 /0", "0F 01 /1"))
 row("lmsw smsw clts", "sysregs", enc=("0F 01 /6", "0F 01 /4", "0F 06"))
 row("wbinvd invd", "sysregs", enc=("0F 09", "0F 08"))
+row("invlpg", "sysregs", enc=("0F 01 /7",))

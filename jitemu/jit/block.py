@@ -63,7 +63,11 @@ class BlockBuilder:
 
     def place(self, label):
         self.lines.append("%s:" % label)
+        self.label = label
         self.terminated = False
+
+    def current_label(self):
+        return self.label
 
     def br(self, label):
         self.emit("br label %%%s" % label)
@@ -199,6 +203,7 @@ class BlockBuilder:
             result = self.op("call %s @%s(%s)" % (ret, name, argtext))
         if flags:
             self.load_flags()
+        self._fault_check()  # helpers touch memory through the same TLB
         return result
 
     # -- exits --------------------------------------------------------
@@ -278,22 +283,31 @@ class BlockBuilder:
     def linear(self, seg, offset):
         return self.bin("add", 4, self.seg_base(seg), offset)
 
-    def _phys(self, lin):
-        return self.bin("and", 4, lin, self.load_field("a20_mask"))
-
-    def _page(self, table, phys, size):
-        """Host pointer for [phys, phys+size) if one page maps it, else null."""
-        idx = self.op("zext i32 %s to i64" % self.bin("lshr", 4, phys, 12))
+    def _page(self, table, lin, size):
+        """Host pointer for linear [lin, lin+size) from the software TLB if
+        one page holds it, else null (A20, paging, MMIO: slow path)."""
+        idx = self.op("zext i32 %s to i64" % self.bin("lshr", 4, lin, 12))
         tbl = self.load_field(table, ty="ptr")
         pp = self.op("getelementptr inbounds ptr, ptr %s, i64 %s" % (tbl, idx))
         page = self.op("load ptr, ptr %s" % pp)
-        off = self.bin("and", 4, phys, 4095)
+        off = self.bin("and", 4, lin, 4095)
         ok = self.band(self.op("icmp ne ptr %s, null" % page), self.icmp("ule", 4, off, 4096 - size))
         return page, off, ok
 
+    def _fault_check(self):
+        """With paging on, a slow-path access may have recorded a #PF: leave
+        with EIP on this instruction; the dispatcher delivers it."""
+        if not self.hflags & 16:
+            return
+        f = self.load_field("fault_pending")
+        yes, no = self.new_label("pf"), self.new_label("nopf")
+        self.cbr(self.icmp("ne", 4, f, 0), yes, no)
+        self.place(yes)
+        self.exit(self.insn.eip, completed=False)
+        self.place(no)
+
     def read_mem(self, lin, size):
-        phys = self._phys(lin)
-        page, off, ok = self._page("rd_page", phys, size)
+        page, off, ok = self._page("rd_page", lin, size)
         fast, slow, join = self.new_label("rf"), self.new_label("rs"), self.new_label("rj")
         self.cbr(ok, fast, slow)
         self.place(fast)
@@ -301,15 +315,16 @@ class BlockBuilder:
         v1 = self.op("load %s, ptr %s, align 1" % (ITYPE[size], hp))
         self.br(join)
         self.place(slow)
-        w = self.op("call i32 @mem_read_slow(ptr %%s, i32 %s, i32 %d)" % (phys, size))
+        w = self.op("call i32 @mem_read_slow(ptr %%s, i32 %s, i32 %d)" % (lin, size))
         v2 = self.trunc(w, 4, size)
+        self._fault_check()
+        slow = self.current_label()
         self.br(join)
         self.place(join)
         return self.op("phi %s [%s, %%%s], [%s, %%%s]" % (ITYPE[size], v1, fast, v2, slow))
 
     def write_mem(self, lin, size, value):
-        phys = self._phys(lin)
-        page, off, ok = self._page("wr_page", phys, size)
+        page, off, ok = self._page("wr_page", lin, size)
         fast, slow, join = self.new_label("wf"), self.new_label("ws"), self.new_label("wj")
         self.cbr(ok, fast, slow)
         self.place(fast)
@@ -320,7 +335,8 @@ class BlockBuilder:
         # The slow path may hit translated code (self-modifying code) or a
         # device: the instruction ends with a check of exit_request.
         self.emit("call void @mem_write_slow(ptr %%s, i32 %s, i32 %s, i32 %d)"
-                  % (phys, self.zext(value, size, 4), size))
+                  % (lin, self.zext(value, size, 4), size))
+        self._fault_check()
         self.needs_exit_check = True
         self.br(join)
         self.place(join)

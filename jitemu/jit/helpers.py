@@ -38,6 +38,7 @@ HELPERS = {
     "helper_lgdt": ("void", ("ptr", "i32", "i32", "i32")),
     "helper_sgdt": ("void", ("ptr", "i32", "i32")),
     "helper_lmsw": ("void", ("ptr", "i32")),
+    "helper_invlpg": ("void", ("ptr", "i32")),
 }
 
 

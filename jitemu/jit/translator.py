@@ -20,6 +20,7 @@ log = logging.getLogger("jitemu.jit")
 MAX_INSNS = 64
 BATCH = 24
 HF_CODE32 = 1
+HF_PG = 16
 
 
 class Translator:
@@ -32,12 +33,34 @@ class Translator:
         self.insns_translated = 0
         self._logged_ud = set()
         self._buf = ffi.new("uint8_t[]", 4096 + 16)
+        self._phys = ffi.new("uint32_t *")
 
-    def _fetch(self, phys):
-        """Bytes from phys to the end of its page, plus 15 for a straddler."""
-        n = 4096 - (phys & 0xFFF) + 15
+    def _code_phys(self, lin):
+        """Physical address of code at linear `lin`, or None after the
+        fetch recorded a #PF (the dispatcher delivers it)."""
+        if self.lib.cpu_code_phys(self.s, lin, self._phys):
+            return None
+        return self._phys[0]
+
+    def _fetch(self, pc, phys):
+        """Bytes from `phys` to the end of its page, plus up to 15 from the
+        next linear page for an instruction that straddles the boundary."""
+        n = 4096 - (phys & 0xFFF)
         self.lib.phys_read_bytes(self.s, phys, self._buf, n)
-        return bytes(self.ffi.buffer(self._buf, n))
+        code = bytes(self.ffi.buffer(self._buf, n))
+        nxt = (pc + n) & 0xFFFFFFFF
+        if self.s.cr[0] & 0x80000000:
+            return code, nxt  # the next page is translated only if needed
+        self.lib.phys_read_bytes(self.s, nxt & self.s.a20_mask, self._buf, 15)
+        return code + bytes(self.ffi.buffer(self._buf, 15)), None
+
+    def _tail(self, lin):
+        """The first 15 bytes of the linear page at `lin` (paging on)."""
+        phys = self._code_phys(lin)
+        if phys is None:
+            return None
+        self.lib.phys_read_bytes(self.s, phys, self._buf, 15)
+        return bytes(self.ffi.buffer(self._buf, 15))
 
     def translate(self, pc, cs_base, hflags):
         """Translate the block at linear `pc` and its direct successors."""
@@ -50,12 +73,19 @@ class Translator:
                 continue
             seen.add(p)
             name = "b%d" % self.next_id
+            lifted = self._lift(name, p, cs_base, hflags)
+            if lifted is None:  # the fetch faulted
+                break
             self.next_id += 1
-            ir, lo, hi, successors = self._lift(name, p, cs_base, hflags)
+            ir, lo, hi, successors = lifted
+            if hflags & HF_PG:
+                successors = []  # a fetch ahead could fault: no prefetching
             parts.append(ir)
             exports.append(name)
             regs.append((p, lo, hi, name))
             todo.extend((cs_base + e) & 0xFFFFFFFF for e in successors)
+        if not parts:
+            return
         addrs = self.compiler.compile(module_prelude() + "\n\n".join(parts), exports)
         for p, lo, hi, name in regs:
             fn = self.ffi.cast("void *", addrs[name])
@@ -63,9 +93,10 @@ class Translator:
         self.blocks_translated += len(regs)
 
     def _lift(self, name, pc, cs_base, hflags):
-        a20 = self.s.a20_mask
-        phys0 = pc & a20
-        code = self._fetch(phys0)
+        phys0 = self._code_phys(pc)
+        if phys0 is None:
+            return None
+        code, tail_lin = self._fetch(pc, phys0)
         code32 = bool(hflags & HF_CODE32)
         eip_mask = 0xFFFFFFFF if code32 else 0xFFFF
         eip = (pc - cs_base) & 0xFFFFFFFF
@@ -76,8 +107,19 @@ class Translator:
         successors = []
         while True:
             insn = None
+            window = code[off:off + 15]
+            if len(window) < 15 and tail_lin is not None:
+                # Paging: the instruction may continue on the next page.
+                if self._straddles(window, eip, code32):
+                    if off:
+                        b.exit(eip, completed=False)  # start a block there
+                        break
+                    tail = self._tail(tail_lin)
+                    if tail is None:
+                        return None
+                    window += tail
             try:
-                insn = self.decoder.decode(code[off:off + 15], eip, code32)
+                insn = self.decoder.decode(window[:15], eip, code32)
             except UndecodableError:
                 insn = None
             lifter = LIFTERS.get(insn.name) if insn is not None else None
@@ -111,6 +153,13 @@ class Translator:
                 break
             eip = nxt
         return b.finish(), phys0, hi, successors
+
+    def _straddles(self, window, eip, code32):
+        try:
+            insn = self.decoder.decode(window, eip, code32)
+        except UndecodableError:
+            return False
+        return insn is None
 
     def _log_ud(self, pc, insn, raw):
         if pc not in self._logged_ud:

@@ -71,6 +71,13 @@ def lift_clts(b, insn):
     b.store_field("cr", b.bin("and", 4, cr0, 0xFFFFFFF7), 0)
 
 
+@lifts("invlpg")
+def lift_invlpg(b, insn):
+    (m,) = insn.ops
+    b.call("void", "helper_invlpg", b.address(m), flags=False)
+    b.end_after = True  # the code cache was flushed
+
+
 @lifts("wbinvd invd")
 def lift_cache(b, insn):
     pass  # no caches are modelled
