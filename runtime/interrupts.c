@@ -9,6 +9,18 @@ static void shutdown(CPUState *s)
     __atomic_or_fetch(&s->exit_request, EXIT_RESET, __ATOMIC_SEQ_CST);
 }
 
+/* Protected mode: a fault while delivering becomes #DF, a fault while
+ * delivering #DF shuts the CPU down (a triple fault). */
+static void deliver_pm(CPUState *s, int vector, uint32_t return_eip, int has_code, uint32_t code, int sw)
+{
+    Runtime *rt = RT(s);
+    if (rt->delivering >= 2) { shutdown(s); return; }
+    if (rt->delivering == 1) { vector = 8; has_code = 1; code = 0; sw = 0; }
+    rt->delivering++;
+    pm_deliver(s, vector, return_eip, has_code, code, sw);
+    rt->delivering--;
+}
+
 /* Deliver `vector` with `return_eip` as the saved IP (the faulting
  * instruction for faults, the next one for traps and INT n), pushing
  * `code` as well when has_code (protected mode only). */
@@ -27,29 +39,7 @@ void cpu_deliver_error(CPUState *s, int vector, uint32_t return_eip, int has_cod
         s->halted = 0;
         return;
     }
-    /* Protected mode through an interrupt or trap gate, at the current
-     * privilege level.  Stack switches, task gates and v8086 are not yet
-     * supported: they shut the CPU down rather than run wrongly. */
-    if ((uint32_t)vector * 8 + 7 > s->idt_limit) { shutdown(s); return; }
-    uint32_t lo = lin_read(s, s->idt_base + vector * 8, 4);
-    uint32_t hi = lin_read(s, s->idt_base + vector * 8 + 4, 4);
-    uint32_t type = (hi >> 8) & 0x1f;
-    if (!(hi & 0x8000) || (type & 7) < 6) { shutdown(s); return; }
-    int gate32 = (type & 8) != 0;
-    uint32_t sel = lo >> 16, off = (lo & 0xffff) | (gate32 ? (hi & 0xffff0000u) : 0);
-    uint32_t old_flags = s->eflags, old_cs = s->seg_sel[R_CS];
-    if (seg_load_protected(s, R_CS, sel)) { shutdown(s); return; }
-    if (gate32) {
-        push32(s, old_flags & ~RF_MASK); push32(s, old_cs); push32(s, return_eip);
-        if (has_code) push32(s, code);
-    } else {
-        push16(s, old_flags); push16(s, old_cs); push16(s, return_eip);
-        if (has_code) push16(s, code);
-    }
-    s->eflags &= ~(TF_MASK | NT_MASK | RF_MASK | VM_MASK);
-    if (!(type & 1)) s->eflags &= ~IF_MASK; /* interrupt gate, not trap gate */
-    s->eip = off;
-    s->halted = 0;
+    deliver_pm(s, vector, return_eip, has_code, code, 0);
 }
 
 void cpu_deliver(CPUState *s, int vector, uint32_t return_eip)
@@ -69,10 +59,21 @@ void helper_raise(CPUState *s, int vector)
     cpu_deliver(s, vector, s->eip);
 }
 
-/* INT n, INT3, INTO: EIP is already the next instruction. */
+/* INT n, INT3, INTO: EIP is already the next instruction; in protected
+ * mode the gate's DPL is checked against CPL. */
 void helper_int(CPUState *s, int vector)
 {
-    cpu_deliver(s, vector, s->eip);
+    if (s->cr[0] & 1) deliver_pm(s, vector, s->eip, 0, 0, 1);
+    else cpu_deliver(s, vector, s->eip);
+}
+
+/* A fault with an error code (#GP(0) from a privilege check, ...). */
+void helper_raise_err(CPUState *s, int vector, uint32_t code)
+{
+    s->last_exception = vector;
+    s->exc_error_code = code;
+    s->exc_count++;
+    cpu_deliver_error(s, vector, s->eip, 1, code);
 }
 
 void helper_hlt(CPUState *s)

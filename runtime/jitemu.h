@@ -90,6 +90,8 @@ typedef struct Runtime {
     int n_mmio;
     uint64_t stat_invalidated, stat_smc_pages, stat_lookups;
     uint64_t msr_apic_base, msr_pat;
+    uint32_t tr_type;    /* descriptor type of the task register's TSS */
+    int delivering;      /* nesting of protected-mode exception delivery */
 } Runtime;
 
 #define RT(s) ((Runtime *)(s))
@@ -131,8 +133,15 @@ void seg_load_real(CPUState *s, int seg, uint32_t sel);
 void cpu_deliver(CPUState *s, int vector, uint32_t return_eip);
 void cpu_deliver_error(CPUState *s, int vector, uint32_t return_eip, int has_code, uint32_t code);
 
-/* descriptors.c */
+/* protected.c */
 int seg_load_protected(CPUState *s, int seg, uint32_t sel);
+int pm_ljmp(CPUState *s, uint32_t sel, uint32_t off, uint32_t next_eip);
+int pm_lcall(CPUState *s, uint32_t sel, uint32_t off, int op32, uint32_t next_eip);
+int pm_retf(CPUState *s, int op32, uint32_t imm);
+int pm_iret(CPUState *s, int op32, uint32_t next_eip);
+int pm_deliver(CPUState *s, int vector, uint32_t return_eip, int has_code, uint32_t code, int sw);
+uint32_t pm_flags_mask(CPUState *s, int op32);
+void cpu_set_flags(CPUState *s, uint32_t v, uint32_t mask);
 
 /* stack.c */
 void push16(CPUState *s, uint32_t v);

@@ -77,16 +77,6 @@ void helper_leave(CPUState *s, int op32)
     s->regs[R_EBP] = op32 ? v : ((s->regs[R_EBP] & 0xffff0000u) | v);
 }
 
-/* Bits of EFLAGS that POPF/IRET may change (486+ keeps AC and ID). */
-static uint32_t flags_writable(CPUState *s, int op32)
-{
-    uint32_t m = CF_MASK | PF_MASK | AF_MASK | ZF_MASK | SF_MASK | TF_MASK | DF_MASK |
-                 OF_MASK | NT_MASK | IF_MASK | IOPL_MASK;
-    if (op32) m |= AC_MASK | 0x200000u; /* ID */
-    (void)s;
-    return m;
-}
-
 void cpu_set_flags(CPUState *s, uint32_t v, uint32_t mask)
 {
     s->eflags = (s->eflags & ~mask) | (v & mask) | 2u;
@@ -102,67 +92,49 @@ void helper_pushf(CPUState *s, int op32)
 void helper_popf(CPUState *s, int op32)
 {
     uint32_t v = pop_op(s, op32);
-    cpu_set_flags(s, v, flags_writable(s, op32) & (op32 ? 0xffffffffu : 0xffffu));
+    cpu_set_flags(s, v, pm_flags_mask(s, op32));
 }
 
 void helper_sti(CPUState *s) { cpu_set_flags(s, IF_MASK, IF_MASK); }
 
-/* Load CS for a far transfer: real mode sets the paragraph; protected
- * mode loads the descriptor (same privilege level only, so far). */
-static int load_cs(CPUState *s, uint32_t sel)
+/* Far transfers: real mode here, protected mode in protected.c.  Each
+ * returns nonzero when it faulted (the exception has been delivered). */
+int helper_ljmp(CPUState *s, uint32_t sel, uint32_t off, uint32_t next_eip)
 {
-    if (!(s->cr[0] & 1)) { seg_load_real(s, R_CS, sel); return 0; }
-    return seg_load_protected(s, R_CS, sel);
-}
-
-int helper_ljmp(CPUState *s, uint32_t sel, uint32_t off)
-{
-    if (load_cs(s, sel)) return 1;
+    if (s->cr[0] & 1) return pm_ljmp(s, sel, off, next_eip);
+    seg_load_real(s, R_CS, sel);
     s->eip = off;
     return 0;
 }
 
 int helper_lcall(CPUState *s, uint32_t sel, uint32_t off, int op32, uint32_t next_eip)
 {
-    uint32_t old_cs = s->seg_sel[R_CS];
-    if (load_cs(s, sel)) return 1;
-    push_op(s, op32, old_cs);
+    if (s->cr[0] & 1) return pm_lcall(s, sel, off, op32, next_eip);
+    push_op(s, op32, s->seg_sel[R_CS]);
     push_op(s, op32, next_eip);
+    seg_load_real(s, R_CS, sel);
     s->eip = off;
     return 0;
 }
 
-/* Read the n-th stack slot of width w without popping, so a fault while
- * loading CS leaves ESP as it was (fault restart). */
-static uint32_t peek(CPUState *s, int n, int w)
-{
-    uint32_t m = sp_mask(s);
-    return lin_read(s, s->seg_base[R_SS] + ((s->regs[R_ESP] + n * w) & m), w);
-}
-
-static void release(CPUState *s, uint32_t bytes)
-{
-    uint32_t m = sp_mask(s);
-    s->regs[R_ESP] = (s->regs[R_ESP] & ~m) | ((s->regs[R_ESP] + bytes) & m);
-}
-
 int helper_retf(CPUState *s, int op32, uint32_t imm)
 {
-    int w = op32 ? 4 : 2;
-    uint32_t ip = peek(s, 0, w), cs = peek(s, 1, w) & 0xffff;
-    if (load_cs(s, cs)) return 1;
-    release(s, 2 * w + imm);
+    if (s->cr[0] & 1) return pm_retf(s, op32, imm);
+    uint32_t ip = pop_op(s, op32), cs = pop_op(s, op32), m = sp_mask(s);
+    s->regs[R_ESP] = (s->regs[R_ESP] & ~m) | ((s->regs[R_ESP] + imm) & m);
+    seg_load_real(s, R_CS, cs);
     s->eip = ip;
     return 0;
 }
 
-int helper_iret(CPUState *s, int op32)
+int helper_iret(CPUState *s, int op32, uint32_t next_eip)
 {
-    int w = op32 ? 4 : 2;
-    uint32_t ip = peek(s, 0, w), cs = peek(s, 1, w) & 0xffff, fl = peek(s, 2, w);
-    if (load_cs(s, cs)) return 1;
-    release(s, 3 * w);
+    if (s->cr[0] & 1) return pm_iret(s, op32, next_eip);
+    uint32_t ip = pop_op(s, op32), cs = pop_op(s, op32), fl = pop_op(s, op32);
+    seg_load_real(s, R_CS, cs);
     s->eip = ip;
-    cpu_set_flags(s, fl, flags_writable(s, op32) & (op32 ? 0xffffffffu : 0xffffu));
+    /* Real-mode IRETD loads RF too (SDM: tempEFLAGS AND 257FD5H), where
+     * POPFD clears it. */
+    cpu_set_flags(s, fl, pm_flags_mask(s, op32) | (op32 ? RF_MASK : 0));
     return 0;
 }

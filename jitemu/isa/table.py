@@ -137,3 +137,12 @@ row("lgdt lidt sgdt sidt", "sysregs", enc=("0F 01 /2", "0F 01 /3", "0F 01 /0", "
 row("lmsw smsw clts", "sysregs", enc=("0F 01 /6", "0F 01 /4", "0F 06"))
 row("wbinvd invd", "sysregs", enc=("0F 09", "0F 08"))
 row("invlpg", "sysregs", enc=("0F 01 /7",))
+row("ltr lldt str sldt", "sysregs", enc=("0F 00 /3", "0F 00 /2", "0F 00 /1", "0F 00 /0"))
+row("lar lsl", "sysregs", writes="Z", enc=("0F 02 /r", "0F 03 /r"))
+row("verr verw", "sysregs", writes="Z", enc=("0F 00 /4", "0F 00 /5"))
+row("arpl", "sysregs", writes="Z", enc=("63 /r",))
+
+# x87: no FPU is modelled.  An escape opcode (D8-DF) raises #NM when
+# CR0.EM or CR0.TS is set, else #UD; WAIT raises #NM when CR0.TS and CR0.MP
+# are both set.
+row("x87 wait", "fpu", enc=("D8 /0", "9B"))

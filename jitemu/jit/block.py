@@ -247,11 +247,43 @@ class BlockBuilder:
     def set_eip(self, eip):
         self.store_field("eip", eip)
 
-    def fault(self, vector):
-        """Raise exception `vector` at the current instruction and leave."""
+    def fault(self, vector, code=None):
+        """Raise exception `vector` (with error `code`, if given) at the
+        current instruction and leave."""
         self.set_eip(self.insn.eip)
-        self.call("void", "helper_raise", vector)
+        if code is None:
+            self.call("void", "helper_raise", vector)
+        else:
+            self.call("void", "helper_raise_err", vector, code)
         self.exit_keep_eip(completed=False)
+
+    @property
+    def protected(self):
+        return bool(self.hflags & 4)
+
+    @property
+    def cpl(self):
+        return (self.hflags >> 8) & 3
+
+    def privileged(self):
+        """For CPL-0 instructions: True (after emitting #GP(0)) when the
+        block runs at CPL > 0.  CPL is part of the block's key."""
+        if self.cpl:
+            self.fault(13, 0)
+            return True
+        return False
+
+    def check_iopl(self):
+        """For CLI, STI, IN, OUT, INS, OUTS: #GP(0) when CPL > IOPL.  (The
+        TSS I/O permission bitmap is not consulted.)"""
+        if not self.cpl:
+            return
+        iopl = self.bin("lshr", 4, self.bin("and", 4, self.load_field("eflags"), 0x3000), 12)
+        yes, no = self.new_label("gp"), self.new_label("iopl")
+        self.cbr(self.icmp("ult", 4, iopl, self.cpl), yes, no)
+        self.place(yes)
+        self.fault(13, 0)
+        self.place(no)
 
     def call_may_fault(self, ret, name, *args):
         """A helper returning nonzero when it delivered an exception or did

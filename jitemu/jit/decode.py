@@ -4,7 +4,7 @@ The lifters never see capstone objects: they get an `Insn` with operands
 as `Reg`, `Imm`, `Mem` or `SReg`, sizes in bytes, and the prefixes that
 change meaning (segment override, REP/REPNE, operand and address size).
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import capstone
 from capstone import x86_const as X
@@ -109,6 +109,18 @@ def _legacy_prefixes(raw):
     return rep, seg
 
 
+def _far_indirect(out):
+    """Capstone names FF /3 and FF /5 with a 0x66 prefix "call" and "jmp",
+    with a 2-byte operand; they are far transfers through an m16:32."""
+    raw = out.raw
+    i = 0
+    while i < len(raw) - 1 and (raw[i] in SEG_PREFIX or raw[i] in (0x66, 0x67, 0xF0, 0xF2, 0xF3)):
+        i += 1
+    if raw[i] == 0xFF and i + 1 < len(raw) and (raw[i + 1] >> 6) != 3 and (raw[i + 1] >> 3) & 7 in (3, 5):
+        out.name = "lcall" if (raw[i + 1] >> 3) & 7 == 3 else "ljmp"
+        out.ops[0] = replace(out.ops[0], size=out.op_size + 2)
+
+
 class UndecodableError(Exception):
     pass
 
@@ -129,6 +141,10 @@ class Decoder:
         if insn is None:
             return None
         pfx = insn.prefix
+        opcode = insn.opcode[0]
+        if 0xD8 <= opcode <= 0xDF:  # x87 escape: one row, no FPU operands
+            return Insn(eip=eip, length=insn.size, name="x87", text="%s %s" % (insn.mnemonic, insn.op_str),
+                        raw=bytes(insn.bytes), mode16=not code32)
         rep, seg_override = _legacy_prefixes(insn.bytes)
         op_size_default = 4 if code32 else 2
         op_size = op_size_default if pfx[2] != 0x66 else 6 - op_size_default
@@ -164,4 +180,6 @@ class Decoder:
                                    insn.addr_size))
             else:
                 raise UndecodableError(out.text)
+        if out.name in ("jmp", "call"):
+            _far_indirect(out)
         return out

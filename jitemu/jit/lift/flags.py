@@ -15,6 +15,8 @@ def lift_carry(b, insn):
 
 @lifts("cld std cli")
 def lift_df_if(b, insn):
+    if insn.name == "cli":
+        b.check_iopl()
     bit = IF if insn.name == "cli" else DF
     if insn.name == "std":
         b.eflags_update(0xFFFFFFFF, bit)
@@ -24,6 +26,7 @@ def lift_df_if(b, insn):
 
 @lifts("sti")
 def lift_sti(b, insn):
+    b.check_iopl()
     # A pending interrupt may now be deliverable: the helper raises the
     # exit request and the block ends after this instruction.
     b.call("void", "helper_sti", flags=False)

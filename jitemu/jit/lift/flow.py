@@ -70,7 +70,7 @@ def lift_far(b, insn):
     else:
         sel, off = _far_pointer(b, insn, insn.ops[0])
     if insn.name == "ljmp":
-        b.call_may_fault("i32", "helper_ljmp", sel, off)
+        b.call_may_fault("i32", "helper_ljmp", sel, off, insn.next_eip)
     else:
         b.call_may_fault("i32", "helper_lcall", sel, off, int(insn.op_size == 4), insn.next_eip)
     b.exit_keep_eip()
@@ -85,7 +85,7 @@ def lift_retf(b, insn):
 
 @lifts("iret iretd")
 def lift_iret(b, insn):
-    b.call_may_fault("i32", "helper_iret", int(insn.name == "iretd"))
+    b.call_may_fault("i32", "helper_iret", int(insn.name == "iretd"), insn.next_eip)
     b.exit_keep_eip()
 
 

@@ -8,6 +8,8 @@ SIZES = {"b": 1, "w": 2, "d": 4}
 @lifts(*(k + s for k in KINDS for s in SIZES))
 def lift_string(b, insn):
     kind, size = KINDS[insn.name[:-1]], SIZES[insn.name[-1]]
+    if kind in (5, 6):
+        b.check_iopl()
     rep = {0: 0, 0xF3: 1, 0xF2: 2}[insn.rep]
     if rep and kind not in (1, 4):
         rep = 1  # REPNE on MOVS/STOS/... repeats like REP

@@ -7,6 +7,8 @@ from . import lifts
 
 
 def lift_mov_control(b, insn):
+    if b.privileged():
+        return
     dst, src = insn.ops
     if isinstance(dst, CReg):
         if dst.kind == "dr":
@@ -35,11 +37,15 @@ def lift_rdtsc(b, insn):
 
 @lifts("rdmsr wrmsr")
 def lift_msr(b, insn):
+    if b.privileged():
+        return
     b.call_may_fault("i32", "helper_" + insn.name)
 
 
 @lifts("lgdt lidt")
 def lift_lgdt(b, insn):
+    if b.privileged():
+        return
     (m,) = insn.ops
     b.call("void", "helper_lgdt", int(insn.name == "lidt"), b.address(m), int(insn.op_size == 4), flags=False)
 
@@ -53,6 +59,8 @@ def lift_sgdt(b, insn):
 
 @lifts("lmsw")
 def lift_lmsw(b, insn):
+    if b.privileged():
+        return
     (src,) = insn.ops
     b.call("void", "helper_lmsw", b.zext(b.read(src), 2, 4), flags=False)
     b.end_after = True
@@ -67,12 +75,16 @@ def lift_smsw(b, insn):
 
 @lifts("clts")
 def lift_clts(b, insn):
+    if b.privileged():
+        return
     cr0 = b.load_field("cr", 0)
     b.store_field("cr", b.bin("and", 4, cr0, 0xFFFFFFF7), 0)
 
 
 @lifts("invlpg")
 def lift_invlpg(b, insn):
+    if b.privileged():
+        return
     (m,) = insn.ops
     b.call("void", "helper_invlpg", b.address(m), flags=False)
     b.end_after = True  # the code cache was flushed
@@ -80,4 +92,62 @@ def lift_invlpg(b, insn):
 
 @lifts("wbinvd invd")
 def lift_cache(b, insn):
-    pass  # no caches are modelled
+    b.privileged()  # no caches are modelled: only the privilege check
+
+
+def _pm_only(b):
+    """Descriptor instructions are #UD in real mode."""
+    if not b.protected:
+        b.fault(6)
+        return True
+    return False
+
+
+@lifts("ltr lldt")
+def lift_ltr(b, insn):
+    if _pm_only(b) or b.privileged():
+        return
+    (src,) = insn.ops
+    b.call_may_fault("i32", "helper_" + insn.name, b.zext(b.read(src), 2, 4))
+
+
+@lifts("str sldt")
+def lift_str(b, insn):
+    if _pm_only(b):
+        return
+    (dst,) = insn.ops
+    v = b.load_field("tr_sel" if insn.name == "str" else "ldt_sel")
+    b.write(dst, b.trunc(v, 4, dst.size))
+
+
+@lifts("lar lsl")
+def lift_lar(b, insn):
+    if _pm_only(b):
+        return
+    dst, src = insn.ops
+    which = 0 if insn.name == "lar" else 1
+    v = b.call("i32", "helper_desc_query", which, b.zext(b.read(src), 2, 4))
+    # The destination is written only when ZF says the selector was valid.
+    old = b.zext(b.get_reg(dst), dst.size, 4)
+    b.set_reg(dst, b.trunc(b.select(b.get_flag("zf"), 4, v, old), 4, dst.size))
+
+
+@lifts("verr verw")
+def lift_verr(b, insn):
+    if _pm_only(b):
+        return
+    (src,) = insn.ops
+    b.call("i32", "helper_desc_query", 2 if insn.name == "verr" else 3, b.zext(b.read(src), 2, 4))
+
+
+@lifts("arpl")
+def lift_arpl(b, insn):
+    if _pm_only(b):
+        return
+    dst, src = insn.ops
+    lin = b.address(dst) if isinstance(dst, Mem) else None
+    d = b.read(dst, lin)
+    drpl, srpl = b.bin("and", 2, d, 3), b.bin("and", 2, b.read(src), 3)
+    lower = b.icmp("ult", 2, drpl, srpl)
+    b.set_flag("zf", lower)
+    b.write(dst, b.select(lower, 2, b.bin("or", 2, b.bin("and", 2, d, 0xFFFC), srpl), d), lin)

@@ -9,6 +9,7 @@ def _port(b, o):
 
 @lifts("in")
 def lift_in(b, insn):
+    b.check_iopl()
     dst, port = insn.ops
     v = b.call("i32", "helper_in", _port(b, port), dst.size, flags=False)
     b.set_reg(dst, b.trunc(v, 4, dst.size))
@@ -17,6 +18,7 @@ def lift_in(b, insn):
 
 @lifts("out")
 def lift_out(b, insn):
+    b.check_iopl()
     port, src = insn.ops
     v = b.zext(b.get_reg(src), src.size, 4)
     # Devices see the guest's EIP at the next instruction, like a trap.
@@ -27,6 +29,8 @@ def lift_out(b, insn):
 
 @lifts("hlt")
 def lift_hlt(b, insn):
+    if b.privileged():
+        return
     b.set_eip(insn.next_eip)
     b.call("void", "helper_hlt", flags=False)
     b.exit(insn.next_eip)

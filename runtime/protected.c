@@ -1,0 +1,574 @@
+/* The 386 protected-mode system architecture: descriptors, segment loads
+ * with privilege checks, far JMP/CALL/RET and IRET within and across
+ * privilege levels (call gates, the TSS stack switch), interrupt and trap
+ * gates, and task switches through a TSS or task gate.  Virtual-8086 mode
+ * is not supported.
+ *
+ * Every check happens before the state changes, so a fault leaves the
+ * instruction restartable; faults are delivered at once (cpu_deliver_error
+ * turns a fault during delivery into #DF, and one during #DF into a
+ * shutdown). */
+#include "jitemu.h"
+
+#define D_TYPE(hi) (((hi) >> 8) & 0xf)
+#define D_S(hi) (((hi) >> 12) & 1)
+#define D_DPL(hi) (((hi) >> 13) & 3)
+#define D_P(hi) (((hi) >> 15) & 1)
+#define IS_CODE(hi) (D_S(hi) && (D_TYPE(hi) & 8))
+#define CONFORMING(hi) (D_TYPE(hi) & 4)
+
+static inline uint32_t cpl(CPUState *s) { return (s->hflags >> HF_CPL_SHIFT) & 3; }
+
+/* Raise a fault with an error code; returns 1 for "faulted" chaining. */
+static int fault(CPUState *s, int vector, uint32_t code)
+{
+    s->last_exception = vector;
+    s->exc_error_code = code;
+    s->exc_count++;
+    cpu_deliver_error(s, vector, s->eip, 1, code);
+    return 1;
+}
+
+static int desc_addr(CPUState *s, uint32_t sel, uint32_t *addr)
+{
+    uint32_t base = (sel & 4) ? s->ldt_base : s->gdt_base;
+    uint32_t limit = (sel & 4) ? s->ldt_limit : s->gdt_limit;
+    if ((sel & ~7u) + 7 > limit) return -1;
+    *addr = base + (sel & ~7u);
+    return 0;
+}
+
+/* 0 and the descriptor, or -1 when the selector is outside its table. */
+static int desc_read(CPUState *s, uint32_t sel, uint32_t *lo, uint32_t *hi)
+{
+    uint32_t a;
+    if (desc_addr(s, sel, &a)) return -1;
+    *lo = lin_read(s, a, 4);
+    *hi = lin_read(s, a + 4, 4);
+    return 0;
+}
+
+static void desc_set_bit(CPUState *s, uint32_t sel, uint32_t bit, int on)
+{
+    uint32_t a, hi;
+    if (desc_addr(s, sel, &a)) return;
+    hi = lin_read(s, a + 4, 4);
+    hi = on ? (hi | bit) : (hi & ~bit);
+    lin_write(s, a + 4, hi, 4);
+}
+
+static uint32_t desc_base(uint32_t lo, uint32_t hi) { return (lo >> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000u); }
+
+static uint32_t desc_limit(uint32_t lo, uint32_t hi)
+{
+    uint32_t limit = (lo & 0xffff) | (hi & 0x000f0000u);
+    return (hi & (1u << 23)) ? (limit << 12) | 0xfff : limit;
+}
+
+static void set_cache(CPUState *s, int seg, uint32_t sel, uint32_t lo, uint32_t hi)
+{
+    s->seg_sel[seg] = sel & 0xffff;
+    s->seg_base[seg] = desc_base(lo, hi);
+    s->seg_limit[seg] = desc_limit(lo, hi);
+    s->seg_flags[seg] = hi & 0x00f0ff00u;
+}
+
+static void set_accessed(CPUState *s, uint32_t sel, uint32_t *hi)
+{
+    if (!(*hi & 0x100)) {
+        *hi |= 0x100;
+        desc_set_bit(s, sel, 0x100, 1);
+    }
+}
+
+/* MOV/POP/LxS to a data segment register or SS, in protected mode. */
+int seg_load_protected(CPUState *s, int seg, uint32_t sel)
+{
+    uint32_t lo, hi, rpl = sel & 3, c = cpl(s);
+    sel &= 0xffff;
+    if ((sel & ~3u) == 0) {
+        if (seg == R_SS) return fault(s, 13, 0);
+        s->seg_sel[seg] = sel;
+        s->seg_base[seg] = 0;
+        s->seg_limit[seg] = 0;
+        s->seg_flags[seg] = 0; /* null */
+        return 0;
+    }
+    if (desc_read(s, sel, &lo, &hi)) return fault(s, 13, sel & 0xfffc);
+    if (!D_S(hi)) return fault(s, 13, sel & 0xfffc);
+    if (seg == R_SS) {
+        if (rpl != c || D_DPL(hi) != c || IS_CODE(hi) || !(D_TYPE(hi) & 2))
+            return fault(s, 13, sel & 0xfffc);
+        if (!D_P(hi)) return fault(s, 12, sel & 0xfffc);
+    } else {
+        if (IS_CODE(hi) && !(D_TYPE(hi) & 2)) return fault(s, 13, sel & 0xfffc); /* execute-only */
+        if (!(IS_CODE(hi) && CONFORMING(hi)) && (rpl > D_DPL(hi) || c > D_DPL(hi)))
+            return fault(s, 13, sel & 0xfffc);
+        if (!D_P(hi)) return fault(s, 11, sel & 0xfffc);
+    }
+    set_accessed(s, sel, &hi);
+    set_cache(s, seg, sel, lo, hi);
+    cpu_update_hflags(s);
+    return 0;
+}
+
+/* Load CS for a transfer to a code segment at privilege `new_cpl`. */
+static void load_cs(CPUState *s, uint32_t sel, uint32_t lo, uint32_t hi, uint32_t new_cpl)
+{
+    set_accessed(s, sel, &hi);
+    set_cache(s, R_CS, (sel & ~3u) | new_cpl, lo, hi);
+    cpu_update_hflags(s);
+}
+
+/* Check a code-segment target of a far JMP/CALL (not through a gate). */
+static int check_code_target(CPUState *s, uint32_t sel, uint32_t hi)
+{
+    uint32_t c = cpl(s);
+    if (!IS_CODE(hi)) return fault(s, 13, sel & 0xfffc);
+    if (CONFORMING(hi) ? D_DPL(hi) > c : ((sel & 3) > c || D_DPL(hi) != c))
+        return fault(s, 13, sel & 0xfffc);
+    if (!D_P(hi)) return fault(s, 11, sel & 0xfffc);
+    return 0;
+}
+
+/* Whether TR holds a 32-bit TSS: LTR and task switches keep the
+ * descriptor type in RT(s)->tr_type. */
+static int tr_is32(CPUState *s) { return RT(s)->tr_type & 8; }
+
+static int inner_stack(CPUState *s, uint32_t dpl, uint32_t *ss, uint32_t *esp)
+{
+    if (tr_is32(s)) {
+        uint32_t off = 4 + dpl * 8;
+        if (off + 5 > s->tr_limit) return fault(s, 10, s->tr_sel & 0xfffc);
+        *esp = lin_read(s, s->tr_base + off, 4);
+        *ss = lin_read(s, s->tr_base + off + 4, 2);
+    } else {
+        uint32_t off = 2 + dpl * 4;
+        if (off + 3 > s->tr_limit) return fault(s, 10, s->tr_sel & 0xfffc);
+        *esp = lin_read(s, s->tr_base + off, 2);
+        *ss = lin_read(s, s->tr_base + off + 2, 2);
+    }
+    return 0;
+}
+
+/* Validate and load the inner stack SS:ESP for privilege `dpl` (#TS). */
+static int switch_stack(CPUState *s, uint32_t dpl, uint32_t *old_ss, uint32_t *old_esp)
+{
+    uint32_t ss, esp, lo, hi;
+    if (inner_stack(s, dpl, &ss, &esp)) return 1;
+    if ((ss & ~3u) == 0 || desc_read(s, ss, &lo, &hi)) return fault(s, 10, ss & 0xfffc);
+    if ((ss & 3) != dpl || D_DPL(hi) != dpl || !D_S(hi) || IS_CODE(hi) || !(D_TYPE(hi) & 2))
+        return fault(s, 10, ss & 0xfffc);
+    if (!D_P(hi)) return fault(s, 12, ss & 0xfffc);
+    *old_ss = s->seg_sel[R_SS];
+    *old_esp = s->regs[R_ESP];
+    set_accessed(s, ss, &hi);
+    set_cache(s, R_SS, ss, lo, hi);
+    s->regs[R_ESP] = esp;
+    return 0;
+}
+
+static void push_w(CPUState *s, int w32, uint32_t v) { if (w32) push32(s, v); else push16(s, v); }
+
+/* After a return to an outer level: data segments the new CPL may not use
+ * become null. */
+static void null_inaccessible(CPUState *s)
+{
+    static const int segs[] = {R_ES, R_DS, R_FS, R_GS};
+    uint32_t c = cpl(s);
+    for (int i = 0; i < 4; i++) {
+        int seg = segs[i];
+        uint32_t f = s->seg_flags[seg];
+        int code_conf = (f & 0x800) && (f & 0x400);
+        if ((s->seg_sel[seg] & ~3u) && !code_conf && ((f >> 13) & 3) < c) {
+            s->seg_sel[seg] = 0;
+            s->seg_flags[seg] = 0;
+        }
+    }
+}
+
+int task_switch(CPUState *s, uint32_t sel, uint32_t lo, uint32_t hi, int source, uint32_t next_eip);
+
+/* Far JMP in protected mode. */
+int pm_ljmp(CPUState *s, uint32_t sel, uint32_t off, uint32_t next_eip)
+{
+    uint32_t lo, hi;
+    sel &= 0xffff;
+    if ((sel & ~3u) == 0 || desc_read(s, sel, &lo, &hi)) return fault(s, 13, sel & 0xfffc);
+    if (D_S(hi)) {
+        if (check_code_target(s, sel, hi)) return 1;
+        load_cs(s, sel, lo, hi, cpl(s));
+        s->eip = off;
+        return 0;
+    }
+    uint32_t type = D_TYPE(hi), c = cpl(s);
+    if (type == 1 || type == 9 || type == 5) {
+        if (D_DPL(hi) < c || D_DPL(hi) < (sel & 3)) return fault(s, 13, sel & 0xfffc);
+        if (!D_P(hi)) return fault(s, 11, sel & 0xfffc);
+        return task_switch(s, sel, lo, hi, 0, next_eip);
+    }
+    if (type == 4 || type == 12) { /* call gate: same privilege only */
+        if (D_DPL(hi) < c || D_DPL(hi) < (sel & 3)) return fault(s, 13, sel & 0xfffc);
+        if (!D_P(hi)) return fault(s, 11, sel & 0xfffc);
+        uint32_t tsel = lo >> 16, toff = (lo & 0xffff) | (type == 12 ? (hi & 0xffff0000u) : 0), tlo, thi;
+        if ((tsel & ~3u) == 0 || desc_read(s, tsel, &tlo, &thi) || !IS_CODE(thi))
+            return fault(s, 13, tsel & 0xfffc);
+        if (CONFORMING(thi) ? D_DPL(thi) > c : D_DPL(thi) != c) return fault(s, 13, tsel & 0xfffc);
+        if (!D_P(thi)) return fault(s, 11, tsel & 0xfffc);
+        load_cs(s, tsel, tlo, thi, c);
+        s->eip = toff;
+        return 0;
+    }
+    return fault(s, 13, sel & 0xfffc);
+}
+
+/* Far CALL in protected mode. */
+int pm_lcall(CPUState *s, uint32_t sel, uint32_t off, int op32, uint32_t next_eip)
+{
+    uint32_t lo, hi, c = cpl(s);
+    sel &= 0xffff;
+    if ((sel & ~3u) == 0 || desc_read(s, sel, &lo, &hi)) return fault(s, 13, sel & 0xfffc);
+    if (D_S(hi)) {
+        if (check_code_target(s, sel, hi)) return 1;
+        uint32_t old_cs = s->seg_sel[R_CS];
+        push_w(s, op32, old_cs);
+        push_w(s, op32, next_eip);
+        load_cs(s, sel, lo, hi, c);
+        s->eip = off;
+        return 0;
+    }
+    uint32_t type = D_TYPE(hi);
+    if (type == 1 || type == 9 || type == 5) {
+        if (D_DPL(hi) < c || D_DPL(hi) < (sel & 3)) return fault(s, 13, sel & 0xfffc);
+        if (!D_P(hi)) return fault(s, 11, sel & 0xfffc);
+        return task_switch(s, sel, lo, hi, 1, next_eip);
+    }
+    if (type != 4 && type != 12) return fault(s, 13, sel & 0xfffc);
+    if (D_DPL(hi) < c || D_DPL(hi) < (sel & 3)) return fault(s, 13, sel & 0xfffc);
+    if (!D_P(hi)) return fault(s, 11, sel & 0xfffc);
+    int g32 = type == 12;
+    uint32_t tsel = lo >> 16, toff = (lo & 0xffff) | (g32 ? (hi & 0xffff0000u) : 0), tlo, thi;
+    uint32_t nparams = hi & 0x1f;
+    if ((tsel & ~3u) == 0 || desc_read(s, tsel, &tlo, &thi) || !IS_CODE(thi) || D_DPL(thi) > c)
+        return fault(s, 13, tsel & 0xfffc);
+    if (!D_P(thi)) return fault(s, 11, tsel & 0xfffc);
+    uint32_t old_cs = s->seg_sel[R_CS], old_eip = next_eip;
+    if (!CONFORMING(thi) && D_DPL(thi) < c) {
+        /* More privileged: new stack from the TSS, parameters copied. */
+        uint32_t dpl = D_DPL(thi), old_ss, old_esp;
+        uint32_t old_ss_base = s->seg_base[R_SS], old_mask = sp_mask(s), w = g32 ? 4 : 2;
+        uint32_t params[32];
+        for (uint32_t i = 0; i < nparams; i++)
+            params[i] = lin_read(s, old_ss_base + ((s->regs[R_ESP] + i * w) & old_mask), w);
+        if (switch_stack(s, dpl, &old_ss, &old_esp)) return 1;
+        load_cs(s, tsel, tlo, thi, dpl); /* CPL and SS.B for the pushes */
+        push_w(s, g32, old_ss);
+        push_w(s, g32, old_esp);
+        for (uint32_t i = nparams; i-- > 0;) push_w(s, g32, params[i]);
+        push_w(s, g32, old_cs);
+        push_w(s, g32, old_eip);
+    } else {
+        push_w(s, g32, old_cs);
+        push_w(s, g32, old_eip);
+        load_cs(s, tsel, tlo, thi, c);
+    }
+    s->eip = toff;
+    return 0;
+}
+
+static uint32_t peek(CPUState *s, uint32_t byte_off, int w)
+{
+    return lin_read(s, s->seg_base[R_SS] + ((s->regs[R_ESP] + byte_off) & sp_mask(s)), w);
+}
+
+static void release(CPUState *s, uint32_t bytes)
+{
+    uint32_t m = sp_mask(s);
+    s->regs[R_ESP] = (s->regs[R_ESP] & ~m) | ((s->regs[R_ESP] + bytes) & m);
+}
+
+/* Load an outer-level SS:ESP popped by RETF or IRET. */
+static int load_outer_stack(CPUState *s, uint32_t ss, uint32_t esp, uint32_t rpl)
+{
+    uint32_t lo, hi;
+    if ((ss & ~3u) == 0 || desc_read(s, ss, &lo, &hi)) return fault(s, 13, ss & 0xfffc);
+    if ((ss & 3) != rpl || D_DPL(hi) != rpl || !D_S(hi) || IS_CODE(hi) || !(D_TYPE(hi) & 2))
+        return fault(s, 13, ss & 0xfffc);
+    if (!D_P(hi)) return fault(s, 12, ss & 0xfffc);
+    set_accessed(s, ss, &hi);
+    set_cache(s, R_SS, ss, lo, hi);
+    s->regs[R_ESP] = esp;
+    cpu_update_hflags(s);
+    return 0;
+}
+
+/* Check a code segment a RETF/IRET returns to; 0 if fine. */
+static int check_return_cs(CPUState *s, uint32_t cs, uint32_t *lo, uint32_t *hi)
+{
+    uint32_t rpl = cs & 3;
+    if ((cs & ~3u) == 0 || desc_read(s, cs, lo, hi) || !IS_CODE(*hi) || rpl < cpl(s))
+        return fault(s, 13, cs & 0xfffc);
+    if (CONFORMING(*hi) ? D_DPL(*hi) > rpl : D_DPL(*hi) != rpl) return fault(s, 13, cs & 0xfffc);
+    if (!D_P(*hi)) return fault(s, 11, cs & 0xfffc);
+    return 0;
+}
+
+int pm_retf(CPUState *s, int op32, uint32_t imm)
+{
+    int w = op32 ? 4 : 2;
+    uint32_t ip = peek(s, 0, w), cs = peek(s, w, w) & 0xffff, lo, hi;
+    if (check_return_cs(s, cs, &lo, &hi)) return 1;
+    uint32_t rpl = cs & 3;
+    if (rpl == cpl(s)) {
+        load_cs(s, cs, lo, hi, rpl);
+        release(s, 2 * w + imm);
+    } else {
+        uint32_t esp = peek(s, 2 * w + imm, w), ss = peek(s, 3 * w + imm, w) & 0xffff;
+        uint32_t saved_cs[4] = {s->seg_sel[R_CS], s->seg_base[R_CS], s->seg_limit[R_CS], s->seg_flags[R_CS]};
+        load_cs(s, cs, lo, hi, rpl);
+        if (load_outer_stack(s, ss, esp, rpl)) {
+            s->seg_sel[R_CS] = saved_cs[0]; s->seg_base[R_CS] = saved_cs[1];
+            s->seg_limit[R_CS] = saved_cs[2]; s->seg_flags[R_CS] = saved_cs[3];
+            cpu_update_hflags(s);
+            return 1;
+        }
+        release(s, imm);
+        null_inaccessible(s);
+    }
+    s->eip = ip;
+    return 0;
+}
+
+void cpu_set_flags(CPUState *s, uint32_t v, uint32_t mask);
+
+/* EFLAGS bits POPF/IRET may change at the current privilege level. */
+uint32_t pm_flags_mask(CPUState *s, int op32)
+{
+    uint32_t m = CF_MASK | PF_MASK | AF_MASK | ZF_MASK | SF_MASK | TF_MASK | DF_MASK | OF_MASK | NT_MASK;
+    uint32_t c = cpl(s), iopl = (s->eflags >> 12) & 3;
+    if (!(s->cr[0] & 1) || c == 0) m |= IOPL_MASK;
+    if (!(s->cr[0] & 1) || c <= iopl) m |= IF_MASK;
+    if (op32) m |= AC_MASK | 0x200000u;
+    return op32 ? m : (m & 0xffff);
+}
+
+int pm_iret(CPUState *s, int op32, uint32_t next_eip)
+{
+    if (s->eflags & NT_MASK) {
+        /* Return from a nested task: back to the task in the back link. */
+        uint32_t back = lin_read(s, s->tr_base, 2), lo, hi;
+        if ((back & 4) || desc_read(s, back, &lo, &hi)) return fault(s, 10, back & 0xfffc);
+        if (D_S(hi) || (D_TYPE(hi) != 3 && D_TYPE(hi) != 11)) return fault(s, 10, back & 0xfffc);
+        if (!D_P(hi)) return fault(s, 11, back & 0xfffc);
+        return task_switch(s, back, lo, hi, 2, next_eip);
+    }
+    int w = op32 ? 4 : 2;
+    uint32_t ip = peek(s, 0, w), cs = peek(s, w, w) & 0xffff, fl = peek(s, 2 * w, w), lo, hi;
+    if (check_return_cs(s, cs, &lo, &hi)) return 1;
+    uint32_t rpl = cs & 3, mask = pm_flags_mask(s, op32); /* at the old CPL */
+    if (rpl == cpl(s)) {
+        load_cs(s, cs, lo, hi, rpl);
+        release(s, 3 * w);
+    } else {
+        uint32_t esp = peek(s, 3 * w, w), ss = peek(s, 4 * w, w) & 0xffff;
+        uint32_t saved_cs[4] = {s->seg_sel[R_CS], s->seg_base[R_CS], s->seg_limit[R_CS], s->seg_flags[R_CS]};
+        load_cs(s, cs, lo, hi, rpl);
+        if (load_outer_stack(s, ss, esp, rpl)) {
+            s->seg_sel[R_CS] = saved_cs[0]; s->seg_base[R_CS] = saved_cs[1];
+            s->seg_limit[R_CS] = saved_cs[2]; s->seg_flags[R_CS] = saved_cs[3];
+            cpu_update_hflags(s);
+            return 1;
+        }
+        null_inaccessible(s);
+    }
+    s->eip = ip;
+    cpu_set_flags(s, fl, mask);
+    return 0;
+}
+
+/* Interrupt or exception through the IDT in protected mode.  `sw` is set
+ * for INT n/INT3/INTO, whose gate DPL is checked against CPL.  Returns 0,
+ * or nonzero if the delivery itself faulted (the caller escalates). */
+int pm_deliver(CPUState *s, int vector, uint32_t return_eip, int has_code, uint32_t code, int sw)
+{
+    uint32_t lo, hi, ext = sw ? 0 : 1, c = cpl(s);
+    uint32_t idt_err = (uint32_t)vector * 8 + 2 + ext;
+    if ((uint32_t)vector * 8 + 7 > s->idt_limit) return fault(s, 13, idt_err);
+    lo = lin_read(s, s->idt_base + vector * 8, 4);
+    hi = lin_read(s, s->idt_base + vector * 8 + 4, 4);
+    uint32_t type = D_TYPE(hi);
+    if (D_S(hi) || (type != 5 && type != 6 && type != 7 && type != 14 && type != 15))
+        return fault(s, 13, idt_err);
+    if (sw && D_DPL(hi) < c) return fault(s, 13, idt_err);
+    if (!D_P(hi)) return fault(s, 11, idt_err);
+    if (type == 5) {
+        uint32_t tsel = lo >> 16, tlo, thi;
+        if ((tsel & 4) || desc_read(s, tsel, &tlo, &thi) || D_S(thi) || (D_TYPE(thi) != 1 && D_TYPE(thi) != 9))
+            return fault(s, 10, tsel & 0xfffc);
+        if (!D_P(thi)) return fault(s, 11, tsel & 0xfffc);
+        if (task_switch(s, tsel, tlo, thi, 1, return_eip)) return 1;
+        if (has_code) push_w(s, D_TYPE(thi) == 9, code);
+        return 0;
+    }
+    int g32 = (type & 8) != 0;
+    uint32_t sel = lo >> 16, off = (lo & 0xffff) | (g32 ? (hi & 0xffff0000u) : 0), clo, chi;
+    if ((sel & ~3u) == 0 || desc_read(s, sel, &clo, &chi) || !IS_CODE(chi) || D_DPL(chi) > c)
+        return fault(s, 13, (sel & 0xfffc) + ext);
+    if (!D_P(chi)) return fault(s, 11, (sel & 0xfffc) + ext);
+    uint32_t old_flags = s->eflags, old_cs = s->seg_sel[R_CS];
+    if (!CONFORMING(chi) && D_DPL(chi) < c) {
+        uint32_t dpl = D_DPL(chi), old_ss, old_esp;
+        if (switch_stack(s, dpl, &old_ss, &old_esp)) return 1;
+        load_cs(s, sel, clo, chi, dpl);
+        push_w(s, g32, old_ss);
+        push_w(s, g32, old_esp);
+    } else {
+        load_cs(s, sel, clo, chi, c);
+    }
+    push_w(s, g32, old_flags & (g32 ? ~RF_MASK : 0xffffu));
+    push_w(s, g32, old_cs);
+    push_w(s, g32, return_eip);
+    if (has_code) push_w(s, g32, code);
+    s->eflags &= ~(TF_MASK | NT_MASK | RF_MASK | VM_MASK);
+    if (!(type & 1)) s->eflags &= ~IF_MASK; /* interrupt gate, not trap gate */
+    s->eip = off;
+    s->halted = 0;
+    return 0;
+}
+
+/* Task switch (386 semantics).  source: 0 JMP, 1 CALL or interrupt,
+ * 2 IRET.  `next_eip` is saved as the old task's EIP. */
+int task_switch(CPUState *s, uint32_t sel, uint32_t lo, uint32_t hi, int source, uint32_t next_eip)
+{
+    Runtime *rt = RT(s);
+    int new32 = (D_TYPE(hi) & 8) != 0, old32 = tr_is32(s);
+    uint32_t nbase = desc_base(lo, hi), nlimit = desc_limit(lo, hi);
+    if (nlimit < (new32 ? 0x67u : 0x2bu)) return fault(s, 10, sel & 0xfffc);
+    if (source != 2 && (D_TYPE(hi) & 2)) return fault(s, 13, sel & 0xfffc); /* busy */
+    /* Save the outgoing task's dynamic state. */
+    uint32_t ob = s->tr_base, fl = s->eflags;
+    if (source == 2) fl &= ~NT_MASK;
+    if (old32) {
+        lin_write(s, ob + 0x20, next_eip, 4);
+        lin_write(s, ob + 0x24, fl, 4);
+        for (int r = 0; r < 8; r++) lin_write(s, ob + 0x28 + 4 * r, s->regs[r], 4);
+        for (int g = 0; g < 6; g++) lin_write(s, ob + 0x48 + 4 * g, s->seg_sel[g], 2);
+    } else {
+        lin_write(s, ob + 0x0e, next_eip, 2);
+        lin_write(s, ob + 0x10, fl, 2);
+        for (int r = 0; r < 8; r++) lin_write(s, ob + 0x12 + 2 * r, s->regs[r], 2);
+        for (int g = 0; g < 4; g++) lin_write(s, ob + 0x22 + 2 * g, s->seg_sel[g], 2);
+    }
+    if (source != 1) desc_set_bit(s, s->tr_sel, 0x200, 0); /* old task no longer busy */
+    if (source == 1) lin_write(s, nbase, s->tr_sel, 2); /* back link */
+    if (source != 2) desc_set_bit(s, sel, 0x200, 1);
+    /* Read the incoming task. */
+    uint32_t eip, nfl, regs[8], segs[6] = {0}, ldt, cr3 = s->cr[3];
+    if (new32) {
+        cr3 = lin_read(s, nbase + 0x1c, 4);
+        eip = lin_read(s, nbase + 0x20, 4);
+        nfl = lin_read(s, nbase + 0x24, 4);
+        for (int r = 0; r < 8; r++) regs[r] = lin_read(s, nbase + 0x28 + 4 * r, 4);
+        for (int g = 0; g < 6; g++) segs[g] = lin_read(s, nbase + 0x48 + 4 * g, 2);
+        ldt = lin_read(s, nbase + 0x60, 2);
+    } else {
+        eip = lin_read(s, nbase + 0x0e, 2);
+        nfl = lin_read(s, nbase + 0x10, 2);
+        for (int r = 0; r < 8; r++) regs[r] = (s->regs[r] & 0xffff0000u) | lin_read(s, nbase + 0x12 + 2 * r, 2);
+        for (int g = 0; g < 4; g++) segs[g] = lin_read(s, nbase + 0x22 + 2 * g, 2);
+        ldt = lin_read(s, nbase + 0x2a, 2);
+    }
+    if (source == 1) nfl |= NT_MASK;
+    s->tr_sel = sel;
+    s->tr_base = nbase;
+    s->tr_limit = nlimit;
+    rt->tr_type = D_TYPE(hi) | 2;
+    s->cr[0] |= 8; /* TS */
+    if (new32 && (s->cr[0] & 0x80000000u) && cr3 != s->cr[3]) {
+        s->cr[3] = cr3;
+        tlb_flush(s);
+        bt_flush(s);
+    }
+    s->eflags = (nfl & 0x3f7fd7u) | 2u;
+    s->eip = eip;
+    for (int r = 0; r < 8; r++) s->regs[r] = regs[r];
+    /* LDTR, then the segment registers (faults now belong to the new task). */
+    uint32_t llo, lhi;
+    if ((ldt & ~3u) == 0) { s->ldt_sel = 0; s->ldt_base = 0; s->ldt_limit = 0; }
+    else if ((ldt & 4) || desc_read(s, ldt, &llo, &lhi) || D_S(lhi) || D_TYPE(lhi) != 2)
+        return fault(s, 10, ldt & 0xfffc);
+    else { s->ldt_sel = ldt; s->ldt_base = desc_base(llo, lhi); s->ldt_limit = desc_limit(llo, lhi); }
+    uint32_t clo, chi, cs = segs[R_CS];
+    if ((cs & ~3u) == 0 || desc_read(s, cs, &clo, &chi) || !IS_CODE(chi)) return fault(s, 10, cs & 0xfffc);
+    if (!D_P(chi)) return fault(s, 11, cs & 0xfffc);
+    set_cache(s, R_CS, cs, clo, chi);
+    cpu_update_hflags(s);
+    static const int order[] = {R_SS, R_ES, R_DS, R_FS, R_GS};
+    for (int i = 0; i < 5; i++) {
+        int g = order[i];
+        if (!new32 && g >= R_FS) { s->seg_sel[g] = 0; s->seg_flags[g] = 0; continue; }
+        if (seg_load_protected(s, g, segs[g])) return 1;
+    }
+    return 0;
+}
+
+/* LTR, LLDT, STR, SLDT, and the descriptor queries. */
+int helper_ltr(CPUState *s, uint32_t sel)
+{
+    uint32_t lo, hi;
+    sel &= 0xffff;
+    if (cpl(s)) return fault(s, 13, 0);
+    if ((sel & ~3u) == 0 || (sel & 4) || desc_read(s, sel, &lo, &hi)) return fault(s, 13, sel & 0xfffc);
+    if (D_S(hi) || (D_TYPE(hi) != 1 && D_TYPE(hi) != 9)) return fault(s, 13, sel & 0xfffc);
+    if (!D_P(hi)) return fault(s, 11, sel & 0xfffc);
+    desc_set_bit(s, sel, 0x200, 1);
+    s->tr_sel = sel;
+    s->tr_base = desc_base(lo, hi);
+    s->tr_limit = desc_limit(lo, hi);
+    RT(s)->tr_type = D_TYPE(hi) | 2;
+    return 0;
+}
+
+int helper_lldt(CPUState *s, uint32_t sel)
+{
+    uint32_t lo, hi;
+    sel &= 0xffff;
+    if (cpl(s)) return fault(s, 13, 0);
+    if ((sel & ~3u) == 0) { s->ldt_sel = sel; s->ldt_base = 0; s->ldt_limit = 0; return 0; }
+    if ((sel & 4) || desc_read(s, sel, &lo, &hi)) return fault(s, 13, sel & 0xfffc);
+    if (D_S(hi) || D_TYPE(hi) != 2) return fault(s, 13, sel & 0xfffc);
+    if (!D_P(hi)) return fault(s, 11, sel & 0xfffc);
+    s->ldt_sel = sel;
+    s->ldt_base = desc_base(lo, hi);
+    s->ldt_limit = desc_limit(lo, hi);
+    return 0;
+}
+
+/* LAR (which 0), LSL (1), VERR (2), VERW (3): returns the value for LAR
+ * and LSL and sets or clears ZF in EFLAGS. */
+uint32_t helper_desc_query(CPUState *s, int which, uint32_t sel)
+{
+    uint32_t lo, hi, c = cpl(s), rpl = sel & 3, ok = 0, v = 0;
+    sel &= 0xffff;
+    if ((sel & ~3u) && !desc_read(s, sel, &lo, &hi)) {
+        int conf_code = IS_CODE(hi) && CONFORMING(hi);
+        int priv = conf_code || (D_DPL(hi) >= c && D_DPL(hi) >= rpl);
+        uint32_t type = D_TYPE(hi);
+        if (!D_S(hi)) {
+            /* LAR accepts TSS, LDT, gates; LSL only TSS and LDT. */
+            int lar_ok = type == 1 || type == 2 || type == 3 || type == 4 || type == 5 || type == 9 ||
+                         type == 11 || type == 12;
+            int lsl_ok = type == 1 || type == 2 || type == 3 || type == 9 || type == 11;
+            ok = priv && ((which == 0 && lar_ok) || (which == 1 && lsl_ok));
+        } else if (which <= 1) {
+            ok = priv;
+        } else if (which == 2) {
+            ok = priv && (!IS_CODE(hi) || (type & 2));
+        } else {
+            ok = priv && !IS_CODE(hi) && (type & 2);
+        }
+        if (ok) v = which == 0 ? (hi & 0x00f0ff00u) : desc_limit(lo, hi);
+    }
+    s->eflags = ok ? (s->eflags | ZF_MASK) : (s->eflags & ~ZF_MASK);
+    return v;
+}
