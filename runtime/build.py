@@ -65,7 +65,7 @@ void helper_raise_err(CPUState *s, int vector, uint32_t code);
 int helper_ltr(CPUState *s, uint32_t sel);
 int helper_lldt(CPUState *s, uint32_t sel);
 uint32_t helper_desc_query(CPUState *s, int which, uint32_t sel);
-void helper_int(CPUState *s, int vector);
+void helper_int(CPUState *s, int vector, uint32_t insn_eip);
 void helper_hlt(CPUState *s);
 int helper_load_seg(CPUState *s, int seg, uint32_t sel);
 int helper_ljmp(CPUState *s, uint32_t sel, uint32_t off, uint32_t next_eip);

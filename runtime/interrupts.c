@@ -1,6 +1,8 @@
 /* Interrupt and exception delivery. */
 #include "jitemu.h"
 
+void helper_raise_err(CPUState *s, int vector, uint32_t code);
+
 static void shutdown(CPUState *s)
 {
     /* A fault while delivering a fault we cannot handle: the CPU shuts
@@ -61,10 +63,19 @@ void helper_raise(CPUState *s, int vector)
 
 /* INT n, INT3, INTO: EIP is already the next instruction; in protected
  * mode the gate's DPL is checked against CPL. */
-void helper_int(CPUState *s, int vector)
+void helper_int(CPUState *s, int vector, uint32_t insn_eip)
 {
-    if (s->cr[0] & 1) deliver_pm(s, vector, s->eip, 0, 0, 1);
-    else cpu_deliver(s, vector, s->eip);
+    if (!(s->cr[0] & 1)) { cpu_deliver(s, vector, s->eip); return; }
+    /* A gate the program may not use (DPL < CPL) or outside the IDT is a
+     * #GP of the INT instruction itself, not a fault during delivery. */
+    uint32_t c = (s->hflags >> HF_CPL_SHIFT) & 3;
+    if ((uint32_t)vector * 8 + 7 > s->idt_limit ||
+        ((lin_read(s, s->idt_base + vector * 8 + 4, 4) >> 13) & 3) < c) {
+        s->eip = insn_eip;
+        helper_raise_err(s, 13, (uint32_t)vector * 8 + 2);
+        return;
+    }
+    deliver_pm(s, vector, s->eip, 0, 0, 1);
 }
 
 /* A fault with an error code (#GP(0) from a privilege check, ...). */

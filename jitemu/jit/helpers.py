@@ -14,7 +14,7 @@ HELPERS = {
     "helper_ltr": ("i32", ("ptr", "i32")),
     "helper_lldt": ("i32", ("ptr", "i32")),
     "helper_desc_query": ("i32", ("ptr", "i32", "i32")),
-    "helper_int": ("void", ("ptr", "i32")),
+    "helper_int": ("void", ("ptr", "i32", "i32")),
     "helper_hlt": ("void", ("ptr",)),
     "helper_load_seg": ("i32", ("ptr", "i32", "i32")),
     "helper_ljmp": ("i32", ("ptr", "i32", "i32", "i32")),

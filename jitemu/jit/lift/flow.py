@@ -121,7 +121,7 @@ def lift_jcxz(b, insn):
 
 def _software_interrupt(b, insn, vector):
     b.set_eip(insn.next_eip)
-    b.call("void", "helper_int", vector)
+    b.call("void", "helper_int", vector, insn.eip)
     b.exit_keep_eip()
 
 
