@@ -51,6 +51,20 @@ int cpu_run(CPUState *s)
         }
         s->cur_phys_lo = b->phys_lo;
         s->cur_phys_hi = b->phys_hi;
+        if (s->hflags & HF_TF) {
+            /* Single-step: the block is one instruction; unless it raised
+             * an exception, #DB (a trap, DR6.BS) follows it. */
+            uint32_t exc = s->exc_count;
+            b->fn(s);
+            s->block_execs++;
+            if (s->exc_count == exc && !s->fault_pending && !(s->exit_request & EXIT_SMC)) {
+                s->dr[6] |= 0x4000;
+                s->last_exception = 1;
+                s->exc_count++;
+                cpu_deliver(s, 1, s->eip);
+            }
+            continue;
+        }
         b->fn(s);
         s->block_execs++;
     }

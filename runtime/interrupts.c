@@ -36,6 +36,7 @@ void cpu_deliver_error(CPUState *s, int vector, uint32_t return_eip, int has_cod
         push16(s, s->seg_sel[R_CS]);
         push16(s, return_eip);
         s->eflags &= ~(IF_MASK | TF_MASK | AC_MASK | RF_MASK);
+        cpu_update_hflags(s);
         seg_load_real(s, R_CS, sel);
         s->eip = off;
         s->halted = 0;

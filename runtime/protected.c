@@ -431,6 +431,7 @@ int pm_deliver(CPUState *s, int vector, uint32_t return_eip, int has_code, uint3
     if (has_code) push_w(s, g32, code);
     s->eflags &= ~(TF_MASK | NT_MASK | RF_MASK | VM_MASK);
     if (!(type & 1)) s->eflags &= ~IF_MASK; /* interrupt gate, not trap gate */
+    cpu_update_hflags(s);
     s->eip = off;
     s->halted = 0;
     return 0;
@@ -489,7 +490,7 @@ int task_switch(CPUState *s, uint32_t sel, uint32_t lo, uint32_t hi, int source,
         tlb_flush(s);
         bt_flush(s);
     }
-    s->eflags = (nfl & 0x3f7fd7u) | 2u;
+    s->eflags = (nfl & 0x3f7fd7u) | 2u; /* hflags follow with CS below */
     s->eip = eip;
     for (int r = 0; r < 8; r++) s->regs[r] = regs[r];
     /* LDTR, then the segment registers (faults now belong to the new task). */

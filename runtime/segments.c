@@ -11,6 +11,7 @@ void cpu_update_hflags(CPUState *s)
         h |= (s->seg_sel[R_CS] & 3) << HF_CPL_SHIFT;
     }
     if (s->cr[0] & 0x80000000u) h |= HF_PG;
+    if (s->eflags & TF_MASK) h |= HF_TF;
     s->hflags = h;
     /* TLB entries carry permission checks made for one CPL and mode. */
     if ((old ^ h) & (HF_PG | HF_PE | (3u << HF_CPL_SHIFT))) tlb_flush(s);

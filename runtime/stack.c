@@ -80,6 +80,7 @@ void helper_leave(CPUState *s, int op32)
 void cpu_set_flags(CPUState *s, uint32_t v, uint32_t mask)
 {
     s->eflags = (s->eflags & ~mask) | (v & mask) | 2u;
+    cpu_update_hflags(s); /* TF */
     if (s->irq_line > 0 && (s->eflags & IF_MASK))
         __atomic_or_fetch(&s->exit_request, EXIT_IRQ, __ATOMIC_SEQ_CST);
 }

@@ -121,6 +121,7 @@ row("jmp call ret", "flow", enc=("EB cb", "E9 cv", "E8 cv", "FF /4", "FF /2", "C
 row("ljmp lcall retf", "flow", enc=("EA ptr", "9A ptr", "FF /5", "FF /3", "CB", "CA iw"))
 row("loop loope loopne jcxz jecxz", "flow", enc=("E2 cb", "E1 cb", "E0 cb", "E3 cb"))
 row("int int3 into", "flow", enc=("CD ib", "CC", "CE"))
+row("bound", "flow", enc=("62 /m",))
 row("iret iretd", "flow", writes=ALL, enc=("CF",))
 
 # Flags, I/O and the processor

@@ -375,7 +375,33 @@ class BlockBuilder:
 
     # -- operands -----------------------------------------------------
     def address(self, m):
-        return self.linear(m.seg, self.ea(m))
+        ea = self.ea(m)
+        self.seg_check(m.seg, ea, m.size)
+        return self.linear(m.seg, ea)
+
+    def seg_check(self, seg, offset, size):
+        """Protected mode: the access [offset, offset+size) must lie inside
+        the segment's limit (above it, for expand-down data) and the
+        segment must not be null: else #SS(0) for the stack segment and
+        #GP(0) for the others.  Real mode checks nothing, as QEMU."""
+        if not self.protected:
+            return
+        lim = self.op("zext i32 %s to i64" % self.load_field("seg_limit", seg))
+        fl = self.load_field("seg_flags", seg)
+        start = self.op("zext i32 %s to i64" % offset)
+        end = self.bin("add", 8, start, size - 1)
+        present = self.icmp("ne", 4, self.bin("and", 4, fl, 0x8000), 0)
+        expand_down = self.icmp("eq", 4, self.bin("and", 4, fl, 0x1C00), 0x1400)
+        big = self.icmp("ne", 4, self.bin("and", 4, fl, 0x400000), 0)
+        upper = self.select(big, 8, 0xFFFFFFFF, 0xFFFF)
+        inside_up = self.icmp("ule", 8, end, lim)
+        inside_down = self.band(self.icmp("ugt", 8, start, lim), self.icmp("ule", 8, end, upper))
+        ok = self.band(present, self.select(expand_down, 0, inside_down, inside_up))
+        bad, good = self.new_label("lim"), self.new_label("inlim")
+        self.cbr(ok, good, bad)
+        self.place(bad)
+        self.fault(12 if seg == 2 else 13, 0)
+        self.place(good)
 
     def read(self, o, lin=None):
         """Value of operand `o` (for Mem, `lin` may be a precomputed address)."""
@@ -405,7 +431,9 @@ class BlockBuilder:
         sps = self._sp_size()
         sp_reg = Reg(4, sps)
         sp = self.bin("sub", sps, self.get_reg(sp_reg), size)
-        self.write_mem(self.linear(2, self.zext(sp, sps, 4)), size, value)
+        off = self.zext(sp, sps, 4)
+        self.seg_check(2, off, size)
+        self.write_mem(self.linear(2, off), size, value)
         self.set_reg(sp_reg, sp)
 
     def pop(self, size):
@@ -413,7 +441,9 @@ class BlockBuilder:
         sps = self._sp_size()
         sp_reg = Reg(4, sps)
         sp = self.get_reg(sp_reg)
-        v = self.read_mem(self.linear(2, self.zext(sp, sps, 4)), size)
+        off = self.zext(sp, sps, 4)
+        self.seg_check(2, off, size)
+        v = self.read_mem(self.linear(2, off), size)
         self.set_reg(sp_reg, self.bin("add", sps, sp, size))
         return v
 

@@ -21,6 +21,7 @@ MAX_INSNS = 64
 BATCH = 24
 HF_CODE32 = 1
 HF_PG = 16
+HF_TF = 32
 
 
 class Translator:
@@ -147,7 +148,7 @@ class Translator:
                 break
             # Stop at the page end, at IP wrap-around, or at the size cap.
             if nxt != ((eip + insn.length) & eip_mask) or off >= 4096 - (phys0 & 0xFFF) \
-                    or b.icount >= MAX_INSNS:
+                    or b.icount >= (1 if hflags & HF_TF else MAX_INSNS):
                 b.exit(nxt, completed=False)
                 successors.append(nxt)
                 break

@@ -142,3 +142,20 @@ def lift_into(b, insn):
     b.place(yes)
     _software_interrupt(b, insn, 4)
     b.place(no)
+
+
+@lifts("bound")
+def lift_bound(b, insn):
+    """#BR (vector 5) when the signed index lies outside [lower, upper]."""
+    idx, m = insn.ops
+    size = idx.size
+    lin = b.address(m)
+    lower = b.read_mem(lin, size)
+    upper = b.read_mem(b.bin("add", 4, lin, size), size)
+    v = b.get_reg(idx)
+    out = b.bor(b.icmp("slt", size, v, lower), b.icmp("sgt", size, v, upper))
+    yes, no = b.new_label("br"), b.new_label("inb")
+    b.cbr(out, yes, no)
+    b.place(yes)
+    b.fault(5)
+    b.place(no)

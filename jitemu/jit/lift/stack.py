@@ -60,6 +60,7 @@ def lift_pushf(b, insn):
 def lift_popf(b, insn):
     b.call("void", "helper_popf", int(insn.name == "popfd"))
     b.needs_exit_check = True  # IF may now let a pending interrupt in
+    b.end_after = True  # TF (single-step) is part of the block key
 
 
 @lifts("enter")
