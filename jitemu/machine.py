@@ -11,6 +11,7 @@ over it:
 """
 import logging
 import threading
+import time
 
 from ._runtime import ffi, lib
 from .clock import VirtualClock
@@ -58,10 +59,19 @@ class Machine:
         self.ud_log = []
         self._reset_sources = []
         self.resets = {}  # source -> count
+        self.reset_ack_seconds = []  # request to acknowledgement, per reset
+        self._requested_at = None
+        self._reset_lock = threading.Lock()
+        self._acked = threading.Event()
+        self._resume = threading.Event()
+        self._foreign_reset = False
+        self._vcpu_thread = None
+        self._in_run = False
+        self.run_result = None
         self._mmio = []  # (start, size, read, write, name) by handle
         self.memory_map = [("ram", 0, self.ram_size)]
         lib.rt_map(self.s, 0, self.ram_size, self._ram, 1)
-        self.reset()
+        self._load_reset_state()
 
     def __del__(self):
         s = getattr(self, "s", None)
@@ -150,7 +160,53 @@ class Machine:
             self._translator = Translator(ffi, lib, self.s)
         return self._translator
 
-    def reset(self):
+    def reset(self, source="api", inspect=None):
+        """Reset the machine, from any thread, and return the register state
+        it was reset to (or inspect(machine), called while the vCPU is still
+        parked, when given).
+
+        While the vCPU thread runs, the request makes it leave translated
+        code at the next instruction boundary and acknowledge; only then is
+        the code cache dropped, every device reset and the architectural
+        reset state loaded, and the vCPU let go.  Called on the vCPU thread
+        (a device handler), the reset happens at the next instruction
+        boundary and None is returned.  With no vCPU running, at once."""
+        vcpu = self._vcpu_thread
+        if vcpu is not None and vcpu.is_alive() and self._in_run:
+            if threading.current_thread() is vcpu:
+                self.request_reset(source)
+                return None
+            with self._reset_lock:  # one foreign reset at a time
+                self._acked.clear()
+                self._resume.clear()
+                self._foreign_reset = True
+                self.request_reset(source)
+                while not self._acked.wait(0.05):
+                    if not vcpu.is_alive() or not self._in_run:
+                        break  # the run ended first: nobody to wait for
+                try:
+                    self._do_reset()
+                    return inspect(self) if inspect else self.regs.snapshot()
+                finally:
+                    self._foreign_reset = False
+                    self._resume.set()
+        self._reset_sources.append(source)
+        self._do_reset()
+        return inspect(self) if inspect else self.regs.snapshot()
+
+    def _acknowledge_reset(self):
+        """On the vCPU thread, outside translated code: acknowledge a reset
+        request; wait while another thread performs it, or perform it."""
+        t = time.perf_counter()
+        if self._requested_at is not None:
+            self.reset_ack_seconds.append(t - self._requested_at)
+        if self._foreign_reset:
+            self._acked.set()
+            self._resume.wait()
+        else:
+            self._do_reset()
+
+    def _load_reset_state(self):
         """Load the architectural reset state (Intel SDM vol. 3 9.1.1)."""
         s = self.s
         for i in range(8):
@@ -186,12 +242,15 @@ class Machine:
             d.reset()
 
     def _do_reset(self):
+        """The reset itself; the vCPU is outside translated code."""
         lib.cpu_clear_exit(self.s, EXIT_RESET)
         source = self._reset_sources[0] if self._reset_sources else "triple-fault"
         self._reset_sources.clear()
+        self._requested_at = None
         self.resets[source] = self.resets.get(source, 0) + 1
         self.flush_code_cache()
-        self.reset()
+        lib.cpu_tlb_flush(self.s)
+        self._load_reset_state()
 
     def flush_code_cache(self):
         lib.bt_flush(self.s)
@@ -209,16 +268,36 @@ class Machine:
         fault, the user).  The vCPU leaves translated code first; the reset
         happens in run() before any further guest instruction."""
         self._reset_sources.append(source)
+        if self._requested_at is None:
+            self._requested_at = time.perf_counter()
         lib.cpu_request_exit(self.s, EXIT_RESET)
 
     def set_irq_line(self, level):
         """Drive the CPU's INTR input (the interrupt controller does this)."""
         lib.cpu_set_irq(self.s, 1 if level else 0)
 
+    def start(self, max_instructions=None):
+        """Run the guest on its own vCPU thread (native code runs without
+        the GIL); returns the thread.  The result lands in run_result."""
+        def body():
+            self.run_result = self.run(max_instructions)
+        self._vcpu_thread = threading.Thread(target=body, name="vcpu", daemon=True)
+        self._in_run = True  # before start(): a reset() right away must wait
+        self._vcpu_thread.start()
+        return self._vcpu_thread
+
     def run(self, max_instructions=None):
         """Run the guest until it halts, a device or stop() asks it to
         leave, or `max_instructions` have run.  Returns 'halt', 'exit',
         'stop' or 'limit'."""
+        self._in_run = True
+        try:
+            return self._run(max_instructions)
+        finally:
+            self._in_run = False
+            self._acked.set()  # a reset() waiting on a run that ended
+
+    def _run(self, max_instructions):
         s = self.s
         clock = self.clock
         user_limit = (s.icount + max_instructions) if max_instructions is not None else (1 << 64) - 1
@@ -247,7 +326,7 @@ class Machine:
                 req = s.exit_request
                 lib.cpu_clear_exit(s, req & (EXIT_STOP | EXIT_IO))
                 if req & EXIT_RESET:
-                    self._do_reset()
+                    self._acknowledge_reset()
                     if req & EXIT_STOP:
                         return "stop"
                     continue

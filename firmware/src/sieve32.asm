@@ -1,0 +1,127 @@
+; sieve32: the sieve benchmark in 32-bit protected mode with paging on
+; (identity-mapped 4 KiB pages, so every access goes through the TLB).
+; Same answer as sieve: prints "primes 6179" after REPEAT passes, halts.
+; oracle: jitemu-only (Unicorn's real-mode runner cannot enter paging here)
+bits 16
+cpu 386
+org 0
+
+%ifndef REPEAT
+%define REPEAT 100
+%endif
+
+DBGPORT equ 0x402
+ROM     equ 0xF0000
+ARR     equ 0x20000
+N       equ 61440
+PD      equ 0x10000
+PT0     equ 0x11000
+
+entry:
+        cli
+        xor ax, ax
+        mov ss, ax
+        mov sp, 0x7000
+        o32 lgdt [cs:gdtr]
+        mov eax, cr0
+        or al, 1
+        mov cr0, eax
+        jmp dword 0x08:(ROM + pm32)
+bits 32
+pm32:   mov ax, 0x10
+        mov ds, ax
+        mov es, ax
+        mov ss, ax
+        mov esp, 0x7000
+        cld
+        mov edi, PD
+        xor eax, eax
+        mov ecx, 2048
+        rep stosd
+        mov dword [PD], PT0 | 3
+        mov edi, PT0
+        mov eax, 3
+        mov ecx, 1024
+.map:   stosd
+        add eax, 0x1000
+        loop .map
+        mov eax, PD
+        mov cr3, eax
+        mov eax, cr0
+        or eax, 0x80000000
+        mov cr0, eax
+        jmp .paged
+.paged: mov ebp, REPEAT
+.pass:  mov edi, ARR
+        mov ecx, N / 4
+        mov eax, 0x01010101
+        rep stosd
+        mov word [ARR], 0
+        mov ebx, 2
+.outer: mov eax, ebx
+        mul ebx
+        cmp eax, N
+        jae .count
+        cmp byte [ARR + ebx], 0
+        je .next
+        mov edi, eax
+.mark:  mov byte [ARR + edi], 0
+        add edi, ebx
+        cmp edi, N
+        jb .mark
+.next:  inc ebx
+        jmp .outer
+.count: mov esi, ARR
+        mov ecx, N
+        xor edx, edx
+        xor eax, eax
+.cnt:   lodsb
+        add edx, eax
+        loop .cnt
+        dec ebp
+        jnz .pass
+        mov esi, ROM + s_primes
+        call puts
+        mov eax, edx
+        call putdec
+        mov al, 10
+        call putc
+        cli
+        hlt
+
+putdec: mov ebx, 10
+        xor ecx, ecx
+.div:   xor edx, edx
+        div ebx
+        push edx
+        inc ecx
+        test eax, eax
+        jnz .div
+.out:   pop eax
+        add al, '0'
+        call putc
+        loop .out
+        ret
+puts:   lodsb
+        test al, al
+        jz .done
+        call putc
+        jmp puts
+.done:  ret
+putc:   push edx
+        mov dx, DBGPORT
+        out dx, al
+        pop edx
+        ret
+s_primes: db "primes ", 0
+
+align 8
+gdt:    dq 0
+        dq 0x00CF9B000000FFFF
+        dq 0x00CF93000000FFFF
+gdtr:   dw 23
+        dd ROM + gdt
+bits 16
+        times 0xFFF0-($-$$) db 0
+reset:  jmp 0xF000:entry
+        times 0x10000-($-$$) db 0
