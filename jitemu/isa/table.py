@@ -53,7 +53,7 @@ row("cbw cwde cwd cdq", "move", enc=("98", "99"))
 row("bswap", "move", enc=("0F C8+r",))
 row("lahf", "flags", enc=("9F",))
 row("sahf", "flags", writes="SZAPC", enc=("9E",))
-row("nop", "flags", enc=("90",))
+row("nop pause", "flags", enc=("90", "F3 90"))
 
 # Arithmetic and logic
 for name, code in (("add", 0), ("or", 1), ("adc", 2), ("sbb", 3), ("and", 4), ("sub", 5), ("xor", 6), ("cmp", 7)):

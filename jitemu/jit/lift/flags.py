@@ -49,6 +49,6 @@ def lift_sahf(b, insn):
         b.set_flag(name, b.bit(ah, 1, bit))
 
 
-@lifts("nop")
+@lifts("nop pause")
 def lift_nop(b, insn):
     pass
