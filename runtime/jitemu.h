@@ -51,6 +51,7 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define HF_VM 8u
 #define HF_PG 16u
 #define HF_TF 32u  /* single-step: one instruction per block, then #DB */
+#define HF_FLAT 64u /* protected mode; CS DS ES SS are base 0, limit 4 GiB */
 #define HF_CPL_SHIFT 8
 
 /* Page-table entries cover 4 GiB in 4 KiB pages. */

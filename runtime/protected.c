@@ -185,6 +185,7 @@ static void null_inaccessible(CPUState *s)
             s->seg_flags[seg] = 0;
         }
     }
+    cpu_update_hflags(s);
 }
 
 int task_switch(CPUState *s, uint32_t sel, uint32_t lo, uint32_t hi, int source, uint32_t next_eip);

@@ -12,6 +12,16 @@ void cpu_update_hflags(CPUState *s)
     }
     if (s->cr[0] & 0x80000000u) h |= HF_PG;
     if (s->eflags & TF_MASK) h |= HF_TF;
+    if (h & HF_PE) {
+        /* Flat segments need neither a base add nor a limit check. */
+        int flat = 1;
+        for (int g = R_ES; g <= R_DS; g++) {
+            uint32_t f = s->seg_flags[g];
+            int expand_down = (f & 0x1c00) == 0x1400;
+            if (s->seg_base[g] || s->seg_limit[g] != 0xffffffffu || !(f & 0x8000) || expand_down) flat = 0;
+        }
+        if (flat) h |= HF_FLAT;
+    }
     s->hflags = h;
     /* TLB entries carry permission checks made for one CPL and mode. */
     if ((old ^ h) & (HF_PG | HF_PE | (3u << HF_CPL_SHIFT))) tlb_flush(s);

@@ -43,6 +43,8 @@ class BlockBuilder:
         self.terminated = False  # current code position is unreachable
         self.needs_exit_check = False
         self.end_after = False     # the instruction may change the mode bits
+        self._exits = []           # (eip, instructions, label) of each exit
+        self.label = "entry"
 
     # -- raw emission -------------------------------------------------
     def tmp(self):
@@ -190,9 +192,12 @@ class BlockBuilder:
         self.store_field("eflags", self.bin("or", 4, self.bin("and", 4, ef, and_mask), or_mask))
 
     # -- helpers ------------------------------------------------------
-    def call(self, ret, name, *args, flags=True):
-        """Call a C helper with the state pointer first.  With flags=True the
-        helper may read or write EFLAGS: allocas are flushed and reloaded."""
+    def call(self, ret, name, *args, flags="rw"):
+        """Call a C helper with the state pointer first.  `flags` says what
+        the helper does with the arithmetic flags: "rw" reads or changes
+        them (allocas flushed before, reloaded after), "in" reads them or
+        pushes EFLAGS when it raises an exception (flushed before), None
+        leaves them alone."""
         if flags:
             self.flush_flags()
         argtext = ", ".join(["ptr %s"] + ["i32 " + str(a) for a in args])
@@ -201,7 +206,7 @@ class BlockBuilder:
             result = None
         else:
             result = self.op("call %s @%s(%s)" % (ret, name, argtext))
-        if flags:
+        if flags == "rw":
             self.load_flags()
         self._fault_check()  # helpers touch memory through the same TLB
         return result
@@ -215,19 +220,15 @@ class BlockBuilder:
 
     def exit(self, eip, completed=True):
         """Leave the block with EIP = eip (an i32 value or constant).  With
-        completed, the current instruction counts as executed."""
-        self.flush_flags()
-        self.store_field("eip", eip)
-        self._count(self.icount + (1 if completed else 0))
-        self.emit("ret void")
+        completed, the current instruction counts as executed.  Every exit
+        goes through one epilogue, which writes the flags back once."""
+        self._exits.append((str(eip), self.icount + (1 if completed else 0), self.label))
+        self.br("epilogue")
         self.terminated = True
 
     def exit_keep_eip(self, completed=True):
         """Leave the block; a helper already set EIP (and maybe CS)."""
-        self.flush_flags()
-        self._count(self.icount + (1 if completed else 0))
-        self.emit("ret void")
-        self.terminated = True
+        self.exit(self.load_field("eip"), completed)
 
     def exit_if(self, cond, eip=None, completed=True):
         """Exit when `cond` (i1) holds, else continue here."""
@@ -252,9 +253,9 @@ class BlockBuilder:
         current instruction and leave."""
         self.set_eip(self.insn.eip)
         if code is None:
-            self.call("void", "helper_raise", vector)
+            self.call("void", "helper_raise", vector, flags="in")
         else:
-            self.call("void", "helper_raise_err", vector, code)
+            self.call("void", "helper_raise_err", vector, code, flags="in")
         self.exit_keep_eip(completed=False)
 
     @property
@@ -285,11 +286,11 @@ class BlockBuilder:
         self.fault(13, 0)
         self.place(no)
 
-    def call_may_fault(self, ret, name, *args):
+    def call_may_fault(self, ret, name, *args, flags="in"):
         """A helper returning nonzero when it delivered an exception or did
         not finish (EIP then points where execution resumes)."""
         self.set_eip(self.insn.eip)
-        r = self.call(ret, name, *args)
+        r = self.call(ret, name, *args, flags=flags)
         self.exit_if(self.icmp("ne", 4, r, 0), completed=False)
         return r
 
@@ -312,7 +313,13 @@ class BlockBuilder:
             return str(m.disp)
         return self.zext(acc, m.addr_size, 4)
 
+    def _flat(self, seg):
+        """CS DS ES SS are base 0 and limit 4 GiB (HF_FLAT in the key)."""
+        return bool(self.hflags & 64) and seg <= 3
+
     def linear(self, seg, offset):
+        if self._flat(seg):
+            return offset
         return self.bin("add", 4, self.seg_base(seg), offset)
 
     def _page(self, table, lin, size):
@@ -384,7 +391,7 @@ class BlockBuilder:
         the segment's limit (above it, for expand-down data) and the
         segment must not be null: else #SS(0) for the stack segment and
         #GP(0) for the others.  Real mode checks nothing, as QEMU."""
-        if not self.protected:
+        if not self.protected or self._flat(seg):
             return
         lim = self.op("zext i32 %s to i64" % self.load_field("seg_limit", seg))
         fl = self.load_field("seg_flags", seg)
@@ -466,5 +473,16 @@ class BlockBuilder:
         self.load_flags()
 
     def finish(self):
+        self.lines.append("epilogue:")
+        self.label = "epilogue"
+        eips = ", ".join("[%s, %%%s]" % (e, lab) for e, _, lab in self._exits)
+        counts = ", ".join("[%d, %%%s]" % (n, lab) for _, n, lab in self._exits)
+        eip = self.op("phi i32 " + eips)
+        n = self.op("phi i64 " + counts)
+        self.flush_flags()
+        self.store_field("eip", eip)
+        c = self.load_field("icount", ty="i64")
+        self.store_field("icount", self.op("add i64 %s, %s" % (c, n)), ty="i64")
+        self.emit("ret void")
         self.lines.append("}")
         return "\n".join(self.lines)

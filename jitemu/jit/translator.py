@@ -31,6 +31,8 @@ class Translator:
         self.compiler = Compiler(addresses(ffi, lib))
         self.next_id = 0
         self.blocks_translated = 0
+        self.blocks_reused = 0
+        self._done = {}  # key -> (phys, guest bytes, native code, id)
         self.insns_translated = 0
         self._logged_ud = set()
         self._buf = ffi.new("uint8_t[]", 4096 + 16)
@@ -73,6 +75,11 @@ class Translator:
             if p in seen or (p != pc and self.lib.bt_contains(self.s, p, cs_base, hflags)):
                 continue
             seen.add(p)
+            reused = self._reuse(p, cs_base, hflags)
+            if reused is None:  # the fetch faulted
+                break
+            if reused:
+                continue
             name = "b%d" % self.next_id
             lifted = self._lift(name, p, cs_base, hflags)
             if lifted is None:  # the fetch faulted
@@ -91,7 +98,31 @@ class Translator:
         for p, lo, hi, name in regs:
             fn = self.ffi.cast("void *", addrs[name])
             self.lib.bt_insert(self.s, p, cs_base, hflags, lo, hi, fn, int(name[1:]))
+            self._done[(p, cs_base, hflags)] = (lo, self._read(lo, hi - lo + 1), fn, int(name[1:]))
         self.blocks_translated += len(regs)
+
+    def _read(self, phys, n):
+        buf = self.ffi.new("uint8_t[]", n)
+        self.lib.phys_read_bytes(self.s, phys, buf, n)
+        return bytes(self.ffi.buffer(buf, n))
+
+    def _reuse(self, pc, cs_base, hflags):
+        """Reinstate native code made earlier for this key when the guest
+        bytes it was made from are the same again (after a write that only
+        touched data on its page, or after a reset): True if reinstated,
+        False if it must be translated, None if fetching faulted."""
+        done = self._done.get((pc, cs_base, hflags))
+        if done is None:
+            return False
+        lo, code, fn, ident = done
+        phys = self._code_phys(pc)
+        if phys is None:
+            return None
+        if phys != lo or self._read(lo, len(code)) != code:
+            return False
+        self.lib.bt_insert(self.s, pc, cs_base, hflags, lo, lo + len(code) - 1, fn, ident)
+        self.blocks_reused += 1
+        return True
 
     def _lift(self, name, pc, cs_base, hflags):
         phys0 = self._code_phys(pc)

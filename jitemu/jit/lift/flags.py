@@ -29,7 +29,7 @@ def lift_sti(b, insn):
     b.check_iopl()
     # A pending interrupt may now be deliverable: the helper raises the
     # exit request and the block ends after this instruction.
-    b.call("void", "helper_sti", flags=False)
+    b.call("void", "helper_sti", flags=None)
     b.needs_exit_check = True
 
 

@@ -70,22 +70,23 @@ def lift_far(b, insn):
     else:
         sel, off = _far_pointer(b, insn, insn.ops[0])
     if insn.name == "ljmp":
-        b.call_may_fault("i32", "helper_ljmp", sel, off, insn.next_eip)
+        # A far transfer may switch tasks, which loads a new EFLAGS.
+        b.call_may_fault("i32", "helper_ljmp", sel, off, insn.next_eip, flags="rw")
     else:
-        b.call_may_fault("i32", "helper_lcall", sel, off, int(insn.op_size == 4), insn.next_eip)
+        b.call_may_fault("i32", "helper_lcall", sel, off, int(insn.op_size == 4), insn.next_eip, flags="rw")
     b.exit_keep_eip()
 
 
 @lifts("retf")
 def lift_retf(b, insn):
     imm = insn.ops[0].value if insn.ops else 0
-    b.call_may_fault("i32", "helper_retf", int(insn.op_size == 4), imm)
+    b.call_may_fault("i32", "helper_retf", int(insn.op_size == 4), imm, flags="rw")
     b.exit_keep_eip()
 
 
 @lifts("iret iretd")
 def lift_iret(b, insn):
-    b.call_may_fault("i32", "helper_iret", int(insn.name == "iretd"), insn.next_eip)
+    b.call_may_fault("i32", "helper_iret", int(insn.name == "iretd"), insn.next_eip, flags="rw")
     b.exit_keep_eip()
 
 
@@ -121,7 +122,7 @@ def lift_jcxz(b, insn):
 
 def _software_interrupt(b, insn, vector):
     b.set_eip(insn.next_eip)
-    b.call("void", "helper_int", vector, insn.eip)
+    b.call("void", "helper_int", vector, insn.eip, flags="in")
     b.exit_keep_eip()
 
 

@@ -14,7 +14,7 @@ def lift_mov(b, insn):
             return b.fault(6)
         v = b.zext(b.read(src), src.size, 4) if src.size < 4 else b.read(src)
         b.call_may_fault("i32", "helper_load_seg", dst.index, v)
-        b.end_after = bool(b.hflags & 4)  # in protected mode SS.B may change
+        b.end_after = bool(b.hflags & 4)  # protected mode: SS.B and HF_FLAT may change
         return
     if isinstance(dst, Reg) and isinstance(src, SReg) and dst.size == 4:
         # 32-bit register destination: upper bits are zero on 486+ / QEMU.
@@ -98,4 +98,4 @@ def lift_load_far_pointer(b, insn):
     # The segment load may fault; the register is written only after it.
     b.call_may_fault("i32", "helper_load_seg", seg, sel)
     b.set_reg(dst, off)
-    b.end_after = seg == 2 and bool(b.hflags & 4)
+    b.end_after = bool(b.hflags & 4)

@@ -37,6 +37,7 @@ def lift_pop(b, insn):
     if isinstance(dst, SReg):
         v = b.pop(insn.op_size)
         b.call_may_fault("i32", "helper_load_seg", dst.index, b.zext(v, insn.op_size, 4))
+        b.end_after = b.protected  # SS.B and HF_FLAT may change
         return
     v = b.pop(dst.size)
     # POP to memory addresses with the incremented stack pointer.
@@ -46,13 +47,13 @@ def lift_pop(b, insn):
 @lifts("pushal pushaw popal popaw")
 def lift_pusha(b, insn):
     fn = "helper_pusha" if insn.name.startswith("push") else "helper_popa"
-    b.call("void", fn, int(insn.name.endswith("l")), flags=False)
+    b.call("void", fn, int(insn.name.endswith("l")), flags=None)
     b.needs_exit_check = True
 
 
 @lifts("pushf pushfd")
 def lift_pushf(b, insn):
-    b.call("void", "helper_pushf", int(insn.name == "pushfd"))
+    b.call("void", "helper_pushf", int(insn.name == "pushfd"), flags="in")
     b.needs_exit_check = True
 
 
@@ -66,10 +67,10 @@ def lift_popf(b, insn):
 @lifts("enter")
 def lift_enter(b, insn):
     size, level = insn.ops
-    b.call("void", "helper_enter", int(insn.op_size == 4), size.value, level.value, flags=False)
+    b.call("void", "helper_enter", int(insn.op_size == 4), size.value, level.value, flags=None)
     b.needs_exit_check = True
 
 
 @lifts("leave")
 def lift_leave(b, insn):
-    b.call("void", "helper_leave", int(insn.op_size == 4), flags=False)
+    b.call("void", "helper_leave", int(insn.op_size == 4), flags=None)

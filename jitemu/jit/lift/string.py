@@ -14,5 +14,7 @@ def lift_string(b, insn):
     if rep and kind not in (1, 4):
         rep = 1  # REPNE on MOVS/STOS/... repeats like REP
     seg = insn.seg_override if insn.seg_override is not None else 3
-    b.call_may_fault("i32", "helper_string", kind, size, rep, seg, int(insn.addr_size == 4))
+    # Only CMPS and SCAS change flags; the others need no flag traffic.
+    b.call_may_fault("i32", "helper_string", kind, size, rep, seg, int(insn.addr_size == 4),
+                     flags="rw" if kind in (1, 4) else None)
     b.needs_exit_check = True  # may have written code or done port I/O

@@ -24,14 +24,14 @@ def lift_mov_control(b, insn):
 
 @lifts("cpuid")
 def lift_cpuid(b, insn):
-    b.call("void", "helper_cpuid", flags=False)
+    b.call("void", "helper_cpuid", flags=None)
 
 
 @lifts("rdtsc")
 def lift_rdtsc(b, insn):
     # The count includes the instructions before this one in the block.
     b._count(b.icount)
-    b.call("void", "helper_rdtsc", flags=False)
+    b.call("void", "helper_rdtsc", flags=None)
     b._count(-b.icount)
 
 
@@ -47,13 +47,13 @@ def lift_lgdt(b, insn):
     if b.privileged():
         return
     (m,) = insn.ops
-    b.call("void", "helper_lgdt", int(insn.name == "lidt"), b.address(m), int(insn.op_size == 4), flags=False)
+    b.call("void", "helper_lgdt", int(insn.name == "lidt"), b.address(m), int(insn.op_size == 4), flags=None)
 
 
 @lifts("sgdt sidt")
 def lift_sgdt(b, insn):
     (m,) = insn.ops
-    b.call("void", "helper_sgdt", int(insn.name == "sidt"), b.address(m), flags=False)
+    b.call("void", "helper_sgdt", int(insn.name == "sidt"), b.address(m), flags=None)
     b.needs_exit_check = True
 
 
@@ -62,7 +62,7 @@ def lift_lmsw(b, insn):
     if b.privileged():
         return
     (src,) = insn.ops
-    b.call("void", "helper_lmsw", b.zext(b.read(src), 2, 4), flags=False)
+    b.call("void", "helper_lmsw", b.zext(b.read(src), 2, 4), flags=None)
     b.end_after = True
 
 
@@ -86,7 +86,7 @@ def lift_invlpg(b, insn):
     if b.privileged():
         return
     (m,) = insn.ops
-    b.call("void", "helper_invlpg", b.address(m), flags=False)
+    b.call("void", "helper_invlpg", b.address(m), flags=None)
     b.end_after = True  # the code cache was flushed
 
 

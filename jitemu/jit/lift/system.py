@@ -11,7 +11,7 @@ def _port(b, o):
 def lift_in(b, insn):
     b.check_iopl()
     dst, port = insn.ops
-    v = b.call("i32", "helper_in", _port(b, port), dst.size, flags=False)
+    v = b.call("i32", "helper_in", _port(b, port), dst.size, flags=None)
     b.set_reg(dst, b.trunc(v, 4, dst.size))
     b.needs_exit_check = True
 
@@ -23,7 +23,7 @@ def lift_out(b, insn):
     v = b.zext(b.get_reg(src), src.size, 4)
     # Devices see the guest's EIP at the next instruction, like a trap.
     b.set_eip(insn.next_eip)
-    b.call("void", "helper_out", _port(b, port), v, src.size)
+    b.call("void", "helper_out", _port(b, port), v, src.size, flags=None)
     b.needs_exit_check = True
 
 
@@ -32,5 +32,5 @@ def lift_hlt(b, insn):
     if b.privileged():
         return
     b.set_eip(insn.next_eip)
-    b.call("void", "helper_hlt", flags=False)
+    b.call("void", "helper_hlt", flags=None)
     b.exit(insn.next_eip)
