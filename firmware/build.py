@@ -9,7 +9,9 @@
                                                 .expected console text by
                                                 running it under Unicorn
 
-Each source is a flat `nasm -f bin` ROM of exactly 64 KiB.
+Each source in src/ is a flat `nasm -f bin` ROM of exactly 64 KiB; each in
+src/disk/ is a raw disk image (images/disk/<name>.img, a whole number of
+512-byte sectors) for `jitemu boot --disk`.
 """
 
 import argparse
@@ -23,6 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "src")
 IMAGES = os.path.join(HERE, "images")
 ROM_SIZE = 0x10000
+DISK_SRC = os.path.join(SRC, "disk")
+DISK_IMAGES = os.path.join(IMAGES, "disk")
 
 
 class BuildError(Exception):
@@ -39,6 +43,29 @@ def find_nasm():
 
 def sources():
     return sorted(f[:-4] for f in os.listdir(SRC) if f.endswith(".asm"))
+
+
+def disk_sources():
+    if not os.path.isdir(DISK_SRC):
+        return []
+    return sorted(f[:-4] for f in os.listdir(DISK_SRC) if f.endswith(".asm"))
+
+
+def assemble_disk(nasm, name, out_dir):
+    """Assemble src/disk/<name>.asm to out_dir/<name>.img; return its path."""
+    src = os.path.join(DISK_SRC, name + ".asm")
+    out = os.path.join(out_dir, name + ".img")
+    proc = subprocess.run([nasm, "-f", "bin", "-o", out, src], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"nasm failed on {os.path.relpath(src)}:\n" + proc.stderr.strip())
+    if os.path.getsize(out) % 512 or os.path.getsize(out) == 0:
+        raise BuildError(f"{os.path.relpath(src)} is not a whole number of sectors")
+    return out
+
+
+def jitemu_only(name):
+    with open(os.path.join(SRC, name + ".asm")) as f:
+        return "; oracle: jitemu-only" in f.read()
 
 
 def assemble(nasm, name, out_dir):
@@ -76,6 +103,14 @@ def check(nasm):
             elif read(committed) != fresh:
                 problems.append(f"differs: {rel} is not what "
                                 f"src/{name}.asm assembles to")
+        for name in disk_sources():
+            fresh = read(assemble_disk(nasm, name, tmp))
+            committed = os.path.join(DISK_IMAGES, name + ".img")
+            rel = os.path.relpath(committed)
+            if not os.path.exists(committed):
+                problems.append(f"missing: {rel} (from src/disk/{name}.asm)")
+            elif read(committed) != fresh:
+                problems.append(f"differs: {rel} is not what src/disk/{name}.asm assembles to")
     for f in sorted(os.listdir(IMAGES)) if os.path.isdir(IMAGES) else []:
         if f.endswith(".bin") and f[:-4] not in names:
             problems.append(f"stale: {os.path.relpath(os.path.join(IMAGES, f))}"
@@ -88,12 +123,18 @@ def build(nasm):
     for name in sources():
         out = assemble(nasm, name, IMAGES)
         print(f"built {os.path.relpath(out)}")
+    os.makedirs(DISK_IMAGES, exist_ok=True)
+    for name in disk_sources():
+        out = assemble_disk(nasm, name, DISK_IMAGES)
+        print(f"built {os.path.relpath(out)}")
 
 
 def update_expected():
     sys.path.insert(0, HERE)
     import run_unicorn  # needs the `unicorn` package
     for name in sources():
+        if jitemu_only(name):
+            continue  # checked by hand and by tests/test_firmware_run.py
         image = os.path.join(IMAGES, name + ".bin")
         text = run_unicorn.run_file(image)
         path = os.path.join(IMAGES, name + ".expected")
@@ -121,7 +162,7 @@ def main(argv=None):
                 print("firmware: run `python firmware/build.py` and commit "
                       "firmware/images", file=sys.stderr)
                 return 1
-            print(f"firmware: {len(sources())} images match their sources")
+            print(f"firmware: {len(sources()) + len(disk_sources())} images match their sources")
             return 0
         build(nasm)
         if args.update_expected:
