@@ -1,6 +1,8 @@
 """The `jitemu` command: a thin layer over jitemu.machine.Machine.
 
     jitemu run IMAGE          run a raw firmware image from the reset vector
+    jitemu boot [--bios IMAGE] [--disk IMAGE] ...
+                              boot a PC (i440FX + PIIX3, like QEMU -M pc)
 
 Bad input (a missing, empty or wrongly sized image, an unknown option) gets
 one line on standard error and exit status 2.  Heavy modules (the runtime,
@@ -59,15 +61,85 @@ def cmd_run(args):
     if out is not None:
         out.flush()
     if not args.quiet:
-        st = m.stats()
-        sys.stderr.write(
-            "jitemu: %s after %d instructions in %.3f s (%.1f MIPS); %d blocks translated, "
-            "%.3f s compiling; %d guest exceptions\n"
-            % (why, st["instructions"], elapsed, st["instructions"] / max(elapsed, 1e-9) / 1e6,
-               st["blocks_translated"], st["compile_seconds"], st["exceptions"]))
+        _summary(m, why, elapsed)
     if dexit.status is not None:
         return dexit.status
     return 0 if why in ("halt", "exit") else 1
+
+
+SYSTEM_SEABIOS = "/usr/share/seabios/bios.bin"
+
+
+def _open_output(spec, what):
+    """stdio, none, or a file path -> (stream or None, error or None)."""
+    if spec in (None, "none"):
+        return None, None
+    if spec == "stdio":
+        return sys.stdout, None
+    try:
+        return open(spec, "w"), None
+    except OSError as e:
+        return None, "cannot open %s file: %s" % (what, e)
+
+
+def cmd_boot(args):
+    bios_path = args.bios or SYSTEM_SEABIOS
+    if args.bios is None and not os.path.exists(SYSTEM_SEABIOS):
+        return _fail("no --bios given and %s is missing: install Debian's `seabios` package "
+                     "(apt-get install seabios)" % SYSTEM_SEABIOS)
+    try:
+        bios = _read_image(bios_path)
+    except (ValueError, OSError) as e:
+        return _fail(str(e))
+    disk = None
+    if args.disk is not None:
+        try:
+            disk = _read_image(args.disk)
+        except (ValueError, OSError) as e:
+            return _fail(str(e).replace("firmware image", "disk image"))
+        if not disk or len(disk) % 512:
+            return _fail("%s: disk image is %d bytes; expected a non-empty whole number of 512-byte sectors"
+                         % (args.disk, len(disk)))
+    if args.fixed_time is not None:
+        import datetime
+        try:
+            datetime.datetime.fromisoformat(args.fixed_time)
+        except ValueError:
+            return _fail("--fixed-time: not an ISO date and time: %r" % args.fixed_time)
+    debugcon, err = _open_output(args.debugcon, "debug console")
+    if err:
+        return _fail(err)
+    serial, err = _open_output(args.serial, "serial")
+    if err:
+        return _fail(err)
+    from .machine import FirmwareError
+    from .pc import build_pc
+    try:
+        pc = build_pc(bios=bios, disk=disk, memory_mb=args.memory, debugcon=debugcon, serial=serial,
+                      fixed_time=args.fixed_time)
+    except FirmwareError as e:
+        return _fail("%s: %s" % (bios_path, e))
+    t0 = time.perf_counter()
+    why = pc.run(max_instructions=args.max_instructions)
+    elapsed = time.perf_counter() - t0
+    for stream in (debugcon, serial):
+        if stream is not None:
+            stream.flush()
+    if not args.quiet:
+        _summary(pc.machine, why, elapsed)
+    if pc.exit_status is not None:
+        return pc.exit_status
+    return 0 if why in ("halt", "exit") else 1
+
+
+def _summary(m, why, elapsed):
+    st = m.stats()
+    resets = sum(m.resets.values())
+    sys.stderr.write(
+        "jitemu: %s after %d instructions in %.3f s (%.1f MIPS); %d blocks translated (%d reused), "
+        "%.3f s compiling; %d guest exceptions; %d resets\n"
+        % (why, st["instructions"], elapsed, st["instructions"] / max(elapsed, 1e-9) / 1e6,
+           st["blocks_translated"], st["blocks_reused"], st["compile_seconds"], st["exceptions"], resets))
 
 
 def build_parser():
@@ -83,6 +155,22 @@ def build_parser():
                    help="stop after about N guest instructions")
     r.add_argument("-q", "--quiet", action="store_true", help="no closing summary on stderr")
     r.set_defaults(func=cmd_run)
+
+    b = sub.add_parser("boot", help="boot a PC (i440FX + PIIX3) from its firmware to the disk's boot sector")
+    b.error = p.error
+    b.add_argument("--bios", metavar="IMAGE", help="firmware image (default: Debian's SeaBIOS, %s)" % SYSTEM_SEABIOS)
+    b.add_argument("--disk", metavar="IMAGE", help="raw hard-disk image on the primary IDE channel")
+    b.add_argument("--memory", type=int, default=16, metavar="MB", help="guest RAM in MiB (default 16)")
+    b.add_argument("--debugcon", default="stdio", metavar="FILE|stdio|none",
+                   help="where bytes written to port 0x402 go (default stdio)")
+    b.add_argument("--serial", default="none", metavar="FILE|stdio|none",
+                   help="where the first serial port (0x3F8) goes (default none)")
+    b.add_argument("--fixed-time", metavar="ISO-DATE",
+                   help="RTC time for a deterministic run, e.g. 2024-01-01T00:00:00 (default: host clock)")
+    b.add_argument("--max-instructions", type=int, default=None, metavar="N",
+                   help="stop after about N guest instructions")
+    b.add_argument("-q", "--quiet", action="store_true", help="no closing summary on stderr")
+    b.set_defaults(func=cmd_boot)
     return p
 
 

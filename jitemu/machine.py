@@ -360,6 +360,7 @@ class Machine:
             "blocks_invalidated": out[1],
             "smc_pages": out[2],
             "blocks_translated": t.blocks_translated if t else 0,
+            "blocks_reused": t.blocks_reused if t else 0,
             "compile_seconds": t.compiler.seconds if t else 0.0,
             "exceptions": self.s.exc_count,
         }
