@@ -1,0 +1,69 @@
+"""Debian's SeaBIOS boots our disk on jitemu's PC, going through its POST
+phases in the same order as under QEMU 7.2 (the reference log in
+../shared/reference), to our boot sector's line."""
+import io
+import os
+
+import pytest
+
+from jitemu.pc import build_pc
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SEABIOS = "/usr/share/seabios/bios.bin"
+DISK = os.path.join(ROOT, "firmware", "images", "disk", "bootok.img")
+REFERENCE = os.path.join(ROOT, "..", "shared", "reference", "seabios-1.16.2-qemu-7.2-debugcon.log")
+
+# POST phases, as SeaBIOS announces them, that do not depend on the device
+# set (QEMU's reference booted a floppy; we boot an IDE disk).
+PHASES = [
+    "SeaBIOS (version", "BUILD:", "Running on QEMU (i440fx)", "Found QEMU fw_cfg",
+    "QEMU fw_cfg DMA interface supported", "qemu/e820:", "Relocating init from",
+    "=== PCI bus & bridge init ===", "=== PCI device probing ===", "Found 4 PCI devices",
+    "=== PCI new allocation pass #1 ===", "=== PCI new allocation pass #2 ===",
+    "PCI: init bdf=00:00.0 id=8086:1237", "PCI: init bdf=00:01.0 id=8086:7000",
+    "PIIX3/PIIX4 init", "PCI: init bdf=00:01.1 id=8086:7010", "PCI: init bdf=00:01.3 id=8086:7113",
+    "Using pmtimer", "PCI: No VGA devices found", "Copying PIR", "Copying MPTABLE", "Copying SMBIOS",
+    "Scan for VGA option rom", "No VGA found, scan for other display", "Turning on vga text mode console",
+    "SeaBIOS (version", "PS2 keyboard initialized", "All threads complete.", "Scan for option roms",
+    "e820 map has", "enter handle_19:", "Booting from",
+]
+
+
+def phases(text):
+    """The PHASES in the order the log shows them."""
+    out, pos = [], 0
+    lines = text.splitlines()
+    for phase in PHASES:
+        for i in range(pos, len(lines)):
+            if lines[i].startswith(phase):
+                out.append(phase)
+                pos = i + 1
+                break
+    return out
+
+
+@pytest.fixture(scope="module")
+def boot():
+    if not os.path.exists(SEABIOS):
+        pytest.fail("Debian's seabios package is needed (apt-get install seabios); .ci/run installs it")
+    log = io.StringIO()
+    pc = build_pc(bios=SEABIOS, disk=DISK, memory_mb=16, debugcon=log, fixed_time="2024-01-01T00:00:00")
+    why = pc.run(max_instructions=100_000_000)
+    return pc, why, log.getvalue()
+
+
+def test_the_reference_log_has_every_phase():
+    with open(REFERENCE) as f:
+        assert phases(f.read()) == PHASES
+
+
+def test_post_phases_come_in_qemus_order(boot):
+    _, _, text = boot
+    assert phases(text) == PHASES
+
+
+def test_the_boot_sector_runs_and_ends_the_run(boot):
+    pc, why, text = boot
+    assert "Booting from Hard Disk..." in text
+    assert text.rstrip().endswith("BOOT-SECTOR-OK")
+    assert why == "exit" and pc.exit_status == 1
