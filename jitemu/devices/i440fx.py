@@ -117,6 +117,8 @@ class PCIDevice:
         """Hook: a write touched [off, off+size)."""
 
     def reset(self):
+        """Back to the power-on configuration (every function attached to
+        the machine is reset by it)."""
         if self._power_on is not None:
             self.config[:] = self._power_on
 
@@ -182,9 +184,7 @@ class PCIBus:
             dev.config_write(off, value, size)
 
     def reset(self):
-        self.config_address = 0
-        for d in self.devices.values():
-            d.reset()
+        self.config_address = 0  # each function resets its own config space
 
 
 def pam_regions():
@@ -214,7 +214,8 @@ class I440FX(PCIDevice):
         self.update_pam()
 
     def reset(self):
-        self.bus.reset()  # also resets this function's config
+        super().reset()
+        self.bus.reset()
         self.update_pam()
 
     def config_written(self, off, size):

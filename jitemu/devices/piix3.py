@@ -55,7 +55,7 @@ class PIIX3(PCIDevice):
         machine.ports.register(0x92, read=self._read_92, write=self._write_92)
 
     def reset(self):
-        # The config space is reset with the bus (by the host bridge).
+        super().reset()
         self.rcr = 0
         self.port92 = (self.port92 & ~1) | 0x02  # the CPU comes out of reset with A20 on
         self._route()
@@ -140,6 +140,7 @@ class PIIX4PM(PCIDevice):
         self._update_io()
 
     def reset(self):
+        super().reset()
         self.pm1_sts = self.pm1_en = self.pm1_cnt = 0
         self._update_io()
 

@@ -1,0 +1,130 @@
+"""The PC: QEMU's `-M pc` (i440FX + PIIX3) with `-nodefaults`, as one
+machine description on a jitemu Machine.
+
+    pc = build_pc(bios="bios.bin", disk="disk.img", memory_mb=16, debugcon=sys.stdout)
+    pc.run()
+
+Devices, their ports and IRQs:
+
+    device          ports                         IRQ   module
+    PIC pair+ELCR   20-21, A0-A1, 4D0-4D1          -    pic
+    PIT + port 61   40-43, 61                      0    pit
+    8042 KBC        60, 64                         1,12 kbc
+    RTC/CMOS        70-71                          8    cmos
+    POST code       80                             -    post
+    port 92         92                             -    piix3
+    ATA primary     1F0-1F7, 3F6                  14    ata
+    ATA secondary   170-177, 376 (no drives)      15    ata
+    COM1 (optional) 3F8-3FF                        4    uart
+    debug console   402                            -    debugcon
+    debug exit      501                            -    debugexit
+    fw_cfg          510-511, 514-51B (DMA)         -    fw_cfg
+    PCI config      CF8, CFC-CFF                   -    i440fx
+    reset control   CF9                            -    piix3
+    PCI 00:00.0 i440FX host bridge (PAM, SMRAM)         i440fx
+    PCI 00:01.0 PIIX3 ISA bridge (PIRQ routing)         piix3
+    PCI 00:01.1 PIIX3 IDE                               piix3
+    PCI 00:01.3 PIIX4 ACPI PM (PM timer at PMBASE+8)    piix3
+
+No VGA (see devices/vga.py) and no floppy controller.  The firmware image
+is mapped at the top of 4 GiB and its last 128 KiB below 1 MiB through the
+i440FX PAM registers.  The CMOS memory-size bytes and the fw_cfg RAM size
+and "etc/e820" come from memory_mb, as QEMU's pc_cmos_init and
+fw_cfg_arch_create set them.
+"""
+import datetime
+import os
+
+from .devices.ata import ATAChannel, Disk
+from .devices.cmos import CMOS
+from .devices.debugcon import DebugConsole
+from .devices.debugexit import DebugExit
+from .devices.fw_cfg import FwCfg
+from .devices.i440fx import I440FX
+from .devices.kbc import KBC
+from .devices.pic import PIC
+from .devices.piix3 import PIIX3, PIIX3IDE, PIIX4PM
+from .devices.pit import PIT
+from .devices.post import PostCode
+from .devices.uart import UART
+from .machine import Machine
+
+BOOT_CODES = {"a": 1, "c": 2, "d": 3, "n": 4}
+
+
+class PC:
+    """A Machine with the PC devices attached; devices are attributes."""
+
+    def __init__(self, bios=None, disk=None, memory_mb=16, debugcon=None, serial=None,
+                 fixed_time=None, boot_order="cad", boot_fail_wait=-1, bootorder=b"", cpus=1,
+                 post_out=None):
+        self.machine = m = Machine(memory_mb=memory_mb)
+        if bios is not None:
+            if isinstance(bios, (str, os.PathLike)):
+                with open(bios, "rb") as f:
+                    bios = f.read()
+            m.load_firmware(bios)  # before the host bridge maps the PAM area
+        if isinstance(fixed_time, str):
+            fixed_time = datetime.datetime.fromisoformat(fixed_time)
+        self.disk = disk if disk is None or isinstance(disk, Disk) else Disk(disk)
+
+        self.pic = PIC()
+        self.pit = PIT()
+        self.cmos = CMOS(fixed_time=fixed_time)
+        self.fw_cfg = FwCfg(ram_size=m.ram_size, cpus=cpus, boot_fail_wait=boot_fail_wait,
+                            bootorder=bootorder)
+        self.host = I440FX()
+        self.piix3 = PIIX3(self.host)
+        self.ide = PIIX3IDE(self.host)
+        self.pm = PIIX4PM(self.host)
+        self.kbc = KBC()
+        self.post = PostCode(out=post_out)
+        self.ata0 = ATAChannel(0x1F0, 0x3F6, 14, master=self.disk)
+        self.ata1 = ATAChannel(0x170, 0x376, 15)
+        self.uart = UART(out=serial) if serial is not None else None
+        self.debugcon = DebugConsole(ports=(0x402,), out=debugcon)
+        self.debugexit = DebugExit(0x501)
+        self.devices = [d for d in (self.pic, self.pit, self.cmos, self.fw_cfg, self.host, self.piix3,
+                                    self.ide, self.pm, self.kbc, self.post, self.ata0, self.ata1,
+                                    self.uart, self.debugcon, self.debugexit) if d is not None]
+        for d in self.devices:
+            m.attach(d)
+        self._setup_cmos(memory_mb, cpus, boot_order)
+
+    def _setup_cmos(self, memory_mb, cpus, boot_order):
+        c = self.cmos
+        c.set_memory(self.machine.ram_size, cpus)
+        codes = [BOOT_CODES.get(ch, 0) for ch in boot_order.lower()[:3]] + [0, 0, 0]
+        c.ram[0x3D] = codes[1] << 4 | codes[0]
+        c.ram[0x38] = codes[2] << 4 | 0x01  # no floppy boot-signature check
+        c.ram[0x10] = 0x00  # no floppy drives
+        c.ram[0x14] = 0x02 | 0x04  # FPU, PS/2 mouse
+        d = self.disk
+        if d is not None:
+            c.ram[0x12] = 0xF0
+            c.ram[0x19] = 47  # user-defined type
+            cyl, heads, spt = d.cylinders, d.heads, d.spt
+            c.ram[0x1B:0x24] = bytes([cyl & 0xFF, cyl >> 8, heads, 0xFF, 0xFF, 0xC0 | ((heads > 8) << 3),
+                                      cyl & 0xFF, cyl >> 8, spt])
+            c.ram[0x39] = 0x00 if cyl <= 1024 else 0x01  # no translation / LBA
+
+    # -- conveniences ---------------------------------------------------------
+    def run(self, max_instructions=None):
+        return self.machine.run(max_instructions)
+
+    @property
+    def exit_status(self):
+        return self.debugexit.status
+
+    @property
+    def console(self):
+        return self.debugcon.text
+
+    def description(self):
+        """The device list as (name, class) pairs."""
+        return [(type(d).__name__, d) for d in self.devices]
+
+
+def build_pc(bios=None, disk=None, memory_mb=16, debugcon=None, serial=None, fixed_time=None, **kw):
+    return PC(bios=bios, disk=disk, memory_mb=memory_mb, debugcon=debugcon, serial=serial,
+              fixed_time=fixed_time, **kw)
