@@ -65,6 +65,10 @@ int bt_insert(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
     for (uint32_t p = phys_lo >> PAGE_BITS; p <= (phys_hi >> PAGE_BITS); p++) {
         if (!rt->code_page[p]) tlb_drop_writes_to(rt, p); /* writes now take the slow path */
         rt->code_page[p] = 1;
+        uint32_t lo = p == (phys_lo >> PAGE_BITS) ? (phys_lo & (PAGE_SIZE - 1)) : 0;
+        uint32_t hi = p == (phys_hi >> PAGE_BITS) ? (phys_hi & (PAGE_SIZE - 1)) : PAGE_SIZE - 1;
+        for (uint32_t l = lo >> LINE_BITS; l <= hi >> LINE_BITS; l++)
+            rt->code_lines[p * LINE_WORDS + (l >> 6)] |= 1ull << (l & 63);
     }
     return 0;
 }
@@ -83,6 +87,7 @@ void smc_invalidate_page(Runtime *rt, uint32_t page)
         }
     }
     rt->code_page[page] = 0; /* write TLB entries refill on the next miss */
+    memset(&rt->code_lines[page * LINE_WORDS], 0, LINE_WORDS * sizeof(uint64_t));
     rt->stat_smc_pages++;
     /* The running block may have been made from these bytes: end it at the
      * next instruction boundary so the rest is retranslated. */
@@ -98,7 +103,11 @@ void bt_flush(CPUState *s)
         if (rt->blocks[i].state == 1) rt->stat_invalidated++;
     memset(rt->blocks, 0, rt->block_cap * sizeof(Block));
     rt->block_used = rt->block_dead = 0;
-    memset(rt->code_page, 0, NPAGES);
+    for (uint32_t p = 0; p < NPAGES; p++)
+        if (rt->code_page[p]) {
+            rt->code_page[p] = 0;
+            memset(&rt->code_lines[p * LINE_WORDS], 0, LINE_WORDS * sizeof(uint64_t));
+        }
 }
 
 /* Translations still live for physical page `page` (tests, monitor). */

@@ -58,6 +58,13 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define PAGE_BITS 12
 #define PAGE_SIZE 4096u
 #define NPAGES (1u << 20)
+#define LINE_BITS 3 /* self-modifying code is tracked in 8-byte lines */
+#define LINE_WORDS (PAGE_SIZE >> LINE_BITS >> 6) /* uint64 words per page */
+static inline int code_line_hit(const uint64_t *lines, uint32_t phys)
+{
+    uint32_t line = (phys & (PAGE_SIZE - 1)) >> LINE_BITS;
+    return (lines[(phys >> PAGE_BITS) * LINE_WORDS + (line >> 6)] >> (line & 63)) & 1;
+}
 
 typedef void (*block_fn)(CPUState *);
 
@@ -83,6 +90,7 @@ typedef struct Runtime {
     uint8_t **phys_rd;   /* physical map: host pointer to read each page, or NULL */
     uint8_t **ram_page;  /* physical map: host pointer to write each page, or NULL */
     uint8_t *code_page;  /* nonzero when translated code was made from it */
+    uint64_t *code_lines; /* per page, LINE_WORDS words: which 8-byte lines hold translated code */
     uint32_t *tlb_phys;  /* physical page behind each filled TLB entry */
     uint32_t *tlb_fill;  /* filled TLB entries, for a cheap flush */
     uint32_t tlb_nfill;  /* entries in tlb_fill; TLB_FILL_MAX means "all" */

@@ -21,7 +21,10 @@ static void write_byte(CPUState *s, uint32_t phys, uint8_t v)
     uint32_t page = phys >> PAGE_BITS;
     uint8_t *host = rt->ram_page[page];
     if (host) {
-        if (rt->code_page[page]) smc_invalidate_page(rt, page);
+        /* Only a write to a line that translated code came from drops the
+         * page's translations: data next to code stays cheap. */
+        if (rt->code_page[page] && code_line_hit(rt->code_lines, phys))
+            smc_invalidate_page(rt, page);
         host[phys & (PAGE_SIZE - 1)] = v;
         return;
     }

@@ -81,7 +81,9 @@ int helper_string(CPUState *s, int op, int size, int rep, int seg, int addr32)
             if (rep == REP_NE && zf) return 0;
         }
         if (cx == 0) return 0;
-        /* Between iterations: honour the host and any write into code. */
-        if (__atomic_load_n(&s->exit_request, __ATOMIC_RELAXED) || --budget == 0) return 1;
+        /* Between iterations: honour the host.  A write into translated
+         * code (EXIT_SMC) does not stop a REP: the instruction was already
+         * decoded, as on a real CPU; the block ends after it. */
+        if ((__atomic_load_n(&s->exit_request, __ATOMIC_RELAXED) & ~EXIT_SMC) || --budget == 0) return 1;
     }
 }

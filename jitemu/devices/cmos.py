@@ -12,14 +12,15 @@ host's clock (default) or a fixed datetime given to the constructor, so a
 run with a fixed time is reproducible.  Register B selects BCD or binary
 (DM, bit 2) and 12 or 24 hour (bit 1) presentation and SET (bit 7) to stop
 updates while the guest writes the time.  Register A's update-in-progress
-bit (UIP, bit 7) is set for the 244 us (tBUC)
-before each once-a-second update; the update itself is taken as
-instantaneous at the second boundary (as QEMU does).  UIP reads 0 while SET
-is on or the divider (register A bits 6-4) is not 010.  Register C holds the interrupt flags (PF, AF,
-UF, IRQF), cleared by reading it; register D has VRT (valid RAM) set.
+bit (UIP, bit 7) is set for the 244 us (tBUC) before each once-a-second
+update; the update itself is taken as instantaneous at the second boundary
+(as QEMU does).  UIP reads 0 while SET is on or the divider (register A
+bits 6-4) is not 010.  Register C holds the interrupt flags (PF, AF, UF,
+IRQF), cleared by reading it; register D has VRT (valid RAM) set.
 Periodic (rate from register A), alarm and update-ended interrupts go to
 IRQ8 when enabled in register B; their flags are computed lazily, and
-timers are scheduled only while an interrupt is enabled.
+timers are scheduled only while an interrupt is enabled (so a halted guest
+with no enabled RTC interrupt does not wake up every second).
 """
 import calendar
 import datetime
