@@ -21,7 +21,10 @@ from .ports import PortBus
 log = logging.getLogger("jitemu")
 
 EXIT_STOP, EXIT_RESET, EXIT_IRQ, EXIT_SMC, EXIT_IO = 1, 2, 4, 8, 16
-RUN_MISS, RUN_EXIT, RUN_HLT, RUN_LIMIT, RUN_SHUTDOWN = 1, 2, 3, 4, 5
+RUN_MISS, RUN_EXIT, RUN_HLT, RUN_LIMIT, RUN_SHUTDOWN, RUN_DEBUG, RUN_STEP = 1, 2, 3, 4, 5, 6, 7
+DEBUG_STEP = 1
+TRACE_EXEC, TRACE_CPU, TRACE_INT = 1, 2, 4
+MAX_BREAKPOINTS = 16
 
 ROM_ALIAS_END = 0x100000
 MAX_ROM = 16 << 20
@@ -68,6 +71,7 @@ class Machine:
         self._vcpu_thread = None
         self._in_run = False
         self.run_result = None
+        self.tracer = None
         self._mmio = []  # (start, size, read, write, name) by handle
         self.memory_map = [("ram", 0, self.ram_size)]
         lib.rt_map(self.s, 0, self.ram_size, self._ram, 1)
@@ -272,6 +276,55 @@ class Machine:
             self._requested_at = time.perf_counter()
         lib.cpu_request_exit(self.s, EXIT_RESET)
 
+    # -- debugging -------------------------------------------------------
+    @property
+    def breakpoints(self):
+        return [self.s.bp[i] for i in range(self.s.bp_count)]
+
+    def add_breakpoint(self, linear):
+        """Stop before the instruction at linear address `linear` runs
+        (run() returns 'breakpoint').  Translations are redone so that no
+        block runs across it."""
+        bps = self.breakpoints
+        if linear in bps:
+            return
+        if len(bps) >= MAX_BREAKPOINTS:
+            raise ValueError("at most %d breakpoints" % MAX_BREAKPOINTS)
+        self.s.bp[len(bps)] = linear & 0xFFFFFFFF
+        self.s.bp_count = len(bps) + 1
+        self.flush_code_cache()
+
+    def remove_breakpoint(self, linear):
+        bps = [b for b in self.breakpoints if b != linear]
+        for i, b in enumerate(bps):
+            self.s.bp[i] = b
+        self.s.bp_count = len(bps)
+        self.flush_code_cache()
+
+    def step(self):
+        """Execute one guest instruction (or deliver one pending interrupt);
+        returns what run() would."""
+        self.s.debug_flags |= DEBUG_STEP
+        lib.cpu_update_hflags(self.s)
+        try:
+            return self.run()
+        finally:
+            self.s.debug_flags &= ~DEBUG_STEP
+            lib.cpu_update_hflags(self.s)
+
+    def set_tracer(self, tracer, exec=False, cpu=False, interrupts=False, in_asm=False):
+        """Send trace events to `tracer` (see jitemu.tools.trace): block
+        executions, the registers before each, interrupts and exceptions,
+        and the guest code of each new block.  With nothing asked for,
+        tracing costs nothing on the fast path."""
+        self.tracer = tracer
+        self.s.trace_flags = (TRACE_EXEC if exec else 0) | (TRACE_CPU if cpu else 0) | \
+            (TRACE_INT if interrupts else 0)
+        self.translator.on_translate = tracer.translated if in_asm else None
+        if in_asm:
+            self.flush_code_cache()  # so every block is seen being made
+            self.translator.forget()
+
     def set_irq_line(self, level):
         """Drive the CPU's INTR input (the interrupt controller does this)."""
         lib.cpu_set_irq(self.s, 1 if level else 0)
@@ -311,6 +364,11 @@ class Machine:
             if r == RUN_MISS:
                 self.translator.translate(s.miss_pc, s.miss_cs_base, s.miss_hflags)
                 continue
+            if r == RUN_DEBUG:
+                s.bp_skip = s.seg_base[1] + s.eip  # the next run() runs past it
+                return "breakpoint"
+            if r == RUN_STEP:
+                return "step"
             if r == RUN_HLT:
                 if s.eflags & 0x200 and clock.next_deadline() is not None:
                     clock.skip_to_next_deadline()  # wait for the timer
@@ -404,6 +462,11 @@ def py_irq_ack(host):
 
 
 @ffi.def_extern()
+def py_trace(host, kind, a, b, c):
+    _trace(host, kind, a, b, c)
+
+
+@ffi.def_extern()
 def py_log(host, kind, a, b):
     _log(host, kind, a, b)
 
@@ -428,3 +491,16 @@ def _irq_ack_impl(m):
 
 
 _irq_ack = _guard(_irq_ack_impl)
+
+
+def _trace_impl(m, kind, a, b, c):
+    t = m.tracer
+    if t is None:
+        return
+    if kind == 1:
+        t.executed(m, a, b, c)
+    else:
+        t.interrupt(m, a, None if b == 0xFFFFFFFF else b, c)
+
+
+_trace = _guard(_trace_impl)

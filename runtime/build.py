@@ -106,6 +106,7 @@ extern "Python+C" uint32_t py_mmio_read(void *host, int handle, uint32_t addr, i
 extern "Python+C" void py_mmio_write(void *host, int handle, uint32_t addr, uint32_t value, int size);
 extern "Python+C" void py_log(void *host, int kind, uint32_t a, uint32_t b);
 extern "Python+C" int py_irq_ack(void *host);
+extern "Python+C" void py_trace(void *host, int kind, uint32_t a, uint32_t b, uint32_t c);
 """
 
 with open(os.path.join(GEN_DIR, "api.h"), "w") as f:

@@ -2,6 +2,13 @@
  * something needs the host (a miss, an exit request, HLT, the budget). */
 #include "jitemu.h"
 
+static int at_breakpoint(CPUState *s, uint32_t pc)
+{
+    for (uint32_t i = 0; i < s->bp_count; i++)
+        if (s->bp[i] == pc) return 1;
+    return 0;
+}
+
 int cpu_run(CPUState *s)
 {
     Runtime *rt = RT(s);
@@ -42,6 +49,8 @@ int cpu_run(CPUState *s)
         if (s->icount >= s->icount_limit) return RUN_LIMIT;
         uint32_t cs_base = s->seg_base[R_CS];
         uint32_t pc = cs_base + s->eip;
+        /* Resuming from a breakpoint (bp_skip) runs past it once. */
+        if (s->bp_count && pc != s->bp_skip && at_breakpoint(s, pc)) return RUN_DEBUG;
         Block *b = bt_lookup(rt, pc, cs_base, s->hflags);
         if (!b) {
             s->miss_pc = pc;
@@ -51,6 +60,13 @@ int cpu_run(CPUState *s)
         }
         s->cur_phys_lo = b->phys_lo;
         s->cur_phys_hi = b->phys_hi;
+        s->bp_skip = 0xffffffffu;
+        if (s->trace_flags & (TRACE_EXEC | TRACE_CPU)) py_trace(rt->host, 1, pc, cs_base, b->id);
+        if (s->hflags & HF_STEP) {
+            b->fn(s);
+            s->block_execs++;
+            return RUN_STEP;
+        }
         if (s->hflags & HF_TF) {
             /* Single-step: the block is one instruction; unless it raised
              * an exception, #DB (a trap, DR6.BS) follows it. */

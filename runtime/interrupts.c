@@ -28,6 +28,8 @@ static void deliver_pm(CPUState *s, int vector, uint32_t return_eip, int has_cod
  * `code` as well when has_code (protected mode only). */
 void cpu_deliver_error(CPUState *s, int vector, uint32_t return_eip, int has_code, uint32_t code)
 {
+    if (s->trace_flags & TRACE_INT)
+        py_trace(RT(s)->host, 2, (uint32_t)vector, has_code ? code : 0xffffffffu, s->seg_base[R_CS] + return_eip);
     if (!(s->cr[0] & 1)) {
         uint32_t ent = s->idt_base + (uint32_t)vector * 4;
         uint32_t off = lin_read(s, ent, 2);

@@ -43,6 +43,8 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define RUN_HLT 3    /* the CPU halted with no deliverable interrupt */
 #define RUN_LIMIT 4  /* icount reached icount_limit */
 #define RUN_SHUTDOWN 5 /* triple fault */
+#define RUN_DEBUG 6  /* a breakpoint: EIP is on it, nothing there ran */
+#define RUN_STEP 7   /* single-step: one instruction ran */
 
 /* hflags: mode bits in every code-cache key. */
 #define HF_CODE32 1u
@@ -52,6 +54,13 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define HF_PG 16u
 #define HF_TF 32u  /* single-step: one instruction per block, then #DB */
 #define HF_FLAT 64u /* protected mode; CS DS ES SS are base 0, limit 4 GiB */
+#define HF_STEP 128u /* a debugger single-steps: one instruction per block */
+
+/* debug_flags and trace_flags */
+#define DEBUG_STEP 1u
+#define TRACE_EXEC 1u  /* every block execution */
+#define TRACE_CPU 2u   /* the registers before every block */
+#define TRACE_INT 4u   /* interrupts and exceptions */
 #define HF_CPL_SHIFT 8
 
 /* Page-table entries cover 4 GiB in 4 KiB pages. */
@@ -113,6 +122,7 @@ uint32_t py_mmio_read(void *host, int handle, uint32_t addr, int size);
 void py_mmio_write(void *host, int handle, uint32_t addr, uint32_t value, int size);
 void py_log(void *host, int kind, uint32_t a, uint32_t b);
 int py_irq_ack(void *host);
+void py_trace(void *host, int kind, uint32_t a, uint32_t b, uint32_t c);
 
 #define TLB_FILL_MAX 8192
 

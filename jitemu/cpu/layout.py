@@ -70,7 +70,14 @@ FIELDS = [
     ("miss_pc", "uint32_t", 0),
     ("miss_cs_base", "uint32_t", 0),
     ("miss_hflags", "uint32_t", 0),
-    ("_pad", "uint32_t", 0),
+    # Debugging: execution breakpoints (linear addresses) the dispatcher
+    # stops at before running a block there, one address to run past when
+    # resuming, single-step (bit 0 of debug_flags), and trace categories.
+    ("bp", "uint32_t", 16),
+    ("bp_count", "uint32_t", 0),
+    ("bp_skip", "uint32_t", 0),
+    ("debug_flags", "uint32_t", 0),
+    ("trace_flags", "uint32_t", 0),
 ]
 
 _LLVM = {

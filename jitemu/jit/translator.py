@@ -22,6 +22,7 @@ BATCH = 24
 HF_CODE32 = 1
 HF_PG = 16
 HF_TF = 32
+HF_STEP = 128
 
 
 class Translator:
@@ -33,6 +34,9 @@ class Translator:
         self.blocks_translated = 0
         self.blocks_reused = 0
         self._done = {}  # key -> (phys, guest bytes, native code, id)
+        # on_translate(pc, cs_base, hflags, block_id, [(addr, bytes, text)])
+        # sees every block's guest instructions (tracing: in_asm).
+        self.on_translate = None
         self.insns_translated = 0
         self._logged_ud = set()
         self._buf = ffi.new("uint8_t[]", 4096 + 16)
@@ -101,6 +105,10 @@ class Translator:
             self._done[(p, cs_base, hflags)] = (lo, self._read(lo, hi - lo + 1), fn, int(name[1:]))
         self.blocks_translated += len(regs)
 
+    def forget(self):
+        """Drop the native code kept for reuse: every block is lifted anew."""
+        self._done.clear()
+
     def _read(self, phys, n):
         buf = self.ffi.new("uint8_t[]", n)
         self.lib.phys_read_bytes(self.s, phys, buf, n)
@@ -134,6 +142,9 @@ class Translator:
         eip = (pc - cs_base) & 0xFFFFFFFF
         b = BlockBuilder(name, hflags)
         b.begin()
+        # A breakpoint ends the block before it: the dispatcher stops there.
+        breakpoints = {self.s.bp[i] for i in range(self.s.bp_count)}
+        listing = [] if self.on_translate is not None else None
         off = 0
         hi = phys0
         successors = []
@@ -162,6 +173,8 @@ class Translator:
                 hi = max(hi, phys0 + off)
                 break
             b.insn = insn
+            if listing is not None:
+                listing.append(((cs_base + eip) & 0xFFFFFFFF, insn.raw, insn.text))
             lifter(b, insn)
             hi = phys0 + off + insn.length - 1
             self.insns_translated += 1
@@ -179,11 +192,14 @@ class Translator:
                 break
             # Stop at the page end, at IP wrap-around, or at the size cap.
             if nxt != ((eip + insn.length) & eip_mask) or off >= 4096 - (phys0 & 0xFFF) \
-                    or b.icount >= (1 if hflags & HF_TF else MAX_INSNS):
+                    or b.icount >= (1 if hflags & (HF_TF | HF_STEP) else MAX_INSNS) \
+                    or (cs_base + nxt) & 0xFFFFFFFF in breakpoints:
                 b.exit(nxt, completed=False)
                 successors.append(nxt)
                 break
             eip = nxt
+        if listing is not None:
+            self.on_translate(pc, cs_base, hflags, int(name[1:]), listing)
         return b.finish(), phys0, hi, successors
 
     def _straddles(self, window, eip, code32):
