@@ -42,7 +42,7 @@ def cmd_run(args):
     from .devices.debugcon import DebugConsole
     from .devices.debugexit import DebugExit
     from .machine import FirmwareError, Machine
-    m = Machine(memory_mb=args.memory)
+    m = Machine(memory_mb=args.memory, cache=not args.no_cache)
     try:
         m.load_firmware(image)
     except FirmwareError as e:
@@ -68,6 +68,8 @@ def cmd_run(args):
 
 
 SYSTEM_SEABIOS = "/usr/share/seabios/bios.bin"
+CACHE_HELP = ("do not use the persistent translation cache ($JITEMU_CACHE_DIR, else "
+              "$XDG_CACHE_HOME/jitemu or ~/.cache/jitemu)")
 
 
 def _open_output(spec, what):
@@ -116,7 +118,7 @@ def cmd_boot(args):
     from .pc import build_pc
     try:
         pc = build_pc(bios=bios, disk=disk, memory_mb=args.memory, debugcon=debugcon, serial=serial,
-                      fixed_time=args.fixed_time)
+                      fixed_time=args.fixed_time, cache=not args.no_cache)
     except FirmwareError as e:
         return _fail("%s: %s" % (bios_path, e))
     t0 = time.perf_counter()
@@ -136,10 +138,11 @@ def _summary(m, why, elapsed):
     st = m.stats()
     resets = sum(m.resets.values())
     sys.stderr.write(
-        "jitemu: %s after %d instructions in %.3f s (%.1f MIPS); %d blocks translated (%d reused), "
-        "%.3f s compiling; %d guest exceptions; %d resets\n"
+        "jitemu: %s after %d instructions in %.3f s (%.1f MIPS); %d blocks translated, %d from the "
+        "cache, %d reused; %.3f s compiling; %d guest exceptions; %d resets\n"
         % (why, st["instructions"], elapsed, st["instructions"] / max(elapsed, 1e-9) / 1e6,
-           st["blocks_translated"], st["blocks_reused"], st["compile_seconds"], st["exceptions"], resets))
+           st["blocks_translated"], st["blocks_from_cache"], st["blocks_reused"], st["compile_seconds"],
+           st["exceptions"], resets))
 
 
 def build_parser():
@@ -154,6 +157,7 @@ def build_parser():
     r.add_argument("--max-instructions", type=int, default=None, metavar="N",
                    help="stop after about N guest instructions")
     r.add_argument("-q", "--quiet", action="store_true", help="no closing summary on stderr")
+    r.add_argument("--no-cache", action="store_true", help=CACHE_HELP)
     r.set_defaults(func=cmd_run)
 
     b = sub.add_parser("boot", help="boot a PC (i440FX + PIIX3) from its firmware to the disk's boot sector")
@@ -170,6 +174,7 @@ def build_parser():
     b.add_argument("--max-instructions", type=int, default=None, metavar="N",
                    help="stop after about N guest instructions")
     b.add_argument("-q", "--quiet", action="store_true", help="no closing summary on stderr")
+    b.add_argument("--no-cache", action="store_true", help=CACHE_HELP)
     b.set_defaults(func=cmd_boot)
     return p
 

@@ -39,7 +39,7 @@ class GuestError(RuntimeError):
 
 
 class Machine:
-    def __init__(self, memory_mb=16):
+    def __init__(self, memory_mb=16, cache=False):
         if not 1 <= memory_mb <= 3072:
             raise ValueError("memory must be between 1 and 3072 MiB")
         self.ram_size = memory_mb << 20
@@ -57,6 +57,9 @@ class Machine:
         self.interrupt_controller = None
         self._rom = None
         self._translator = None
+        # The persistent translation cache (jitemu/jit/cache.py): False for
+        # none, True for the default directory, or a directory.
+        self._cache_setting = cache
         self._error = None
         self._lock = threading.Lock()
         self.ud_log = []
@@ -162,6 +165,10 @@ class Machine:
         if self._translator is None:
             from .jit.translator import Translator  # llvmlite/capstone load lazily
             self._translator = Translator(ffi, lib, self.s)
+            if self._cache_setting:
+                from .jit.cache import CodeCache
+                d = None if self._cache_setting is True else self._cache_setting
+                self._translator.cache = CodeCache(d)
         return self._translator
 
     def reset(self, source="api", inspect=None):
@@ -419,6 +426,7 @@ class Machine:
             "smc_pages": out[2],
             "blocks_translated": t.blocks_translated if t else 0,
             "blocks_reused": t.blocks_reused if t else 0,
+            "blocks_from_cache": t.blocks_cached if t else 0,
             "compile_seconds": t.compiler.seconds if t else 0.0,
             "exceptions": self.s.exc_count,
         }

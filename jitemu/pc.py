@@ -57,8 +57,8 @@ class PC:
 
     def __init__(self, bios=None, disk=None, memory_mb=16, debugcon=None, serial=None,
                  fixed_time=None, boot_order="cad", boot_fail_wait=-1, bootorder=b"", cpus=1,
-                 post_out=None):
-        self.machine = m = Machine(memory_mb=memory_mb)
+                 post_out=None, cache=False):
+        self.machine = m = Machine(memory_mb=memory_mb, cache=cache)
         if bios is not None:
             if isinstance(bios, (str, os.PathLike)):
                 with open(bios, "rb") as f:

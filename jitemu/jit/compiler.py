@@ -51,23 +51,34 @@ class Compiler:
         mpm.run(mod, pb)
 
     def compile(self, ir_text, exports):
-        """Compile one module and return {name: address} for `exports`."""
+        """Compile one module; returns ({name: address} for `exports`, the
+        object code, which a persistent cache can keep)."""
         t0 = time.perf_counter()
         mod = llvm.parse_assembly(ir_text)
         mod.verify()
         self._optimise(mod)
         obj = self._emit_tm.emit_object(mod)
+        addrs = self.link(obj, exports)
+        self.seconds += time.perf_counter() - t0
+        return addrs, obj
+
+    def link(self, obj, exports):
+        """Load object code (fresh or from the cache) into the JIT; helpers
+        are bound by symbol.  Raises RuntimeError for an object that does
+        not link (a corrupt or foreign cache entry)."""
         lib = llvm.JITLibraryBuilder().add_object_img(obj)
         for name, addr in self._helpers.items():
             lib.import_symbol(name, addr)
         for name in exports:
             lib.export_symbol(name)
-        tracker = lib.link(self._jit, "m%d" % self.modules)
+        self.modules += 1  # a failed link still uses up its library name
+        tracker = lib.link(self._jit, "m%d" % (self.modules - 1))
         self._trackers.append(tracker)
-        self.modules += 1
         self.functions += len(exports)
-        self.seconds += time.perf_counter() - t0
-        return {name: tracker[name] for name in exports}
+        addrs = {name: tracker[name] for name in exports}
+        if not all(addrs.values()):
+            raise RuntimeError("object code lacks a block symbol")
+        return addrs
 
 
 def declarations():

@@ -33,6 +33,8 @@ class Translator:
         self.next_id = 0
         self.blocks_translated = 0
         self.blocks_reused = 0
+        self.blocks_cached = 0  # taken from the persistent cache
+        self.cache = None       # a jitemu.jit.cache.CodeCache, or None
         self._done = {}  # key -> (phys, guest bytes, native code, id)
         # on_translate(pc, cs_base, hflags, block_id, [(addr, bytes, text)])
         # sees every block's guest instructions (tracing: in_asm).
@@ -98,12 +100,44 @@ class Translator:
             todo.extend((cs_base + e) & 0xFFFFFFFF for e in successors)
         if not parts:
             return
-        addrs = self.compiler.compile(module_prelude() + "\n\n".join(parts), exports)
+        addrs, obj = self.compiler.compile(module_prelude() + "\n\n".join(parts), exports)
+        if self.cache is not None:
+            self.cache.store(obj, [(p, cs_base, hflags, lo, self._read(lo, hi - lo + 1), name)
+                                   for p, lo, hi, name in regs])
         for p, lo, hi, name in regs:
             fn = self.ffi.cast("void *", addrs[name])
             self.lib.bt_insert(self.s, p, cs_base, hflags, lo, hi, fn, int(name[1:]))
             self._done[(p, cs_base, hflags)] = (lo, self._read(lo, hi - lo + 1), fn, int(name[1:]))
         self.blocks_translated += len(regs)
+
+    def _from_cache(self, pc, cs_base, hflags):
+        """Native code for this block from the persistent cache, if a
+        cached translation was made from the same guest bytes."""
+        if self.cache is None:
+            return False
+        candidates = self.cache.candidates(pc, cs_base, hflags)
+        if not candidates:
+            return False
+        phys = self._code_phys(pc)
+        if phys is None:
+            return None
+        for cphys, length, digest, obj_id, symbol in candidates:
+            if cphys != phys:
+                continue
+            code = self._read(phys, length)
+            if self.cache.digest(code) != digest:
+                continue
+            fn = self.cache.function(obj_id, symbol, self.compiler)
+            if fn is None:
+                continue
+            ident = self.next_id
+            self.next_id += 1
+            fn = self.ffi.cast("void *", fn)
+            self.lib.bt_insert(self.s, pc, cs_base, hflags, phys, phys + length - 1, fn, ident)
+            self._done[(pc, cs_base, hflags)] = (phys, code, fn, ident)
+            self.blocks_cached += 1
+            return True
+        return False
 
     def forget(self):
         """Drop the native code kept for reuse: every block is lifted anew."""
@@ -121,7 +155,7 @@ class Translator:
         False if it must be translated, None if fetching faulted."""
         done = self._done.get((pc, cs_base, hflags))
         if done is None:
-            return False
+            return self._from_cache(pc, cs_base, hflags)
         lo, code, fn, ident = done
         phys = self._code_phys(pc)
         if phys is None:
