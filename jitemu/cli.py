@@ -176,6 +176,15 @@ def build_parser():
     b.add_argument("-q", "--quiet", action="store_true", help="no closing summary on stderr")
     b.add_argument("--no-cache", action="store_true", help=CACHE_HELP)
     b.set_defaults(func=cmd_boot)
+
+    n = sub.add_parser("bench", help="time jitemu against QEMU TCG (and Unicorn) on the same images")
+    n.error = p.error
+    n.add_argument("--rounds", type=int, default=3, metavar="N", choices=range(1, 101),
+                   help="runs per emulator, alternating (default 3)")
+    n.add_argument("--only", metavar="NAMES", help="comma-separated workloads (default: all)")
+    n.add_argument("--plot", metavar="FILE.png", help="also draw the ratios as a PNG bar chart")
+    n.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    n.set_defaults(func=lambda a: __import__("jitemu.bench", fromlist=["main"]).main(a))
     return p
 
 
@@ -185,7 +194,7 @@ def main(argv=None):
     if not getattr(args, "func", None):
         p.print_help()
         return 2
-    if getattr(args, "memory", 16) is not None and not 1 <= args.memory <= 3072:
+    if not 1 <= getattr(args, "memory", 16) <= 3072:
         return _fail("--memory must be between 1 and 3072 MiB")
     return args.func(args)
 

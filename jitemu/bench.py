@@ -1,0 +1,205 @@
+"""`jitemu bench`: time jitemu against QEMU TCG (and Unicorn, Bochs where they
+apply) on the same images in one run, alternating, and report medians and
+ratios.
+
+Every measurement is a whole process, start to the moment its last line of
+debug-console output appears (QEMU never exits on HLT, so the runner watches
+its debug-console file and ends it); both emulators pay their start-up.
+Instruction counts come from jitemu's run of the same image (QEMU executes
+the same guest code), so MIPS are comparable.  Shared machines are noisy:
+read the ratios, not the absolute times.
+"""
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIRMWARE = os.path.join(ROOT, "firmware", "images")
+SEABIOS = "/usr/share/seabios/bios.bin"
+QEMU = "qemu-system-i386"
+
+
+class Workload:
+    def __init__(self, name, kind, image, done, disk=None, cache="cold", unicorn=False):
+        self.name, self.kind, self.image, self.done = name, kind, image, done
+        self.disk, self.cache, self.unicorn = disk, cache, unicorn
+
+
+def workloads():
+    img = lambda n: os.path.join(FIRMWARE, n)  # noqa: E731
+    return [
+        Workload("seabios-boot-cold", "pc", SEABIOS, "BOOT-SECTOR-OK", disk=img("disk/bootok.img")),
+        Workload("seabios-boot-warm", "pc", SEABIOS, "BOOT-SECTOR-OK", disk=img("disk/bootok.img"), cache="warm"),
+        Workload("seabios-reboot-x100", "pc", SEABIOS, "REBOOTS-OK 100", disk=img("disk/rebootloop.img"),
+                 cache="warm"),
+        Workload("crc32-real", "rom", img("cpuloop.bin"), "crc32 ", unicorn=True),
+        Workload("sieve-real", "rom", img("sieve.bin"), "primes ", unicorn=True),
+        Workload("sieve-pm-paging", "rom", img("sieve32.bin"), "primes "),
+    ]
+
+
+def _wait_for(path, needle, proc, timeout):
+    """Poll `path` until it holds `needle` (or the process ends)."""
+    t_end = time.perf_counter() + timeout
+    while time.perf_counter() < t_end:
+        try:
+            with open(path, "rb") as f:
+                if needle.encode() in f.read():
+                    return True
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.002)
+    try:
+        with open(path, "rb") as f:
+            return needle.encode() in f.read()
+    except OSError:
+        return False
+
+
+def _timed(cmd, log, needle, timeout=600, env=None):
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    ok = _wait_for(log, needle, proc, timeout)
+    elapsed = time.perf_counter() - t0
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    return elapsed if ok else None
+
+
+def run_jitemu(w, tmp, cache_dir):
+    log = os.path.join(tmp, "jitemu.log")
+    if os.path.exists(log):
+        os.remove(log)
+    cmd = [sys.executable, "-m", "jitemu.cli"]
+    if w.kind == "pc":
+        cmd += ["boot", "--bios", w.image, "--disk", w.disk, "--fixed-time", "2024-01-01T00:00:00"]
+    else:
+        cmd += ["run", w.image]
+    cmd += ["--debugcon", log, "-q"]
+    env = dict(os.environ)
+    if w.cache == "cold":
+        cmd.append("--no-cache")
+    else:
+        env["JITEMU_CACHE_DIR"] = cache_dir
+    return _timed(cmd, log, w.done, env=env)
+
+
+def run_qemu(w, tmp):
+    log = os.path.join(tmp, "qemu.log")
+    if os.path.exists(log):
+        os.remove(log)
+    cmd = [QEMU, "-M", "pc", "-accel", "tcg", "-display", "none", "-nodefaults", "-bios", w.image,
+           "-chardev", "file,id=dbg,path=" + log, "-device", "isa-debugcon,iobase=0x402,chardev=dbg",
+           "-device", "isa-debug-exit,iobase=0x501", "-serial", "none", "-monitor", "none", "-m", "16"]
+    if w.disk:
+        cmd += ["-drive", "file=%s,format=raw,if=ide,snapshot=on" % w.disk]
+    return _timed(cmd, log, w.done)
+
+
+def run_unicorn(w, tmp):
+    log = os.path.join(tmp, "unicorn.log")
+    runner = os.path.join(ROOT, "firmware", "run_unicorn.py")
+    code = ("import sys; sys.path.insert(0, %r); import run_unicorn; "
+            "open(%r, 'w').write(run_unicorn.run_file(%r))" % (os.path.dirname(runner), log, w.image))
+    if os.path.exists(log):
+        os.remove(log)
+    return _timed([sys.executable, "-c", code], log, w.done)
+
+
+def instructions(w):
+    """Guest instructions in the workload, counted by jitemu in-process."""
+    from .devices.debugcon import DebugConsole
+    from .machine import Machine
+    if w.kind == "pc":
+        from .pc import build_pc
+        pc = build_pc(bios=w.image, disk=w.disk, fixed_time="2024-01-01T00:00:00")
+        pc.run()
+        return pc.machine.icount
+    m = Machine()
+    m.load_firmware(open(w.image, "rb").read())
+    m.attach(DebugConsole())
+    m.run()
+    return m.icount
+
+
+def measure(selected, rounds, progress):
+    have_qemu = shutil.which(QEMU) is not None
+    try:
+        import unicorn  # noqa: F401
+        have_unicorn = True
+    except ImportError:
+        have_unicorn = False
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cache_dir = os.path.join(tmp, "cache")
+        for w in selected:
+            if w.kind == "pc" and not os.path.exists(SEABIOS):
+                progress("%s: skipped, %s is missing (Debian package seabios)" % (w.name, SEABIOS))
+                continue
+            icount = instructions(w)
+            if w.cache == "warm":
+                run_jitemu(w, tmp, cache_dir)  # fill the cache once
+            times = {"jitemu": [], "qemu": [], "unicorn": []}
+            for r in range(rounds):  # alternate, so drift hits all alike
+                progress("%s: round %d/%d" % (w.name, r + 1, rounds))
+                times["jitemu"].append(run_jitemu(w, tmp, cache_dir))
+                if have_qemu:
+                    times["qemu"].append(run_qemu(w, tmp))
+                if have_unicorn and w.unicorn:
+                    times["unicorn"].append(run_unicorn(w, tmp))
+            med = {}
+            for k, v in times.items():
+                ok = [t for t in v if t is not None]
+                if ok and len(ok) == len(v):
+                    med[k] = statistics.median(ok)
+                elif v:
+                    med[k] = None  # did not finish
+            results.append((w, icount, med))
+    return results
+
+
+def table(results):
+    head = "%-22s %12s %10s %10s %10s %9s %9s %9s" % (
+        "workload", "instructions", "jitemu s", "qemu s", "unicorn s", "jit MIPS", "qemu MIPS", "qemu/jit")
+    lines = [head, "-" * len(head)]
+    for w, icount, med in results:
+        j, q, u = med.get("jitemu"), med.get("qemu"), med.get("unicorn")
+        f = lambda t: "%.3f" % t if t else "-"  # noqa: E731
+        mips = lambda t: "%.0f" % (icount / t / 1e6) if t else "-"  # noqa: E731
+        ratio = "%.2fx" % (q / j) if j and q else "-"
+        lines.append("%-22s %12d %10s %10s %10s %9s %9s %9s" % (w.name, icount, f(j), f(q), f(u), mips(j),
+                                                                 mips(q), ratio))
+    lines.append("qemu/jit > 1 means jitemu is faster.  Times: median wall time of whole processes.")
+    return "\n".join(lines)
+
+
+def plot(results, path):
+    """A bar chart of jitemu's speed relative to QEMU (log scale), as PNG."""
+    from .benchplot import ratio_chart
+    bars = []
+    for w, _, med in results:
+        j, q = med.get("jitemu"), med.get("qemu")
+        if j and q:
+            bars.append((w.name, q / j))
+    ratio_chart(bars, path)
+
+
+def main(args):
+    selected = [w for w in workloads() if not args.only or w.name in args.only.split(",")]
+    if not selected:
+        sys.stderr.write("jitemu: error: no workload named %s\n" % args.only)
+        return 2
+    progress = (lambda msg: None) if args.quiet else (lambda msg: sys.stderr.write("bench: %s\n" % msg))
+    results = measure(selected, args.rounds, progress)
+    print(table(results))
+    if args.plot:
+        plot(results, args.plot)
+        print("plot: %s" % args.plot)
+    return 0
