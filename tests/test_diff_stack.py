@@ -31,7 +31,9 @@ def _fixup(case, s):
         # SDM PUSH: a 32-bit push of a segment register either zero-extends
         # (QEMU, so Unicorn) or moves 16 bits, leaving the upper word alone
         # (recent Intel cores, jitemu).  The upper word is not compared.
-        return {"mem": [(oracle.stack_lin(s, -2), 2)]}
+        # (A dword access does not wrap inside itself: the upper word of a
+        # push at SS:FFFE is at linear SS base + 0x10000.)
+        return {"mem": [(oracle.stack_lin(s, -4) + 2, 2)]}
     if case.name == "enter" and case.enc.op32:
         # 32-bit ENTER on a 16-bit stack: per the SDM (and Bochs) FrameTemp
         # is ESP after pushing EBP, upper half included, and EBP gets all
@@ -40,7 +42,7 @@ def _fixup(case, s):
         level = ops[1].imm & 31
         ignore = []
         if level:
-            ignore.append((oracle.stack_lin(s, -4 * (level + 1) + 2), 2))
+            ignore.append((oracle.stack_lin(s, -4 * (level + 1)) + 2, 2))
         return {5: 0xFFFF, "mem": ignore}
 
 
