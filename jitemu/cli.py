@@ -11,7 +11,6 @@ llvmlite, capstone) are imported only by the commands that need them.
 import argparse
 import os
 import sys
-import time
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,10 +38,15 @@ def cmd_run(args):
         image = _read_image(args.image)
     except (ValueError, OSError) as e:
         return _fail(str(e))
+    tools, err = _tool_setup(args)
+    if err:
+        return _fail(err)
+    if "exit" in tools:
+        return tools["exit"]
     from .devices.debugcon import DebugConsole
     from .devices.debugexit import DebugExit
     from .machine import FirmwareError, Machine
-    m = Machine(memory_mb=args.memory, cache=not args.no_cache)
+    m = Machine(memory_mb=args.memory, cache=not args.no_cache and not tools.get("no_cache"))
     try:
         m.load_firmware(image)
     except FirmwareError as e:
@@ -55,16 +59,7 @@ def cmd_run(args):
             return _fail("cannot open debug console file: %s" % e)
     m.attach(DebugConsole(out=out))
     dexit = m.attach(DebugExit())
-    t0 = time.perf_counter()
-    why = m.run(max_instructions=args.max_instructions)
-    elapsed = time.perf_counter() - t0
-    if out is not None:
-        out.flush()
-    if not args.quiet:
-        _summary(m, why, elapsed)
-    if dexit.status is not None:
-        return dexit.status
-    return 0 if why in ("halt", "exit") else 1
+    return _execute(m, args, tools, lambda: dexit.status, [out])
 
 
 SYSTEM_SEABIOS = "/usr/share/seabios/bios.bin"
@@ -114,24 +109,151 @@ def cmd_boot(args):
     serial, err = _open_output(args.serial, "serial")
     if err:
         return _fail(err)
+    tools, err = _tool_setup(args)
+    if err:
+        return _fail(err)
+    if "exit" in tools:
+        return tools["exit"]
     from .machine import FirmwareError
     from .pc import build_pc
     try:
         pc = build_pc(bios=bios, disk=disk, memory_mb=args.memory, debugcon=debugcon, serial=serial,
-                      fixed_time=args.fixed_time, cache=not args.no_cache)
+                      fixed_time=args.fixed_time, cache=not args.no_cache and not tools.get("no_cache"))
     except FirmwareError as e:
         return _fail("%s: %s" % (bios_path, e))
-    t0 = time.perf_counter()
-    why = pc.run(max_instructions=args.max_instructions)
-    elapsed = time.perf_counter() - t0
-    for stream in (debugcon, serial):
+    return _execute(pc.machine, args, tools, lambda: pc.exit_status, [debugcon, serial])
+
+
+def _tool_setup(args):
+    """Check the debugging and display options before the machine is built:
+    ({what was asked}, None) or (None, one-line error)."""
+    tools = {}
+    if args.trace is not None:
+        from .tools.trace import parse_categories
+        if args.trace == "help":
+            print("trace categories (-d, comma-separated):\n"
+                  "  in_asm  the guest instructions of each new block\n"
+                  "  exec    each block execution\n"
+                  "  cpu     the registers before each block\n"
+                  "  int     interrupts and exceptions")
+            return {"exit": 0}, None
+        try:
+            tools["trace"] = parse_categories(args.trace)
+        except ValueError as e:
+            return None, str(e)
+        # Blocks from the persistent cache are not lifted: in_asm would miss them.
+        tools["no_cache"] = "in_asm" in tools["trace"]
+        if args.trace_file:
+            try:
+                tools["trace_out"] = open(args.trace_file, "w")
+            except OSError as e:
+                return None, "-D: cannot open trace file: %s" % e
+    for opt, what in (("gdb", "--gdb"), ("monitor", "--monitor")):
+        spec = getattr(args, opt)
+        if spec is None or (opt == "monitor" and spec == "stdio"):
+            continue
+        from .tools.gdbstub import parse_endpoint
+        try:
+            tools[opt] = parse_endpoint(spec, what)
+        except ValueError as e:
+            return None, str(e) + (" or stdio" if opt == "monitor" else "")
+    if args.wait_gdb and args.gdb is None:
+        return None, "--wait-gdb needs --gdb"
+    if args.screenshot:
+        d = os.path.dirname(os.path.abspath(args.screenshot))
+        if not os.path.isdir(d):
+            return None, "--screenshot: no such directory: %s" % d
+    return tools, None
+
+
+def _execute(m, args, tools, exit_status, streams):
+    """Run the machine on its vCPU thread with the tools asked for (gdb
+    stub, monitor, tracing, screen, progress) until the run ends; the
+    closing summary; the exit status."""
+    from .tools.control import Controller, drive
+    ctl = Controller(m, args.max_instructions, exit_status=exit_status, paused=args.wait_gdb)
+    tracer = None
+    servers = []
+    tickers = []
+    progress = screen = None
+    if "trace" in tools:
+        from .tools.trace import Tracer
+        tracer = Tracer(tools.get("trace_out", sys.stderr), tools["trace"]).install(m)
+    monitor = None
+    if args.monitor is not None or args.gdb is not None:
+        from .tools.monitor import Monitor
+        monitor = Monitor(m, ctl)
+    try:
+        if args.gdb is not None:
+            from .tools.gdbstub import GdbServer
+            host, port = tools["gdb"]
+            srv = GdbServer(ctl, host, port, monitor=monitor)
+            servers.append(srv.start())
+            sys.stderr.write("jitemu: gdb stub listening on %s:%d%s\n" % (
+                srv.address[0], srv.address[1], "; waiting for gdb" if args.wait_gdb else ""))
+        if args.monitor == "stdio":
+            from .tools.monitor import start_stdio
+            start_stdio(monitor)
+        elif args.monitor is not None:
+            from .tools.monitor import MonitorServer
+            host, port = tools["monitor"]
+            srv = MonitorServer(monitor, host, port)
+            servers.append(srv.start())
+            sys.stderr.write("jitemu: monitor listening on %s:%d\n" % srv.address)
+    except OSError as e:
+        for srv in servers:
+            srv.close()
+        return _fail("cannot listen: %s" % e)
+    sys.stderr.flush()
+    if args.screen is not None:
+        from .tools.screen import Screen
+        screen = Screen(m, mode=args.screen)
+        tickers.append(screen)
+    if not args.quiet:
+        from .tools.progress import Progress
+        progress = Progress(m, force=args.progress)
+        tickers.append(progress)
+    try:
+        status = drive(ctl, tickers)
+    finally:
+        for srv in servers:
+            srv.close()
+        if tracer is not None:
+            tracer.close()
+    for stream in streams:
         if stream is not None:
             stream.flush()
+    if screen is not None:
+        screen.finish()
+    if args.screenshot:
+        from .tools.screen import save_screenshot
+        try:
+            save_screenshot(m, args.screenshot)
+        except OSError as e:
+            sys.stderr.write("jitemu: error: cannot write screenshot: %s\n" % e)
+    if progress is not None:
+        progress.clear()
     if not args.quiet:
-        _summary(pc.machine, why, elapsed)
-    if pc.exit_status is not None:
-        return pc.exit_status
-    return 0 if why in ("halt", "exit") else 1
+        _summary(m, ctl.ended, ctl.seconds())
+    return status
+
+
+def _add_tool_options(p):
+    g = p.add_argument_group("debugging and display")
+    g.add_argument("--gdb", metavar="tcp::PORT",
+                   help="GDB remote stub on loopback PORT (tcp:HOST:PORT for another interface)")
+    g.add_argument("--wait-gdb", action="store_true",
+                   help="stay at the reset vector, before the first instruction, until gdb continues")
+    g.add_argument("--monitor", metavar="stdio|tcp::PORT",
+                   help="QEMU-like monitor (info registers, x/xp, info jit, stop, cont, system_reset, quit)")
+    g.add_argument("-d", dest="trace", metavar="CATEGORIES",
+                   help="trace in_asm,exec,cpu,int (comma-separated; -d help lists them)")
+    g.add_argument("-D", dest="trace_file", metavar="FILE", help="write the trace to FILE (default stderr)")
+    g.add_argument("--screen", nargs="?", const="auto", choices=["auto", "always"],
+                   help="draw the VGA text screen on stdout as it changes (auto: when stdout is a terminal)")
+    g.add_argument("--screenshot", metavar="FILE.png", help="save the VGA text screen as a PNG at exit")
+    g.add_argument("--progress", action="store_true",
+                   help="progress lines on stderr even when it is not a terminal (runs over 2 s)")
 
 
 def _summary(m, why, elapsed):
@@ -158,6 +280,7 @@ def build_parser():
                    help="stop after about N guest instructions")
     r.add_argument("-q", "--quiet", action="store_true", help="no closing summary on stderr")
     r.add_argument("--no-cache", action="store_true", help=CACHE_HELP)
+    _add_tool_options(r)
     r.set_defaults(func=cmd_run)
 
     b = sub.add_parser("boot", help="boot a PC (i440FX + PIIX3) from its firmware to the disk's boot sector")
@@ -175,6 +298,7 @@ def build_parser():
                    help="stop after about N guest instructions")
     b.add_argument("-q", "--quiet", action="store_true", help="no closing summary on stderr")
     b.add_argument("--no-cache", action="store_true", help=CACHE_HELP)
+    _add_tool_options(b)
     b.set_defaults(func=cmd_boot)
 
     n = sub.add_parser("bench", help="time jitemu against QEMU TCG (and Unicorn) on the same images")

@@ -58,9 +58,9 @@ int bt_insert(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
 {
     Runtime *rt = RT(s);
     Block *old = bt_lookup(rt, pc, cs_base, hflags);
-    if (old) { old->state = 2; rt->block_dead++; }
+    if (old) { chain_cut(old); old->state = 2; rt->block_dead++; }
     if ((rt->block_used + 1) * 2 > rt->block_cap && bt_grow(rt)) return -1;
-    Block b = {pc, cs_base, hflags, phys_lo, phys_hi, (block_fn)fn, 1, id};
+    Block b = {pc, cs_base, hflags, phys_lo, phys_hi, (block_fn)fn, 1, id, NULL, 0, 0};
     bt_put(rt, &b);
     for (uint32_t p = phys_lo >> PAGE_BITS; p <= (phys_hi >> PAGE_BITS); p++) {
         if (!rt->code_page[p]) tlb_drop_writes_to(rt, p); /* writes now take the slow path */
@@ -81,6 +81,7 @@ void smc_invalidate_page(Runtime *rt, uint32_t page)
     for (uint32_t i = 0; i < rt->block_cap; i++) {
         Block *b = &rt->blocks[i];
         if (b->state == 1 && b->phys_lo <= hi && b->phys_hi >= lo) {
+            chain_cut(b);
             b->state = 2;
             rt->block_dead++;
             rt->stat_invalidated++;
@@ -99,8 +100,10 @@ void smc_invalidate_page(Runtime *rt, uint32_t page)
 void bt_flush(CPUState *s)
 {
     Runtime *rt = RT(s);
-    for (uint32_t i = 0; i < rt->block_cap; i++)
+    for (uint32_t i = 0; i < rt->block_cap; i++) {
         if (rt->blocks[i].state == 1) rt->stat_invalidated++;
+        chain_cut(&rt->blocks[i]);
+    }
     memset(rt->blocks, 0, rt->block_cap * sizeof(Block));
     rt->block_used = rt->block_dead = 0;
     for (uint32_t p = 0; p < NPAGES; p++)

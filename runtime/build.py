@@ -45,6 +45,7 @@ void rt_stats(CPUState *s, uint64_t *out);
 int cpu_run(CPUState *s);
 void cpu_update_hflags(CPUState *s);
 void cpu_set_irq(CPUState *s, int level);
+void chain_return(CPUState *s);
 void cpu_deliver(CPUState *s, int vector, uint32_t return_eip);
 int bt_insert(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
               uint32_t phys_lo, uint32_t phys_hi, void *fn, uint32_t id);

@@ -51,6 +51,8 @@ int cpu_run(CPUState *s)
         uint32_t pc = cs_base + s->eip;
         /* Resuming from a breakpoint (bp_skip) runs past it once. */
         if (s->bp_count && pc != s->bp_skip && at_breakpoint(s, pc)) return RUN_DEBUG;
+        void **slot = (void **)s->last_slot;
+        s->last_slot = NULL;
         Block *b = bt_lookup(rt, pc, cs_base, s->hflags);
         if (!b) {
             s->miss_pc = pc;
@@ -58,12 +60,18 @@ int cpu_run(CPUState *s)
             s->miss_hflags = s->hflags;
             return RUN_MISS;
         }
+        /* Chain the exit the last block took to this block, unless a
+         * debugger needs every block boundary or the mode changed. */
+        if (slot && s->last_hflags == s->hflags && !s->bp_count &&
+            !(s->hflags & (HF_STEP | HF_TF)) && !s->trace_flags)
+            chain_link(b, slot);
         s->cur_phys_lo = b->phys_lo;
         s->cur_phys_hi = b->phys_hi;
         s->bp_skip = 0xffffffffu;
         if (s->trace_flags & (TRACE_EXEC | TRACE_CPU)) py_trace(rt->host, 1, pc, cs_base, b->id);
         if (s->hflags & HF_STEP) {
             b->fn(s);
+            s->last_slot = NULL;
             s->block_execs++;
             return RUN_STEP;
         }

@@ -83,7 +83,13 @@ typedef struct Block {
     block_fn fn;
     uint32_t state; /* 0 empty, 1 live, 2 deleted */
     uint32_t id;
+    void **in_slots; /* jump slots of other blocks that chain to this one */
+    uint32_t n_in, cap_in;
 } Block;
+
+void chain_return(CPUState *s);
+void chain_link(Block *target, void **slot);
+void chain_cut(Block *b);
 
 #define MAX_MMIO 32
 typedef struct MmioRegion {

@@ -66,6 +66,11 @@ FIELDS = [
     # end it (self-modifying code).
     ("cur_phys_lo", "uint32_t", 0),
     ("cur_phys_hi", "uint32_t", 0),
+    # Block chaining: the jump slot of the exit the last block left by
+    # (NULL for an exit that must return to the dispatcher) and that block's
+    # mode bits; the dispatcher points the slot at the next block.
+    ("last_slot", "uint8_t **", 0),
+    ("last_hflags", "uint32_t", 0),
     # The key of the block the dispatcher could not find.
     ("miss_pc", "uint32_t", 0),
     ("miss_cs_base", "uint32_t", 0),

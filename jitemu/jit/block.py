@@ -43,7 +43,9 @@ class BlockBuilder:
         self.terminated = False  # current code position is unreachable
         self.needs_exit_check = False
         self.end_after = False     # the instruction may change the mode bits
-        self._exits = []           # (eip, instructions, label) of each exit
+        self._exits = []           # (eip, instructions, label, slot) of each exit
+        self._slots = []           # jump slots of chainable exits
+        self._written = set()      # arithmetic flags the block has set
         self.label = "entry"
 
     # -- raw emission -------------------------------------------------
@@ -162,6 +164,7 @@ class BlockBuilder:
         return self.op("load i1, ptr %%f_%s" % name)
 
     def set_flag(self, name, value):
+        self._written.add(name)
         self.emit("store i1 %s, ptr %%f_%s" % (value, name))
 
     def set_szp(self, size, r):
@@ -175,15 +178,19 @@ class BlockBuilder:
         """Copy EFLAGS' arithmetic bits into the allocas."""
         ef = self.load_field("eflags")
         for name, bit in FLAG_BITS.items():
-            self.set_flag(name, self.bit(ef, 4, bit))
+            self.emit("store i1 %s, ptr %%f_%s" % (self.bit(ef, 4, bit), name))
 
     def flush_flags(self):
-        """Write the allocas back into EFLAGS."""
-        ef = self.load_field("eflags")
-        acc = self.bin("and", 4, ef, 0xFFFFFFFF & ~ARITH_MASK)
-        for name, bit in FLAG_BITS.items():
+        """Write the allocas back into EFLAGS: only the flags this block has
+        written so far (the others are still in EFLAGS as they were)."""
+        names = [n for n in FLAG_BITS if n in self._written]
+        if not names:
+            return
+        mask = sum(1 << FLAG_BITS[n] for n in names)
+        acc = self.bin("and", 4, self.load_field("eflags"), 0xFFFFFFFF & ~mask)
+        for name in names:
             z = self.op("zext i1 %s to i32" % self.get_flag(name))
-            acc = self.bin("or", 4, acc, self.bin("shl", 4, z, bit))
+            acc = self.bin("or", 4, acc, self.bin("shl", 4, z, FLAG_BITS[name]))
         self.store_field("eflags", acc)
 
     def eflags_update(self, and_mask, or_mask):
@@ -218,11 +225,18 @@ class BlockBuilder:
             c = self.load_field("icount", ty="i64")
             self.store_field("icount", self.op("add i64 %s, %d" % (c, n)), ty="i64")
 
-    def exit(self, eip, completed=True):
+    def exit(self, eip, completed=True, chain=False):
         """Leave the block with EIP = eip (an i32 value or constant).  With
         completed, the current instruction counts as executed.  Every exit
-        goes through one epilogue, which writes the flags back once."""
-        self._exits.append((str(eip), self.icount + (1 if completed else 0), self.label))
+        goes through one epilogue, which writes the flags back once.  With
+        chain (a constant target, nothing that needs the dispatcher), the
+        exit jumps through its own slot straight to the next block once the
+        dispatcher has linked it (runtime/chain.c)."""
+        slot = "null"
+        if chain and not self.hflags & (32 | 128):  # not while single-stepping
+            slot = "@%s_s%d" % (self.fname, len(self._slots))
+            self._slots.append(slot)
+        self._exits.append((str(eip), self.icount + (1 if completed else 0), self.label, slot))
         self.br("epilogue")
         self.terminated = True
 
@@ -461,28 +475,53 @@ class BlockBuilder:
 
     # -- assembling the function --------------------------------------
     def begin(self):
+        """The prologue: leave at once if another thread asked (exit_request)
+        or the instruction budget is spent (timers), then note which code
+        runs, so a write into it ends it (self-modifying code)."""
         self.lines.append("define void @%s(ptr %%s) {" % self.fname)
         self.lines.append("entry:")
         for name in FLAG_BITS:
             self.emit("%%f_%s = alloca i1" % name)
         req = self.load_field("exit_request", volatile=True)
-        self.cbr(self.icmp("ne", 4, req, 0), "early", "body")
+        n = self.load_field("icount", ty="i64")
+        limit = self.load_field("icount_limit", ty="i64")
+        stop = self.bor(self.icmp("ne", 4, req, 0), self.icmp("uge", 8, n, limit))
+        self.cbr(stop, "early", "body")
         self.lines.append("early:")
         self.emit("ret void")
         self.place("body")
+        self._phys_stores = len(self.lines)  # cur_phys_lo/hi go here (finish)
         self.load_flags()
 
-    def finish(self):
+    def finish(self, phys_lo=0, phys_hi=0):
+        # In the prologue: the physical bytes this block was made from.
+        body = self.lines
+        self.lines = []
+        self.store_field("cur_phys_lo", phys_lo)
+        self.store_field("cur_phys_hi", phys_hi)
+        body[self._phys_stores:self._phys_stores] = self.lines
+        self.lines = body
         self.lines.append("epilogue:")
         self.label = "epilogue"
-        eips = ", ".join("[%s, %%%s]" % (e, lab) for e, _, lab in self._exits)
-        counts = ", ".join("[%d, %%%s]" % (n, lab) for _, n, lab in self._exits)
+        eips = ", ".join("[%s, %%%s]" % (e, lab) for e, _, lab, _ in self._exits)
+        counts = ", ".join("[%d, %%%s]" % (n, lab) for _, n, lab, _ in self._exits)
+        slots = ", ".join("[%s, %%%s]" % (sl, lab) for _, _, lab, sl in self._exits)
         eip = self.op("phi i32 " + eips)
         n = self.op("phi i64 " + counts)
+        slot = self.op("phi ptr " + slots)
         self.flush_flags()
         self.store_field("eip", eip)
         c = self.load_field("icount", ty="i64")
         self.store_field("icount", self.op("add i64 %s, %s" % (c, n)), ty="i64")
+        self.store_field("last_slot", slot, ty="ptr")
+        self.store_field("last_hflags", self.hflags)
+        self.cbr(self.op("icmp eq ptr %s, null" % slot), "leave", "chain")
+        self.lines.append("chain:")
+        target = self.op("load ptr, ptr %s" % slot)
+        self.emit("musttail call void %s(ptr %%s)" % target)
+        self.emit("ret void")
+        self.lines.append("leave:")
         self.emit("ret void")
         self.lines.append("}")
-        return "\n".join(self.lines)
+        globals_ = ["%s = internal global ptr @chain_return" % sl for sl in self._slots]
+        return "\n".join(globals_ + self.lines)

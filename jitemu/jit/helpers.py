@@ -46,10 +46,17 @@ HELPERS = {
 }
 
 
+# Not a helper to call: the jump-slot target that returns to the dispatcher
+# (runtime/chain.c), bound by symbol like the helpers.
+CHAIN_RETURN = "chain_return"
+
+
 def llvm_declarations():
     for name, (ret, args) in HELPERS.items():
         yield "declare %s @%s(%s)" % (ret, name, ", ".join(args))
+    yield "declare void @%s(ptr)" % CHAIN_RETURN
 
 
 def addresses(ffi, lib):
-    return {name: int(ffi.cast("uintptr_t", ffi.addressof(lib, name))) for name in HELPERS}
+    names = list(HELPERS) + [CHAIN_RETURN]
+    return {name: int(ffi.cast("uintptr_t", ffi.addressof(lib, name))) for name in names}

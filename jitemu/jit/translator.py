@@ -222,19 +222,19 @@ class Translator:
             nxt = insn.next_eip
             off += insn.length
             if b.end_after:
-                b.exit(nxt, completed=False)
+                b.exit(nxt, completed=False)  # the mode may have changed: no chaining
                 break
             # Stop at the page end, at IP wrap-around, or at the size cap.
             if nxt != ((eip + insn.length) & eip_mask) or off >= 4096 - (phys0 & 0xFFF) \
                     or b.icount >= (1 if hflags & (HF_TF | HF_STEP) else MAX_INSNS) \
                     or (cs_base + nxt) & 0xFFFFFFFF in breakpoints:
-                b.exit(nxt, completed=False)
+                b.exit(nxt, completed=False, chain=True)
                 successors.append(nxt)
                 break
             eip = nxt
         if listing is not None:
             self.on_translate(pc, cs_base, hflags, int(name[1:]), listing)
-        return b.finish(), phys0, hi, successors
+        return b.finish(phys0, hi), phys0, hi, successors
 
     def _straddles(self, window, eip, code32):
         try:

@@ -17,9 +17,9 @@ def lift_jcc(b, insn):
     taken, fall = b.new_label("t"), b.new_label("f")
     b.cbr(cond, taken, fall)
     b.place(taken)
-    b.exit(_target(insn, insn.ops[0]))
+    b.exit(_target(insn, insn.ops[0]), chain=True)
     b.place(fall)
-    b.exit(insn.next_eip)
+    b.exit(insn.next_eip, chain=True)
 
 
 def _indirect(b, insn, o):
@@ -31,7 +31,7 @@ def _indirect(b, insn, o):
 def lift_jmp(b, insn):
     (o,) = insn.ops
     if isinstance(o, Imm):
-        b.exit(_target(insn, o))
+        b.exit(_target(insn, o), chain=True)
     else:
         b.exit(_indirect(b, insn, o))
 
@@ -42,7 +42,7 @@ def lift_call(b, insn):
     size = insn.op_size
     target = _target(insn, o) if isinstance(o, Imm) else _indirect(b, insn, o)
     b.push(str(insn.next_eip), size)
-    b.exit(target)
+    b.exit(target, chain=isinstance(o, Imm))
 
 
 @lifts("ret")
@@ -103,9 +103,9 @@ def lift_loop(b, insn):
     taken, fall = b.new_label("t"), b.new_label("f")
     b.cbr(cond, taken, fall)
     b.place(taken)
-    b.exit(_target(insn, insn.ops[0]))
+    b.exit(_target(insn, insn.ops[0]), chain=True)
     b.place(fall)
-    b.exit(insn.next_eip)
+    b.exit(insn.next_eip, chain=True)
 
 
 @lifts("jcxz jecxz")
@@ -115,9 +115,9 @@ def lift_jcxz(b, insn):
     taken, fall = b.new_label("t"), b.new_label("f")
     b.cbr(cond, taken, fall)
     b.place(taken)
-    b.exit(_target(insn, insn.ops[0]))
+    b.exit(_target(insn, insn.ops[0]), chain=True)
     b.place(fall)
-    b.exit(insn.next_eip)
+    b.exit(insn.next_eip, chain=True)
 
 
 def _software_interrupt(b, insn, vector):
