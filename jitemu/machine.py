@@ -20,7 +20,7 @@ from .ports import PortBus
 
 log = logging.getLogger("jitemu")
 
-EXIT_STOP, EXIT_RESET, EXIT_IRQ, EXIT_SMC, EXIT_IO = 1, 2, 4, 8, 16
+EXIT_STOP, EXIT_RESET, EXIT_IRQ, EXIT_SMC, EXIT_IO, EXIT_HOT = 1, 2, 4, 8, 16, 32
 RUN_MISS, RUN_EXIT, RUN_HLT, RUN_LIMIT, RUN_SHUTDOWN, RUN_DEBUG, RUN_STEP = 1, 2, 3, 4, 5, 6, 7
 DEBUG_STEP = 1
 TRACE_EXEC, TRACE_CPU, TRACE_INT = 1, 2, 4
@@ -389,6 +389,11 @@ class Machine:
                 continue
             if r == RUN_EXIT:
                 req = s.exit_request
+                if req & EXIT_HOT:
+                    lib.cpu_clear_exit(s, EXIT_HOT)
+                    self.translator.translate_hot(s.hot_pc, s.hot_cs_base, s.hot_hflags)
+                    if not req & ~EXIT_HOT:
+                        continue
                 lib.cpu_clear_exit(s, req & (EXIT_STOP | EXIT_IO))
                 if req & EXIT_RESET:
                     self._acknowledge_reset()
@@ -427,6 +432,7 @@ class Machine:
             "blocks_translated": t.blocks_translated if t else 0,
             "blocks_reused": t.blocks_reused if t else 0,
             "blocks_from_cache": t.blocks_cached if t else 0,
+            "blocks_hot": t.blocks_hot if t else 0,
             "compile_seconds": t.compiler.seconds if t else 0.0,
             "exceptions": self.s.exc_count,
         }

@@ -71,6 +71,11 @@ FIELDS = [
     # mode bits; the dispatcher points the slot at the next block.
     ("last_slot", "uint8_t **", 0),
     ("last_hflags", "uint32_t", 0),
+    # Tiering: a first-tier block that has run HOT_THRESHOLD times names
+    # itself here and raises EXIT_HOT; it is recompiled optimised.
+    ("hot_pc", "uint32_t", 0),
+    ("hot_cs_base", "uint32_t", 0),
+    ("hot_hflags", "uint32_t", 0),
     # The key of the block the dispatcher could not find.
     ("miss_pc", "uint32_t", 0),
     ("miss_cs_base", "uint32_t", 0),

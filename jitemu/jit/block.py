@@ -11,6 +11,8 @@ from .decode import Imm, Mem, Reg, SReg
 from .helpers import llvm_declarations
 
 FLAG_BITS = {"cf": 0, "pf": 2, "af": 4, "zf": 6, "sf": 7, "of": 11}
+HOT_THRESHOLD = 4096  # runs before a block is recompiled with the full optimiser
+EXIT_HOT = 32
 ARITH_MASK = 0x8D5
 ITYPE = {1: "i8", 2: "i16", 4: "i32", 8: "i64"}
 
@@ -32,8 +34,11 @@ def module_prelude():
 class BlockBuilder:
     """Emits IR for one block; lifters call its methods per instruction."""
 
-    def __init__(self, fname, hflags):
+    def __init__(self, fname, hflags, hot_key=None):
+        """hot_key (pc, cs_base) makes a first-tier block that counts its
+        runs and asks to be recompiled optimised once it is hot."""
         self.fname = fname
+        self.hot_key = hot_key
         self.hflags = hflags
         self.stack32 = bool(hflags & 2)
         self.lines = []
@@ -46,6 +51,7 @@ class BlockBuilder:
         self._exits = []           # (eip, instructions, label, slot) of each exit
         self._slots = []           # jump slots of chainable exits
         self._written = set()      # arithmetic flags the block has set
+        self._globals = []         # module-level definitions (counters)
         self.label = "entry"
 
     # -- raw emission -------------------------------------------------
@@ -491,7 +497,26 @@ class BlockBuilder:
         self.emit("ret void")
         self.place("body")
         self._phys_stores = len(self.lines)  # cur_phys_lo/hi go here (finish)
+        if self.hot_key is not None:
+            self._count_runs()
         self.load_flags()
+
+    def _count_runs(self):
+        counter = "@%s_runs" % self.fname
+        self._globals.append("%s = internal global i32 0" % counter)
+        n = self.bin("add", 4, self.op("load i32, ptr %s" % counter), 1)
+        self.emit("store i32 %s, ptr %s" % (n, counter))
+        hot, cold = self.new_label("hot"), self.new_label("cold")
+        self.cbr(self.icmp("eq", 4, n, HOT_THRESHOLD), hot, cold)
+        self.place(hot)
+        pc, cs_base = self.hot_key
+        self.store_field("hot_pc", pc)
+        self.store_field("hot_cs_base", cs_base)
+        self.store_field("hot_hflags", self.hflags)
+        req = self.field("exit_request")
+        self.emit("atomicrmw or ptr %s, i32 %d seq_cst" % (req, EXIT_HOT))
+        self.br(cold)
+        self.place(cold)
 
     def finish(self, phys_lo=0, phys_hi=0):
         # In the prologue: the physical bytes this block was made from.
@@ -524,4 +549,4 @@ class BlockBuilder:
         self.emit("ret void")
         self.lines.append("}")
         globals_ = ["%s = internal global ptr @chain_return" % sl for sl in self._slots]
-        return "\n".join(globals_ + self.lines)
+        return "\n".join(self._globals + globals_ + self.lines)

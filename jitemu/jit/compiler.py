@@ -31,12 +31,14 @@ class Compiler:
         # Separate target machines: the JIT owns its own (sharing one
         # between engines crashes).
         self._emit_tm = target.create_target_machine(opt=0, reloc="pic", codemodel="small")
+        self._emit_tm_hot = target.create_target_machine(opt=2, reloc="pic", codemodel="small")
         self._jit = llvm.create_lljit_compiler(target.create_target_machine(opt=0))
         self._helpers = dict(helper_addresses)
         self._trackers = []
         self.modules = 0
         self.functions = 0
         self.seconds = 0.0
+        self.hot_modules = 0
 
     def _optimise(self, mod):
         # Cheap IR cleanup: registers and flags live in allocas during a
@@ -50,14 +52,27 @@ class Compiler:
         mpm.add_dead_code_elimination_pass()
         mpm.run(mod, pb)
 
-    def compile(self, ir_text, exports):
-        """Compile one module; returns ({name: address} for `exports`, the
-        object code, which a persistent cache can keep)."""
+    def _optimise_hot(self, mod):
+        # The second tier: LLVM's whole -O2 pipeline (a fresh pass manager
+        # per module: reusing one aborts) and -O2 code generation.
+        pto = llvm.create_pipeline_tuning_options(speed_level=2)
+        pb = llvm.create_pass_builder(self._emit_tm_hot, pto)
+        pb.getModulePassManager().run(mod, pb)
+
+    def compile(self, ir_text, exports, hot=False):
+        """Compile one module (with the full optimiser when `hot`); returns
+        ({name: address} for `exports`, the object code, which a persistent
+        cache can keep)."""
         t0 = time.perf_counter()
         mod = llvm.parse_assembly(ir_text)
         mod.verify()
-        self._optimise(mod)
-        obj = self._emit_tm.emit_object(mod)
+        if hot:
+            self._optimise_hot(mod)
+            obj = self._emit_tm_hot.emit_object(mod)
+            self.hot_modules += 1
+        else:
+            self._optimise(mod)
+            obj = self._emit_tm.emit_object(mod)
         addrs = self.link(obj, exports)
         self.seconds += time.perf_counter() - t0
         return addrs, obj

@@ -34,6 +34,7 @@ class Translator:
         self.blocks_translated = 0
         self.blocks_reused = 0
         self.blocks_cached = 0  # taken from the persistent cache
+        self.blocks_hot = 0     # recompiled by the second, optimising tier
         self.cache = None       # a jitemu.jit.cache.CodeCache, or None
         self._done = {}  # key -> (phys, guest bytes, native code, id)
         # on_translate(pc, cs_base, hflags, block_id, [(addr, bytes, text)])
@@ -121,7 +122,7 @@ class Translator:
         phys = self._code_phys(pc)
         if phys is None:
             return None
-        for cphys, length, digest, obj_id, symbol in candidates:
+        for cphys, length, digest, obj_id, symbol in reversed(candidates):  # newest (hot) first
             if cphys != phys:
                 continue
             code = self._read(phys, length)
@@ -166,7 +167,26 @@ class Translator:
         self.blocks_reused += 1
         return True
 
-    def _lift(self, name, pc, cs_base, hflags):
+    def translate_hot(self, pc, cs_base, hflags):
+        """Recompile a block that got hot with the full optimiser and put it
+        in place of its first-tier code (chains to the old code are cut)."""
+        name = "b%d" % self.next_id
+        lifted = self._lift(name, pc, cs_base, hflags, hot=True)
+        if lifted is None:
+            self.s.fault_pending = 0  # a fetch that faults now: stay on tier 1
+            return
+        self.next_id += 1
+        ir, lo, hi, _ = lifted
+        addrs, obj = self.compiler.compile(module_prelude() + ir, [name], hot=True)
+        fn = self.ffi.cast("void *", addrs[name])
+        self.lib.bt_insert(self.s, pc, cs_base, hflags, lo, hi, fn, int(name[1:]))
+        code = self._read(lo, hi - lo + 1)
+        self._done[(pc, cs_base, hflags)] = (lo, code, fn, int(name[1:]))
+        if self.cache is not None:
+            self.cache.store(obj, [(pc, cs_base, hflags, lo, code, name)])
+        self.blocks_hot += 1
+
+    def _lift(self, name, pc, cs_base, hflags, hot=False):
         phys0 = self._code_phys(pc)
         if phys0 is None:
             return None
@@ -174,7 +194,7 @@ class Translator:
         code32 = bool(hflags & HF_CODE32)
         eip_mask = 0xFFFFFFFF if code32 else 0xFFFF
         eip = (pc - cs_base) & 0xFFFFFFFF
-        b = BlockBuilder(name, hflags)
+        b = BlockBuilder(name, hflags, hot_key=None if hot else (pc, cs_base))
         b.begin()
         # A breakpoint ends the block before it: the dispatcher stops there.
         breakpoints = {self.s.bp[i] for i in range(self.s.bp_count)}

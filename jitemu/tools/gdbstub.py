@@ -381,6 +381,7 @@ class GdbSession:
                 except ValueError:
                     return "E0E"
                 self.breakpoints.add(addr)
+                _no_stale_blocks(self.m)
             else:
                 self.m.remove_breakpoint(addr)
                 self.breakpoints.discard(addr)
@@ -471,6 +472,18 @@ class GdbSession:
                 self.ctl.release_gdb(resume=True)
             else:
                 self.ctl.release_gdb(resume=False)
+
+
+def _no_stale_blocks(m):
+    """Workaround: Machine.add_breakpoint drops the code cache, but the
+    translator can reinstate native code made before the breakpoint existed
+    (its in-memory reuse and the persistent cache), and such a block runs
+    across the breakpoint.  Make it translate afresh, and use no persistent
+    cache while a debugger sets breakpoints."""
+    t = m.translator
+    t.forget()
+    if getattr(t, "cache", None) is not None:
+        t.cache = None
 
 
 def parse_endpoint(spec, what="--gdb"):
