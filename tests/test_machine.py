@@ -108,3 +108,10 @@ def test_mmio_region_sees_guest_reads_and_writes():
     assert seen == [(0xE0010, 0x5A, 1)]
     assert m.regs.al == 0x77
     assert ("mmio", 0xE0000, 0x1000) in m.memory_map
+
+
+def test_setting_eip_after_hlt_runs_from_there():
+    m = machine(bytes.fromhex("f4" "b80700" "f4"))  # hlt; mov ax,7; hlt
+    assert m.run() == "halt" and m.regs.ax == 0
+    m.regs.eip = 1
+    assert m.run() == "halt" and m.regs.ax == 7

@@ -56,6 +56,8 @@ class Registers:
             self._s.seg_sel[idx] = value & 0xFFFF
             self._s.seg_base[idx] = (value & 0xFFFF) << 4
             return
+        if kind == "eip":
+            self._s.halted = 0  # a host that moves EIP means "run from here"
         if kind == "gpr":
             old = self._s.regs[idx]
             self._s.regs[idx] = (old & ~(mask << shift)) | ((value & mask) << shift)
