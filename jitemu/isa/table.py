@@ -82,6 +82,9 @@ for name, d in (("rol", 0), ("ror", 1), ("rcl", 2), ("rcr", 3), ("shl", 4), ("sh
     row(name, "shift", writes="OC" if rot else ALL, undefined="" if rot else "A", unless1="O",
         enc=("D0 /%d" % d, "D1 /%d" % d, "D2 /%d" % d, "D3 /%d" % d, "C0 /%d ib" % d, "C1 /%d ib" % d),
         sizes=(1, 2, 4))
+# /6 in the shift group: undocumented, an alias of SHL on every x86 (and QEMU).
+row("sal", "shift", writes=ALL, undefined="A", unless1="O",
+    enc=("D0 /6", "D1 /6", "D2 /6", "D3 /6", "C0 /6 ib", "C1 /6 ib"), sizes=(1, 2, 4))
 row("shld", "shift", writes=ALL, undefined="A", unless1="O", enc=("0F A4 /r ib", "0F A5 /r"))
 row("shrd", "shift", writes=ALL, undefined="A", unless1="O", enc=("0F AC /r ib", "0F AD /r"))
 

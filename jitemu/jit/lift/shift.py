@@ -15,7 +15,7 @@ def _keep_if_zero(b, zero, name, new):
     b.set_flag(name, b.select(zero, 0, b.get_flag(name), new))
 
 
-@lifts("shl shr sar rol ror")
+@lifts("shl sal shr sar rol ror")
 def lift_shift(b, insn):
     dst, src = insn.ops
     size = dst.size
@@ -25,7 +25,7 @@ def lift_shift(b, insn):
     c = _count(b, src)
     zero = b.icmp("eq", 4, c, 0)
     c64 = b.zext(c, 4, 8)
-    name = insn.name
+    name = "shl" if insn.name == "sal" else insn.name
     if name in ("shl", "shr", "sar"):
         cm1 = b.bin("sub", 8, c64, 1)
         if name == "shl":
