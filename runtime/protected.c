@@ -151,15 +151,24 @@ static int inner_stack(CPUState *s, uint32_t dpl, uint32_t *ss, uint32_t *esp)
     return 0;
 }
 
+/* A stack segment for privilege `dpl`: a present, writable data segment
+ * with RPL = DPL = dpl.  Faults with `vector` (#TS for a TSS stack, #GP for
+ * a popped one) or #SS when not present. */
+static int check_stack(CPUState *s, uint32_t ss, uint32_t dpl, uint32_t *lo, uint32_t *hi, int vector)
+{
+    if ((ss & ~3u) == 0 || desc_read(s, ss, lo, hi)) return fault(s, vector, ss & 0xfffc);
+    if ((ss & 3) != dpl || D_DPL(*hi) != dpl || !D_S(*hi) || IS_CODE(*hi) || !(D_TYPE(*hi) & 2))
+        return fault(s, vector, ss & 0xfffc);
+    if (!D_P(*hi)) return fault(s, 12, ss & 0xfffc);
+    return 0;
+}
+
 /* Validate and load the inner stack SS:ESP for privilege `dpl` (#TS). */
 static int switch_stack(CPUState *s, uint32_t dpl, uint32_t *old_ss, uint32_t *old_esp)
 {
     uint32_t ss, esp, lo, hi;
     if (inner_stack(s, dpl, &ss, &esp)) return 1;
-    if ((ss & ~3u) == 0 || desc_read(s, ss, &lo, &hi)) return fault(s, 10, ss & 0xfffc);
-    if ((ss & 3) != dpl || D_DPL(hi) != dpl || !D_S(hi) || IS_CODE(hi) || !(D_TYPE(hi) & 2))
-        return fault(s, 10, ss & 0xfffc);
-    if (!D_P(hi)) return fault(s, 12, ss & 0xfffc);
+    if (check_stack(s, ss, dpl, &lo, &hi, 10)) return 1;
     *old_ss = s->seg_sel[R_SS];
     *old_esp = s->regs[R_ESP];
     set_accessed(s, ss, &hi);
@@ -288,18 +297,19 @@ static void release(CPUState *s, uint32_t bytes)
     s->regs[R_ESP] = (s->regs[R_ESP] & ~m) | ((s->regs[R_ESP] + bytes) & m);
 }
 
-/* Load an outer-level SS:ESP popped by RETF or IRET. */
-static int load_outer_stack(CPUState *s, uint32_t ss, uint32_t esp, uint32_t rpl)
+/* RETF or IRET to an outer level: check the popped SS, then load CS (at
+ * the new CPL), SS:ESP, and null the data segments the new CPL may not
+ * use.  Nothing changes when the check faults. */
+static int return_to_outer(CPUState *s, uint32_t cs, uint32_t lo, uint32_t hi, uint32_t ss, uint32_t esp)
 {
-    uint32_t lo, hi;
-    if ((ss & ~3u) == 0 || desc_read(s, ss, &lo, &hi)) return fault(s, 13, ss & 0xfffc);
-    if ((ss & 3) != rpl || D_DPL(hi) != rpl || !D_S(hi) || IS_CODE(hi) || !(D_TYPE(hi) & 2))
-        return fault(s, 13, ss & 0xfffc);
-    if (!D_P(hi)) return fault(s, 12, ss & 0xfffc);
-    set_accessed(s, ss, &hi);
-    set_cache(s, R_SS, ss, lo, hi);
+    uint32_t rpl = cs & 3, slo, shi;
+    if (check_stack(s, ss, rpl, &slo, &shi, 13)) return 1;
+    load_cs(s, cs, lo, hi, rpl);
+    set_accessed(s, ss, &shi);
+    set_cache(s, R_SS, ss, slo, shi);
     s->regs[R_ESP] = esp;
     cpu_update_hflags(s);
+    null_inaccessible(s);
     return 0;
 }
 
@@ -325,16 +335,8 @@ int pm_retf(CPUState *s, int op32, uint32_t imm)
         release(s, 2 * w + imm);
     } else {
         uint32_t esp = peek(s, 2 * w + imm, w), ss = peek(s, 3 * w + imm, w) & 0xffff;
-        uint32_t saved_cs[4] = {s->seg_sel[R_CS], s->seg_base[R_CS], s->seg_limit[R_CS], s->seg_flags[R_CS]};
-        load_cs(s, cs, lo, hi, rpl);
-        if (load_outer_stack(s, ss, esp, rpl)) {
-            s->seg_sel[R_CS] = saved_cs[0]; s->seg_base[R_CS] = saved_cs[1];
-            s->seg_limit[R_CS] = saved_cs[2]; s->seg_flags[R_CS] = saved_cs[3];
-            cpu_update_hflags(s);
-            return 1;
-        }
+        if (return_to_outer(s, cs, lo, hi, ss, esp)) return 1;
         release(s, imm);
-        null_inaccessible(s);
     }
     s->eip = ip;
     return 0;
@@ -372,15 +374,7 @@ int pm_iret(CPUState *s, int op32, uint32_t next_eip)
         release(s, 3 * w);
     } else {
         uint32_t esp = peek(s, 3 * w, w), ss = peek(s, 4 * w, w) & 0xffff;
-        uint32_t saved_cs[4] = {s->seg_sel[R_CS], s->seg_base[R_CS], s->seg_limit[R_CS], s->seg_flags[R_CS]};
-        load_cs(s, cs, lo, hi, rpl);
-        if (load_outer_stack(s, ss, esp, rpl)) {
-            s->seg_sel[R_CS] = saved_cs[0]; s->seg_base[R_CS] = saved_cs[1];
-            s->seg_limit[R_CS] = saved_cs[2]; s->seg_flags[R_CS] = saved_cs[3];
-            cpu_update_hflags(s);
-            return 1;
-        }
-        null_inaccessible(s);
+        if (return_to_outer(s, cs, lo, hi, ss, esp)) return 1;
     }
     s->eip = ip;
     cpu_set_flags(s, fl, mask);

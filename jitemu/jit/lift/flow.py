@@ -11,15 +11,21 @@ def _target(insn, imm):
     return imm.value & (0xFFFF if insn.op_size == 2 else 0xFFFFFFFF)
 
 
-@lifts(*("j" + c for c in CONDITIONS))
-def lift_jcc(b, insn):
-    cond = condition(b, insn.name[1:])
+def _branch(b, insn, cond):
+    """Leave to the operand's target when `cond` holds, else fall through;
+    both exits chain."""
     taken, fall = b.new_label("t"), b.new_label("f")
     b.cbr(cond, taken, fall)
     b.place(taken)
     b.exit(_target(insn, insn.ops[0]), chain=True)
     b.place(fall)
     b.exit(insn.next_eip, chain=True)
+
+
+@lifts(*("j" + c for c in CONDITIONS))
+def lift_jcc(b, insn):
+    cond = condition(b, insn.name[1:])
+    _branch(b, insn, cond)
 
 
 def _indirect(b, insn, o):
@@ -100,24 +106,14 @@ def lift_loop(b, insn):
         cond = b.band(cond, b.get_flag("zf"))
     elif insn.name == "loopne":
         cond = b.band(cond, b.bnot(b.get_flag("zf")))
-    taken, fall = b.new_label("t"), b.new_label("f")
-    b.cbr(cond, taken, fall)
-    b.place(taken)
-    b.exit(_target(insn, insn.ops[0]), chain=True)
-    b.place(fall)
-    b.exit(insn.next_eip, chain=True)
+    _branch(b, insn, cond)
 
 
 @lifts("jcxz jecxz")
 def lift_jcxz(b, insn):
     size = 4 if insn.name == "jecxz" else 2
     cond = b.icmp("eq", size, b.get_reg(Reg(1, size)), 0)
-    taken, fall = b.new_label("t"), b.new_label("f")
-    b.cbr(cond, taken, fall)
-    b.place(taken)
-    b.exit(_target(insn, insn.ops[0]), chain=True)
-    b.place(fall)
-    b.exit(insn.next_eip, chain=True)
+    _branch(b, insn, cond)
 
 
 def _software_interrupt(b, insn, vector):
