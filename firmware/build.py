@@ -26,6 +26,7 @@ SRC = os.path.join(HERE, "src")
 IMAGES = os.path.join(HERE, "images")
 ROM_SIZE = 0x10000
 DISK_SRC = os.path.join(SRC, "disk")
+INCLUDE = os.path.join(SRC, "include")  # %include files shared by the sources
 DISK_IMAGES = os.path.join(IMAGES, "disk")
 
 
@@ -72,7 +73,7 @@ def assemble(nasm, name, out_dir):
     """Assemble src/<name>.asm to out_dir/<name>.bin; return its path."""
     src = os.path.join(SRC, name + ".asm")
     out = os.path.join(out_dir, name + ".bin")
-    proc = subprocess.run([nasm, "-f", "bin", "-o", out, src],
+    proc = subprocess.run([nasm, "-f", "bin", "-I", INCLUDE + os.sep, "-o", out, src],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildError(f"nasm failed on {os.path.relpath(src)}:\n"

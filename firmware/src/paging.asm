@@ -13,28 +13,15 @@
 ; oracle: jitemu-only (the Unicorn runner delivers real-mode interrupts only)
 bits 16
 org 0
+%include "pm32.inc"
 PD      equ 0x10000         ; page directory
 PT0     equ 0x11000         ; page table for 0-4 MiB
 PT1     equ 0x12000         ; page table for 4-8 MiB
 PT2     equ 0x13000         ; page table for 8-12 MiB
 ROMBASE equ 0xF0000
 start:
-    cli
-    xor ax, ax
-    mov ss, ax
-    mov sp, 0x7000
-    o32 lgdt [cs:gdtr]
-    o32 lidt [cs:idtr]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp dword 0x08:(ROMBASE + pm32)
+    enter_pm gdtr, idtr, pm32
 bits 32
-%macro putc 1
-    mov dx, 0x402
-    mov al, %1
-    out dx, al
-%endmacro
 pm32:
     mov ax, 0x10
     mov ds, ax

@@ -9,17 +9,9 @@
 ; oracle: jitemu-only (the Unicorn runner delivers real-mode interrupts only)
 bits 16
 org 0
+%include "pm32.inc"
 start:
-    cli
-    xor ax, ax
-    mov ss, ax
-    mov sp, 0x7000
-    o32 lgdt [cs:gdtr]
-    o32 lidt [cs:idtr]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp dword 0x08:(0xF0000 + pm32)
+    enter_pm gdtr, idtr, pm32
 bits 32
 pm32:
     mov ax, 0x10

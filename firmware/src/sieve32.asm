@@ -5,6 +5,7 @@
 bits 16
 cpu 386
 org 0
+%include "pm32.inc"
 
 %ifndef REPEAT
 %define REPEAT 100
@@ -18,15 +19,7 @@ PD      equ 0x10000
 PT0     equ 0x11000
 
 entry:
-        cli
-        xor ax, ax
-        mov ss, ax
-        mov sp, 0x7000
-        o32 lgdt [cs:gdtr]
-        mov eax, cr0
-        or al, 1
-        mov cr0, eax
-        jmp dword 0x08:(ROM + pm32)
+    enter_pm gdtr, 0, pm32
 bits 32
 pm32:   mov ax, 0x10
         mov ds, ax
@@ -85,7 +78,7 @@ pm32:   mov ax, 0x10
         mov eax, edx
         call putdec
         mov al, 10
-        call putc
+        call out_char
         cli
         hlt
 
@@ -99,16 +92,16 @@ putdec: mov ebx, 10
         jnz .div
 .out:   pop eax
         add al, '0'
-        call putc
+        call out_char
         loop .out
         ret
 puts:   lodsb
         test al, al
         jz .done
-        call putc
+        call out_char
         jmp puts
 .done:  ret
-putc:   push edx
+out_char:   push edx
         mov dx, DBGPORT
         out dx, al
         pop edx
