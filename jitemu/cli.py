@@ -258,13 +258,20 @@ def _add_tool_options(p):
 
 def _summary(m, why, elapsed):
     st = m.stats()
-    resets = sum(m.resets.values())
     sys.stderr.write(
-        "jitemu: %s after %d instructions in %.3f s (%.1f MIPS); %d blocks translated, %d from the "
-        "cache, %d reused; %.3f s compiling; %d guest exceptions; %d resets\n"
+        "jitemu: %s after %d instructions in %.3f s (%.1f MIPS); %d blocks translated (%d optimised), "
+        "%d from the cache, %d reused; %.3f s compiling; %d guest exceptions\n"
         % (why, st["instructions"], elapsed, st["instructions"] / max(elapsed, 1e-9) / 1e6,
-           st["blocks_translated"], st["blocks_from_cache"], st["blocks_reused"], st["compile_seconds"],
-           st["exceptions"], resets))
+           st["blocks_translated"], st["blocks_hot"], st["blocks_from_cache"], st["blocks_reused"],
+           st["compile_seconds"], st["exceptions"]))
+    if m.resets:
+        import statistics
+        by_source = ", ".join("%s %d" % kv for kv in sorted(m.resets.items()))
+        ack = m.reset_ack_seconds
+        sys.stderr.write("jitemu: resets: %s; %d translations invalidated; request to acknowledgement %s\n"
+                         % (by_source, st["blocks_invalidated"],
+                            "median %.1f us, max %.1f us" % (statistics.median(ack) * 1e6, max(ack) * 1e6)
+                            if ack else "n/a"))
 
 
 def build_parser():
