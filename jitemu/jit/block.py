@@ -11,7 +11,7 @@ from .decode import Imm, Mem, Reg, SReg
 from .helpers import llvm_declarations
 
 FLAG_BITS = {"cf": 0, "pf": 2, "af": 4, "zf": 6, "sf": 7, "of": 11}
-HOT_THRESHOLD = 4096  # runs before a block is recompiled with the full optimiser
+HOT_THRESHOLD = 65536  # runs before a block is recompiled with the full optimiser (boot code rarely pays back an -O2 compile; kernels do)
 EXIT_HOT = 32
 ARITH_MASK = 0x8D5
 ITYPE = {1: "i8", 2: "i16", 4: "i32", 8: "i64"}
