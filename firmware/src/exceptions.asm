@@ -7,6 +7,7 @@
 ; oracle: jitemu-only (the Unicorn runner delivers real-mode interrupts only)
 bits 16
 org 0
+%include "pm32.inc"
 ROM     equ 0xF0000
 GDT     equ 0xA000
 PD      equ 0x10000
@@ -14,26 +15,8 @@ PT0     equ 0x11000
 skip    equ 0x8000              ; bytes to skip on return from a fault
 expect  equ 0x8004              ; the error code the handler must see
 start:
-    cli
-    xor ax, ax
-    mov ss, ax
-    mov sp, 0x7000
-    o32 lgdt [cs:gdtr_rom]
-    o32 lidt [cs:idtr]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp dword 0x08:(ROM + pm32)
+    enter_pm gdtr_rom, idtr, pm32
 bits 32
-%macro putc 1
-    push edx
-    push eax
-    mov dx, 0x402
-    mov al, %1
-    out dx, al
-    pop eax
-    pop edx
-%endmacro
 ; fault N, bytes: the next instruction (N bytes long) must fault
 %macro fault_next 2
     mov dword [skip], %1

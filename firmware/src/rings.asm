@@ -15,6 +15,7 @@
 ; oracle: jitemu-only (the Unicorn runner delivers real-mode interrupts only)
 bits 16
 org 0
+%include "pm32.inc"
 ROM     equ 0xF0000
 STACK0  equ 0x8000
 STACK3  equ 0x6000
@@ -22,26 +23,8 @@ TSS1    equ 0x9000
 TSS2    equ 0x9100
 GDT     equ 0xA000
 start:
-    cli
-    xor ax, ax
-    mov ss, ax
-    mov sp, 0x7000
-    o32 lgdt [cs:gdtr_rom]
-    o32 lidt [cs:idtr]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp dword 0x08:(ROM + pm32)
+    enter_pm gdtr_rom, idtr, pm32
 bits 32
-%macro putc 1
-    push edx
-    push eax
-    mov dx, 0x402
-    mov al, %1
-    out dx, al
-    pop eax
-    pop edx
-%endmacro
 ; A ring-3 putc: IOPL is 0, so ring 3 prints through INT 43h.
 %macro putc3 1
     push eax
