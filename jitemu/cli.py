@@ -209,7 +209,8 @@ def _execute(m, args, tools, exit_status, streams):
         from .tools.screen import Screen
         screen = Screen(m, mode=args.screen)
         tickers.append(screen)
-    if not args.quiet:
+    if not args.quiet and (args.monitor != "stdio" or args.progress):
+        # (not over a monitor on the terminal unless asked for)
         from .tools.progress import Progress
         progress = Progress(m, force=args.progress)
         tickers.append(progress)

@@ -5,10 +5,10 @@
     jitemu boot --screenshot out.png   # save the screen at exit
 
 On a terminal the screen is redrawn in place (cursor home) when its text
-changed, at most every 100 ms of wall time; the guest's debug console
-output shares standard output, so send it elsewhere (--debugcon FILE) to
-keep the picture clean.  When standard output is not a terminal each changed
-screen is appended as a framed block of text.
+changed, at most every 100 ms of wall time, between two 80-column rules;
+the guest's debug console output shares standard output, so send it
+elsewhere (--debugcon FILE) to keep the picture clean.  When standard
+output is not a terminal each changed screen is appended the same way.
 
 The PNG is 640x400 (80x25 cells of 8x16 pixels, jitemu's own font, see
 font.py) in the 16 CGA colours of each cell's attribute byte (bit 7, blink,
@@ -38,8 +38,10 @@ def screen_lines(machine):
 
 
 def framed(lines, title=" jitemu: VGA text screen "):
-    top = "+" + title.center(COLS, "-") + "+"
-    return "\n".join([top] + ["|%s|" % ln.ljust(COLS)[:COLS] for ln in lines] + ["+" + "-" * COLS + "+"]) + "\n"
+    """The rows between two rules, all 80 columns wide (so that a frame
+    fits an 80-column terminal)."""
+    top = title.center(COLS, "-")
+    return "\n".join([top] + [ln.ljust(COLS)[:COLS] for ln in lines] + ["-" * COLS]) + "\n"
 
 
 class Screen:

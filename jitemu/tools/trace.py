@@ -64,6 +64,10 @@ class Tracer:
         c = self.categories
         machine.set_tracer(self, exec="exec" in c, cpu="cpu" in c, interrupts="int" in c,
                            in_asm="in_asm" in c)
+        if "in_asm" in c and getattr(machine.translator, "cache", None) is not None:
+            # Blocks from the persistent cache are not lifted, so in_asm
+            # would not see them: translate everything afresh.
+            machine.translator.cache = None
         return self
 
     @staticmethod
@@ -94,7 +98,7 @@ class Tracer:
         w("----------------\nIN: block %d at %08x (cs base %08x) %d-bit\n"
           % (block_id, pc, cs_base, 32 if hflags & HF_CODE32 else 16))
         for addr, raw, text in listing:
-            w("0x%08x:  %-24s %s\n" % (addr, bytes(raw).hex(" "), text))
+            w("0x%08x:  %-24s %s\n" % (addr, bytes(raw).hex(" "), text.rstrip()))
         w("\n")
 
     def close(self):
