@@ -74,6 +74,7 @@ class Machine:
         self._vcpu_thread = None
         self._in_run = False
         self.run_result = None
+        self.run_error = None  # what run() raised on the vCPU thread, if anything
         self.tracer = None
         self._mmio = []  # (start, size, read, write, name) by handle
         self.memory_map = [("ram", 0, self.ram_size)]
@@ -274,6 +275,11 @@ class Machine:
     def stop(self):
         self.request_exit(EXIT_STOP)
 
+    def clear_stop(self):
+        """Withdraw a stop request that arrived after the run had already
+        ended for another reason (so the next run does not stop at once)."""
+        lib.cpu_clear_exit(self.s, EXIT_STOP)
+
     def request_reset(self, source="api"):
         """Ask for a machine reset (port 0xCF9, 0x92, the 8042, a triple
         fault, the user).  The vCPU leaves translated code first; the reset
@@ -340,7 +346,11 @@ class Machine:
         """Run the guest on its own vCPU thread (native code runs without
         the GIL); returns the thread.  The result lands in run_result."""
         def body():
-            self.run_result = self.run(max_instructions)
+            try:
+                self.run_result = self.run(max_instructions)
+            except BaseException as e:  # noqa: BLE001 - kept for the caller
+                self.run_error = e
+                self.run_result = "error"
         self._vcpu_thread = threading.Thread(target=body, name="vcpu", daemon=True)
         self._in_run = True  # before start(): a reset() right away must wait
         self._vcpu_thread.start()

@@ -13,11 +13,19 @@ static void shutdown(CPUState *s)
 
 /* Protected mode: a fault while delivering becomes #DF, a fault while
  * delivering #DF shuts the CPU down (a triple fault). */
+/* -d int: every interrupt and exception, as it is delivered. */
+static void trace_interrupt(CPUState *s, int vector, int has_code, uint32_t code, uint32_t return_eip)
+{
+    if (s->trace_flags & TRACE_INT)
+        py_trace(RT(s)->host, 2, (uint32_t)vector, has_code ? code : 0xffffffffu, s->seg_base[R_CS] + return_eip);
+}
+
 static void deliver_pm(CPUState *s, int vector, uint32_t return_eip, int has_code, uint32_t code, int sw)
 {
     Runtime *rt = RT(s);
     if (rt->delivering >= 2) { shutdown(s); return; }
     if (rt->delivering == 1) { vector = 8; has_code = 1; code = 0; sw = 0; }
+    trace_interrupt(s, vector, has_code, code, return_eip);
     rt->delivering++;
     pm_deliver(s, vector, return_eip, has_code, code, sw);
     rt->delivering--;
@@ -28,9 +36,8 @@ static void deliver_pm(CPUState *s, int vector, uint32_t return_eip, int has_cod
  * `code` as well when has_code (protected mode only). */
 void cpu_deliver_error(CPUState *s, int vector, uint32_t return_eip, int has_code, uint32_t code)
 {
-    if (s->trace_flags & TRACE_INT)
-        py_trace(RT(s)->host, 2, (uint32_t)vector, has_code ? code : 0xffffffffu, s->seg_base[R_CS] + return_eip);
     if (!(s->cr[0] & 1)) {
+        trace_interrupt(s, vector, 0, 0, return_eip);
         uint32_t ent = s->idt_base + (uint32_t)vector * 4;
         uint32_t off = lin_read(s, ent, 2);
         uint32_t sel = lin_read(s, ent + 2, 2);

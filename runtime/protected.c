@@ -120,6 +120,13 @@ static void load_cs(CPUState *s, uint32_t sel, uint32_t lo, uint32_t hi, uint32_
     cpu_update_hflags(s);
 }
 
+/* A new EIP beyond the target code segment's limit is #GP(0), checked
+ * before anything changes (SDM JMP, CALL, RET, IRET, interrupt delivery). */
+static int check_eip(CPUState *s, uint32_t eip, uint32_t lo, uint32_t hi)
+{
+    return eip > desc_limit(lo, hi) ? fault(s, 13, 0) : 0;
+}
+
 /* Check a code-segment target of a far JMP/CALL (not through a gate). */
 static int check_code_target(CPUState *s, uint32_t sel, uint32_t hi)
 {
@@ -206,7 +213,7 @@ int pm_ljmp(CPUState *s, uint32_t sel, uint32_t off, uint32_t next_eip)
     sel &= 0xffff;
     if ((sel & ~3u) == 0 || desc_read(s, sel, &lo, &hi)) return fault(s, 13, sel & 0xfffc);
     if (D_S(hi)) {
-        if (check_code_target(s, sel, hi)) return 1;
+        if (check_code_target(s, sel, hi) || check_eip(s, off, lo, hi)) return 1;
         load_cs(s, sel, lo, hi, cpl(s));
         s->eip = off;
         return 0;
@@ -225,6 +232,7 @@ int pm_ljmp(CPUState *s, uint32_t sel, uint32_t off, uint32_t next_eip)
             return fault(s, 13, tsel & 0xfffc);
         if (CONFORMING(thi) ? D_DPL(thi) > c : D_DPL(thi) != c) return fault(s, 13, tsel & 0xfffc);
         if (!D_P(thi)) return fault(s, 11, tsel & 0xfffc);
+        if (check_eip(s, toff, tlo, thi)) return 1;
         load_cs(s, tsel, tlo, thi, c);
         s->eip = toff;
         return 0;
@@ -239,7 +247,7 @@ int pm_lcall(CPUState *s, uint32_t sel, uint32_t off, int op32, uint32_t next_ei
     sel &= 0xffff;
     if ((sel & ~3u) == 0 || desc_read(s, sel, &lo, &hi)) return fault(s, 13, sel & 0xfffc);
     if (D_S(hi)) {
-        if (check_code_target(s, sel, hi)) return 1;
+        if (check_code_target(s, sel, hi) || check_eip(s, off, lo, hi)) return 1;
         uint32_t old_cs = s->seg_sel[R_CS];
         push_w(s, op32, old_cs);
         push_w(s, op32, next_eip);
@@ -262,6 +270,7 @@ int pm_lcall(CPUState *s, uint32_t sel, uint32_t off, int op32, uint32_t next_ei
     if ((tsel & ~3u) == 0 || desc_read(s, tsel, &tlo, &thi) || !IS_CODE(thi) || D_DPL(thi) > c)
         return fault(s, 13, tsel & 0xfffc);
     if (!D_P(thi)) return fault(s, 11, tsel & 0xfffc);
+    if (check_eip(s, toff, tlo, thi)) return 1;
     uint32_t old_cs = s->seg_sel[R_CS], old_eip = next_eip;
     if (!CONFORMING(thi) && D_DPL(thi) < c) {
         /* More privileged: new stack from the TSS, parameters copied. */
@@ -328,7 +337,7 @@ int pm_retf(CPUState *s, int op32, uint32_t imm)
 {
     int w = op32 ? 4 : 2;
     uint32_t ip = peek(s, 0, w), cs = peek(s, w, w) & 0xffff, lo, hi;
-    if (check_return_cs(s, cs, &lo, &hi)) return 1;
+    if (check_return_cs(s, cs, &lo, &hi) || check_eip(s, ip, lo, hi)) return 1;
     uint32_t rpl = cs & 3;
     if (rpl == cpl(s)) {
         load_cs(s, cs, lo, hi, rpl);
@@ -367,7 +376,7 @@ int pm_iret(CPUState *s, int op32, uint32_t next_eip)
     }
     int w = op32 ? 4 : 2;
     uint32_t ip = peek(s, 0, w), cs = peek(s, w, w) & 0xffff, fl = peek(s, 2 * w, w), lo, hi;
-    if (check_return_cs(s, cs, &lo, &hi)) return 1;
+    if (check_return_cs(s, cs, &lo, &hi) || check_eip(s, ip, lo, hi)) return 1;
     uint32_t rpl = cs & 3, mask = pm_flags_mask(s, op32); /* at the old CPL */
     if (rpl == cpl(s)) {
         load_cs(s, cs, lo, hi, rpl);
@@ -410,6 +419,7 @@ int pm_deliver(CPUState *s, int vector, uint32_t return_eip, int has_code, uint3
     if ((sel & ~3u) == 0 || desc_read(s, sel, &clo, &chi) || !IS_CODE(chi) || D_DPL(chi) > c)
         return fault(s, 13, (sel & 0xfffc) + ext);
     if (!D_P(chi)) return fault(s, 11, (sel & 0xfffc) + ext);
+    if (check_eip(s, off, clo, chi)) return 1;
     uint32_t old_flags = s->eflags, old_cs = s->seg_sel[R_CS];
     if (!CONFORMING(chi) && D_DPL(chi) < c) {
         uint32_t dpl = D_DPL(chi), old_ss, old_esp;

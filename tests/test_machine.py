@@ -115,3 +115,23 @@ def test_setting_eip_after_hlt_runs_from_there():
     assert m.run() == "halt" and m.regs.ax == 0
     m.regs.eip = 1
     assert m.run() == "halt" and m.regs.ax == 7
+
+
+def test_a_breakpoint_set_later_stops_code_translated_before_it():
+    # l: inc ax; inc bx; inc cx; jmp l  -- run it, so the block exists and is
+    # kept for reuse, then break on "inc cx" in its middle.
+    m = machine(bytes.fromhex("40" "43" "41" "ebfb"))
+    assert m.run(max_instructions=100) == "limit"
+    m.add_breakpoint(0xF0002)
+    assert m.run(max_instructions=100) == "breakpoint"
+    assert m.regs.ip == 2
+
+
+def test_an_error_on_the_vcpu_thread_is_kept():
+    m = machine(bytes.fromhex("e680f4"))  # out 0x80, al; hlt
+
+    def boom(port, value, size):
+        raise ValueError("device broke")
+    m.ports.register(0x80, write=boom)
+    m.start().join(10)
+    assert m.run_result == "error" and "device broke" in str(m.run_error)

@@ -463,15 +463,18 @@ class BlockBuilder:
         self.write_mem(self.linear(2, off), size, value)
         self.set_reg(sp_reg, sp)
 
-    def pop(self, size):
-        """Read the top of stack and release it; returns the value."""
+    def pop(self, size, release=True):
+        """Read the top of stack and (unless `release` is false: the
+        caller adjusts SP once nothing can fault) release it; returns the
+        value."""
         sps = self._sp_size()
         sp_reg = Reg(4, sps)
         sp = self.get_reg(sp_reg)
         off = self.zext(sp, sps, 4)
         self.seg_check(2, off, size)
         v = self.read_mem(self.linear(2, off), size)
-        self.set_reg(sp_reg, self.bin("add", sps, sp, size))
+        if release:
+            self.set_reg(sp_reg, self.bin("add", sps, sp, size))
         return v
 
     def adjust_sp(self, delta):

@@ -114,7 +114,8 @@ class Translator:
     def _from_cache(self, pc, cs_base, hflags):
         """Native code for this block from the persistent cache, if a
         cached translation was made from the same guest bytes."""
-        if self.cache is None:
+        # A tracer of new blocks must see every block lifted.
+        if self.cache is None or self.on_translate is not None:
             return False
         candidates = self.cache.candidates(pc, cs_base, hflags)
         if not candidates:
@@ -123,7 +124,7 @@ class Translator:
         if phys is None:
             return None
         for cphys, length, digest, obj_id, symbol in reversed(candidates):  # newest (hot) first
-            if cphys != phys:
+            if cphys != phys or self._crosses_breakpoint(pc, length):
                 continue
             code = self._read(phys, length)
             if self.cache.digest(code) != digest:
@@ -139,6 +140,12 @@ class Translator:
             self.blocks_cached += 1
             return True
         return False
+
+    def _crosses_breakpoint(self, pc, length):
+        """Code made before a breakpoint existed may run across it: a block
+        may only start at a breakpoint, never contain one further in."""
+        s = self.s
+        return any(0 < (s.bp[i] - pc) & 0xFFFFFFFF < length for i in range(s.bp_count))
 
     def forget(self):
         """Drop the native code kept for reuse: every block is lifted anew."""
@@ -158,6 +165,8 @@ class Translator:
         if done is None:
             return self._from_cache(pc, cs_base, hflags)
         lo, code, fn, ident = done
+        if self._crosses_breakpoint(pc, len(code)):
+            return False
         phys = self._code_phys(pc)
         if phys is None:
             return None

@@ -17,7 +17,6 @@ import time
 
 # Results of Machine.run() after which the guest cannot go on by itself.
 ENDING = ("halt", "exit", "limit", "shutdown", "error")
-EXIT_STOP = 1  # jitemu.machine.EXIT_STOP
 
 
 class Controller:
@@ -107,8 +106,7 @@ class Controller:
     def _clear_stop(self):
         """Drop a stop request that arrived after the run had ended for
         another reason, so that the next run or step does not stop at once."""
-        from .._runtime import lib
-        lib.cpu_clear_exit(self.m.s, EXIT_STOP)
+        self.m.clear_stop()
 
     def _halt_vcpu(self):
         """Stop a running vCPU and wait for it: the run's result, or None if

@@ -381,7 +381,6 @@ class GdbSession:
                 except ValueError:
                     return "E0E"
                 self.breakpoints.add(addr)
-                _no_stale_blocks(self.m)
             else:
                 self.m.remove_breakpoint(addr)
                 self.breakpoints.discard(addr)
@@ -474,18 +473,6 @@ class GdbSession:
                 self.ctl.release_gdb(resume=False)
 
 
-def _no_stale_blocks(m):
-    """Workaround: Machine.add_breakpoint drops the code cache, but the
-    translator can reinstate native code made before the breakpoint existed
-    (its in-memory reuse and the persistent cache), and such a block runs
-    across the breakpoint.  Make it translate afresh, and use no persistent
-    cache while a debugger sets breakpoints."""
-    t = m.translator
-    t.forget()
-    if getattr(t, "cache", None) is not None:
-        t.cache = None
-
-
 def parse_endpoint(spec, what="--gdb"):
     """tcp::PORT (loopback), tcp:HOST:PORT or a bare port -> (host, port)."""
     s = spec
@@ -528,9 +515,8 @@ class GdbServer:
             self.attached.set()
             try:
                 self.session.serve()
-            except RuntimeError as e:  # another debugger holds the vCPU
+            except RuntimeError:  # another debugger holds the vCPU
                 conn.sendall(frame("E%02x" % 16))
-                del e
             finally:
                 try:
                     conn.close()

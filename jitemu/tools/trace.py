@@ -64,10 +64,6 @@ class Tracer:
         c = self.categories
         machine.set_tracer(self, exec="exec" in c, cpu="cpu" in c, interrupts="int" in c,
                            in_asm="in_asm" in c)
-        if "in_asm" in c and getattr(machine.translator, "cache", None) is not None:
-            # Blocks from the persistent cache are not lifted, so in_asm
-            # would not see them: translate everything afresh.
-            machine.translator.cache = None
         return self
 
     @staticmethod

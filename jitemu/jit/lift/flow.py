@@ -2,7 +2,7 @@
 
 Every control transfer ends the block.  Targets are masked to the operand
 size (16-bit code wraps IP at 64 KiB)."""
-from ..decode import Imm, Mem, Reg
+from ..decode import Imm, Reg
 from .bits import CONDITIONS, condition
 from . import lifts
 

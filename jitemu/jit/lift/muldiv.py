@@ -1,6 +1,6 @@
 """MUL IMUL (one, two and three operands) inline; DIV IDIV through a helper
 because they fault (#DE)."""
-from ..decode import Mem, Reg
+from ..decode import Reg
 from . import lifts
 
 WIDE = {1: 2, 2: 4, 4: 8}

@@ -1,6 +1,6 @@
 """PUSH POP (registers, memory, immediates, segment registers), PUSHA POPA,
 PUSHF POPF, ENTER LEAVE."""
-from ..decode import Imm, Mem, Reg, SReg
+from ..decode import Imm, Reg, SReg
 from . import lifts
 
 
@@ -35,8 +35,12 @@ def lift_push(b, insn):
 def lift_pop(b, insn):
     (dst,) = insn.ops
     if isinstance(dst, SReg):
-        v = b.pop(insn.op_size)
+        # ESP moves only once the load succeeded: a faulting POP Sreg
+        # leaves it as it was (SDM: faults are restartable).  The stack
+        # size is the one before the load, also for POP SS.
+        v = b.pop(insn.op_size, release=False)
         b.call_may_fault("i32", "helper_load_seg", dst.index, b.zext(v, insn.op_size, 4))
+        b.adjust_sp(insn.op_size)
         b.end_after = b.protected  # SS.B and HF_FLAT may change
         return
     v = b.pop(dst.size)
@@ -67,7 +71,9 @@ def lift_popf(b, insn):
 @lifts("enter")
 def lift_enter(b, insn):
     size, level = insn.ops
-    b.call("void", "helper_enter", int(insn.op_size == 4), size.value, level.value, flags=None)
+    # The frame size is an unsigned imm16 (capstone reads it signed: with
+    # a 32-bit stack, ENTER 0xD7B1 must not grow ESP by 0x284F).
+    b.call("void", "helper_enter", int(insn.op_size == 4), size.value & 0xFFFF, level.value & 31, flags=None)
     b.needs_exit_check = True
 
 
