@@ -32,6 +32,7 @@ class Encoding:
     op32: bool = False
     addr32: bool = False
     form: str = ""          # "reg", "mem16", "mem32", or "" without ModRM
+    code32: bool = False    # for 32-bit code (0x66 and 0x67 select 16 bits)
 
     @property
     def id(self):
@@ -143,16 +144,21 @@ def _rel(rng, kind, op32, start_len):
 
 
 def encode(template, rng, op32=False, form="reg", seg=None, reg=None, rm=None, shift_counts=False,
-           restrict_reg=None):
-    """One concrete encoding of `template`."""
+           restrict_reg=None, code32=False):
+    """One concrete encoding of `template`.  `op32` and the form give the
+    operand and address sizes; `code32`: for a 32-bit code segment, where
+    0x66 and 0x67 select 16 bits."""
     opcode, plus_r, modrm, imms = parse(template)
-    addr32 = form == "mem32" or (form == "" and "moffs" in imms and rng.random() < 0.3)
+    if code32:
+        addr32 = form == "mem32" or (form == "" and not ("moffs" in imms and rng.random() < 0.3))
+    else:
+        addr32 = form == "mem32" or (form == "" and "moffs" in imms and rng.random() < 0.3)
     prefix = bytearray()
     if seg is not None:
         prefix.append(seg)
-    if op32:
+    if op32 != code32:
         prefix.append(0x66)
-    if addr32:
+    if addr32 != code32:
         prefix.append(0x67)
     body = bytearray(opcode)
     if plus_r:
@@ -173,20 +179,20 @@ def encode(template, rng, op32=False, form="reg", seg=None, reg=None, rm=None, s
             body += _rel(rng, kind, op32, len(prefix) + len(body))
         else:
             body += _imm(rng, kind, op32, addr32, shift_counts)
-    return Encoding(bytes(prefix + body), template, op32, addr32, form if modrm is not None else "")
+    return Encoding(bytes(prefix + body), template, op32, addr32, form if modrm is not None else "", code32)
 
 
 def variants(template, rng, word=True, forms=("reg", "mem16", "mem16", "mem32"), shift_counts=False,
-             restrict_reg=None, n_plain=1):
+             restrict_reg=None, n_plain=1, code32=False):
     """Several concrete encodings of one template: each ModRM form (or
     `n_plain` encodings without ModRM), with and (when `word`) without 0x66;
     one 16-bit memory form gets a segment override."""
     _, _, modrm, _ = parse(template)
     out = []
-    for op32 in ((False, True) if word else (False,)):
+    for op32 in ((False, True) if word else (code32,)):   # (no 0x66 without `word`)
         if modrm is None:
             for _ in range(n_plain):
-                out.append(encode(template, rng, op32, "", shift_counts=shift_counts))
+                out.append(encode(template, rng, op32, "", shift_counts=shift_counts, code32=code32))
             continue
         seg_done = False
         for form in forms if modrm != "m" else [f for f in forms if f != "reg"] or ["mem16"]:
@@ -194,7 +200,7 @@ def variants(template, rng, word=True, forms=("reg", "mem16", "mem16", "mem32"),
             if form == "mem16" and not seg_done and rng.random() < 0.6:
                 seg, seg_done = rng.choice(SEG_OVERRIDES), True
             out.append(encode(template, rng, op32, form, seg=seg, shift_counts=shift_counts,
-                              restrict_reg=restrict_reg))
+                              restrict_reg=restrict_reg, code32=code32))
     seen, uniq = set(), []
     for e in out:
         if e.code not in seen:

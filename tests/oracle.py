@@ -38,6 +38,7 @@ SEG_NAMES = ("es", "cs", "ss", "ds", "fs", "gs")
 SEGS = {"es": 0x3000, "cs": CODE_SEG, "ss": 0x4000, "ds": 0x2000, "fs": 0x5000, "gs": 0x6000}
 WIN_LO, WIN_HI = 0x20000, 0x70010   # 16 bytes past GS's 64 KiB catch wrapping accesses
 WIN_SIZE = WIN_HI - WIN_LO
+PM_WIN_HI = 0x60010                  # oracle32's window: linear 0 up to here
 IVT_SEL = 0x7000
 MEM_TOP = 0x110000                   # real mode reaches FFFF:FFFF = 0x10FFEF
 LIMIT = 64                           # a guard: a jump into the instruction itself loops
@@ -45,7 +46,7 @@ ARITH = 0x8D5
 DF = 0x400
 HLT = 0xF4
 
-_POOL = random.Random(0x5EED).randbytes(WIN_SIZE + 0x10000)
+_POOL = random.Random(0x5EED).randbytes(0x70000 + 0x10000)   # (also oracle32's, larger window)
 
 
 def ivt_target(vector):
@@ -63,6 +64,8 @@ def _background():
 # -- capstone side: names and addresses ---------------------------------------
 _MD = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_16)
 _MD.detail = True
+_MD32 = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)
+_MD32.detail = True
 
 _GPR = {}
 for _i, _n in enumerate(("AX", "CX", "DX", "BX", "SP", "BP", "SI", "DI")):
@@ -74,12 +77,40 @@ for _i, _n in enumerate("ACDB"):
 _SEG_PREFIX = {0x26: "es", 0x2E: "cs", 0x36: "ss", 0x3E: "ds", 0x64: "fs", 0x65: "gs"}
 
 
+class RealMode:
+    """What the oracle needs to know about the mode a case runs in: the
+    machines, the compared window and where 32-bit addresses must land.
+    tests/oracle32.py has the 32-bit protected-mode one."""
+    code32 = False
+    win_lo, win_hi = WIN_LO, WIN_HI
+    addr_lo, addr_hi = 0x0010, 0xFFE0   # real mode would #GP above 64 KiB
+
+    def machines(self):
+        return machines()
+
+    def prepare(self, case, s):
+        pass
+
+    def eip_differs(self, a, b):
+        # (The final HLT at IP FFFF: jitemu wraps IP as 16-bit code does;
+        # QEMU's straight-line EIP does not wrap.  A 386 would #GP on the
+        # next fetch.  Not compared.)
+        return a != b and not (a == 0 and b == 0x10000)
+
+    def extra_diffs(self, case, s, a, b):
+        return []
+
+
+REAL = RealMode()
+
+
 @dataclass
 class Case:
     """One concrete instruction (bytes) and what capstone says about it."""
     enc: object          # tests.encode.Encoding
     insn: object         # capstone instruction with detail
     name: str
+    mode: object = REAL
 
     @property
     def code(self):
@@ -105,26 +136,26 @@ class Case:
         return "ss" if m.base and _GPR[m.base][0] in (4, 5) else "ds"
 
 
-def make_case(enc):
+def make_case(enc, mode=REAL):
     """A case from an encoding: one instruction (or, for a "pair", several:
     the first one names the case and its flags mask)."""
-    insn = next(_MD.disasm(enc.code, CODE_IP, 1), None)
+    insn = next((_MD32 if mode.code32 else _MD).disasm(enc.code, CODE_IP, 1), None)
     assert insn is not None and (insn.size == len(enc.code) or enc.template == "pair"), \
         "capstone cannot decode %s" % enc.code.hex()
     name = insn.insn_name()
     # Capstone calls 66 FF /3 and 66 FF /5 (far, m16:32) "call" and "jmp".
     name = {"FF /3": "lcall", "FF /5": "ljmp"}.get(enc.template, name)
-    return Case(enc, insn, name)
+    return Case(enc, insn, name, mode)
 
 
-def cases(encodings, keep=None):
+def cases(encodings, keep=None, mode=REAL):
     """Cases from encodings, deduplicated, optionally filtered."""
     out, seen = [], set()
     for e in encodings:
         if e.code in seen:
             continue
         seen.add(e.code)
-        c = make_case(e)
+        c = make_case(e, mode)
         if keep is None or keep(c):
             out.append(c)
     return out
@@ -139,9 +170,12 @@ class State:
     mem_value: int                  # planted at the memory operand
     plants: list = field(default_factory=list)   # (linear, bytes), after the mem_value
     segs: dict = field(default_factory=lambda: dict(SEGS))
+    bases: dict = None              # protected mode: segment bases (selectors in segs)
+    background: list = field(default_factory=list)   # (linear, bytes), before the mem_value
 
     def copy(self):
-        return replace(self, regs=list(self.regs), plants=list(self.plants), segs=dict(self.segs))
+        return replace(self, regs=list(self.regs), plants=list(self.plants), segs=dict(self.segs),
+                       background=list(self.background))
 
     def reg(self, index, size=4, shift=0):
         return (self.regs[index] >> shift) & ((1 << (8 * size)) - 1)
@@ -154,7 +188,12 @@ class State:
         self.plants.append((lin, bytes(data)))
 
     def lin(self, seg, off):
+        if self.bases is not None:
+            return (self.bases[seg] + off) & 0xFFFFFFFF
         return (self.segs[seg] << 4) + off
+
+    def all_plants(self):
+        return self.background + self.plants
 
 
 u32 = st.integers(0, 0xFFFFFFFF)
@@ -193,16 +232,19 @@ def _solve(k, disp, lo, hi, seed):
     return d * pow(k // g, -1, mod) % mod if k // g > 1 else d
 
 
-def fit_addr32(case, state, lo=0x0010, hi=0xFFE0):
-    """Move a 32-bit address into [lo, hi] by changing its base (or index)
-    register: real mode would #GP above 64 KiB, and the window must hold
-    what the instruction touches.  Keeps the registers' other bits random."""
+def fit_addr32(case, state, lo=None, hi=None):
+    """Move a 32-bit address into [lo, hi] (default: the mode's) by
+    changing its base (or index) register: real mode would #GP above 64 KiB,
+    and the window must hold what the instruction touches.  Keeps the
+    registers' other bits random."""
+    lo = case.mode.addr_lo if lo is None else lo
+    hi = case.mode.addr_hi if hi is None else hi
     if case.insn.addr_size != 4 or not case.mem_operands():
         return
     for op in case.mem_operands():
         m = op.mem
-        if lo <= ea(case, state, op) <= hi:
-            continue
+        if lo <= ea(case, state, op) <= hi or not (m.base or m.index):
+            continue   # (a bare displacement: the case's encoding placed it)
         base = _GPR[m.base][0] if m.base else None
         index = _GPR[m.index][0] if m.index else None
         seed = state.regs[base if base is not None else index or 0]
@@ -219,6 +261,7 @@ def prepare(case, state):
     """The generic fixups: 32-bit addresses inside the window and the drawn
     value planted at the memory operand."""
     s = state.copy()
+    case.mode.prepare(case, s)
     if case.name != "lea":  # LEA touches no memory: let its address be anything
         fit_addr32(case, s)
     if case.mem_operands() and case.enc.form in ("mem16", "mem32", "") and case.name != "lea":
@@ -265,7 +308,7 @@ class Jitemu:
             self.code = code
         # The window holds no code: write it straight into RAM.
         ffi.memmove(self.ram + WIN_LO, _POOL[state.window_off:state.window_off + WIN_SIZE], WIN_SIZE)
-        for lin, data in state.plants:
+        for lin, data in state.all_plants():
             assert 0 <= lin and lin + len(data) <= MEM_TOP, hex(lin)
             ffi.memmove(self.ram + lin, data, len(data))
         self.ports.log = []
@@ -344,7 +387,7 @@ class Unicorn:
             uc.ctl_remove_cache(CODE_LIN, CODE_LIN + 0x1000)
             self.code = code
         uc.mem_write(WIN_LO, _POOL[state.window_off:state.window_off + WIN_SIZE])
-        for lin, data in state.plants:
+        for lin, data in state.all_plants():
             uc.mem_write(lin, data)
         self.ports.log = []
         self.interrupts = []
@@ -440,22 +483,21 @@ def check(case, state, fixup=None, reg_mask=None, compare_ports=True):
     # Unicorn bug: QEMU's IDIV r/m32 divides in host int64, so EDX:EAX =
     # -2**63 by -1 kills the process with SIGFPE instead of raising #DE.
     _assume(not unicorn_sigfpe(case, s), "unicorn would crash")
-    j, u = machines()
+    mode = case.mode
+    j, u = mode.machines()
     why, a = j.run(case.code, s)
     _assume(why != "limit", "jumped into itself")  # both would loop
     assert why == "halt", "%s: jitemu stopped with %r" % (case.id, why)
     err, b = u.run(case.code, s)
     assert err is None, "%s: unicorn: %s" % (case.id, err)
     mask = flag_mask(case, s)
+    ignore = list(ignore) + b.get("ignore", [])
     diffs = []
     for i in range(8):
         rm = reg_mask.get(i, 0xFFFFFFFF)
         if (a["regs"][i] ^ b["regs"][i]) & rm:
             diffs.append("%s: jitemu %08x unicorn %08x" % (_RN[i], a["regs"][i], b["regs"][i]))
-    if a["eip"] != b["eip"] and not (a["eip"] == 0 and b["eip"] == 0x10000):
-        # (The final HLT at IP FFFF: jitemu wraps IP as 16-bit code does;
-        # QEMU's straight-line EIP does not wrap.  A 386 would #GP on the
-        # next fetch.  Not compared.)
+    if mode.eip_differs(a["eip"], b["eip"]):
         diffs.append("eip: jitemu %08x unicorn %08x" % (a["eip"], b["eip"]))
     if (a["eflags"] ^ b["eflags"]) & mask:
         diffs.append("eflags: jitemu %08x unicorn %08x (differ %s, compared %08x)"
@@ -467,17 +509,19 @@ def check(case, state, fixup=None, reg_mask=None, compare_ports=True):
     if ignore:
         ma, mb = bytearray(ma), bytearray(mb)
         for lin, n in ignore:
-            for k in range(lin - WIN_LO, lin - WIN_LO + n):
-                ma[k] = mb[k] = 0
+            for k in range(lin - mode.win_lo, lin - mode.win_lo + n):
+                if 0 <= k < len(ma):
+                    ma[k] = mb[k] = 0
     if ma != mb:
-        diffs.append(_mem_diff(ma, mb))
+        diffs.append(_mem_diff(ma, mb, mode.win_lo))
+    diffs += mode.extra_diffs(case, s, a, b)
     if compare_ports and a["ports"] != b["ports"]:
         diffs.append("ports: jitemu %s unicorn %s" % (a["ports"], b["ports"]))
     if diffs:
         raise AssertionError("%s (%s %s)\n  start: %s eflags=%08x plants=%s\n  %s" % (
             case.id, case.insn.mnemonic, case.insn.op_str,
             " ".join("%s=%08x" % (_RN[i], s.regs[i]) for i in range(8)), s.eflags,
-            [(hex(l), d.hex()) for l, d in s.plants], "\n  ".join(diffs)))
+            [(hex(l), d.hex()) for l, d in s.plants if len(d) <= 64], "\n  ".join(diffs)))
     return a
 
 
@@ -490,11 +534,11 @@ def _flag_names(bits):
     return " ".join(v for k, v in names.items() if bits & k) or hex(bits)
 
 
-def _mem_diff(x, y):
+def _mem_diff(x, y, base=WIN_LO):
     bad = [i for i in range(len(x)) if x[i] != y[i]]
     lo = bad[0]
     return "memory differs at %d bytes, first at linear %05x: jitemu %s unicorn %s" % (
-        len(bad), WIN_LO + lo, x[lo:lo + 8].hex(), y[lo:lo + 8].hex())
+        len(bad), base + lo, x[lo:lo + 8].hex(), y[lo:lo + 8].hex())
 
 
 # -- cases from the table ----------------------------------------------------
@@ -510,7 +554,7 @@ def templates(family=None, names=None):
     return out
 
 
-def table_cases(family=None, names=None, keep=None, extra=(), options=None):
+def table_cases(family=None, names=None, keep=None, extra=(), options=None, mode=REAL):
     """Cases for every template of a family: `options(template)` may return
     keyword arguments for encode.variants (forms, restrict_reg, ...)."""
     from encode import rng_for, variants
@@ -519,15 +563,17 @@ def table_cases(family=None, names=None, keep=None, extra=(), options=None):
         kw = dict(options(t) or {}) if options else {}
         row = next(r for r in TABLE.values() if t in r.encodings)
         kw.setdefault("word", row.sizes != (1,))
-        encs += variants(t, rng_for(t), **kw)
-    return cases(list(encs) + list(extra), keep)
+        key = (t, "pm32") if mode.code32 else (t,)
+        encs += variants(t, rng_for(*key), code32=mode.code32, **kw)
+    return cases(list(encs) + list(extra), keep, mode)
 
 
 def peek(state, lin, n):
     """Bytes the machines will see at `lin` (window pool plus plants)."""
-    buf = bytearray(_POOL[state.window_off + lin - WIN_LO:state.window_off + lin - WIN_LO + n]) \
-        if WIN_LO <= lin and lin + n <= WIN_HI else bytearray([HLT]) * n
-    for plin, data in state.plants:
+    lo, hi = (WIN_LO, WIN_HI) if state.bases is None else (0, PM_WIN_HI)
+    buf = bytearray(_POOL[state.window_off + lin - lo:state.window_off + lin - lo + n]) \
+        if lo <= lin and lin + n <= hi else bytearray([HLT]) * n
+    for plin, data in state.all_plants():
         for i, b in enumerate(data):
             if lin <= plin + i < lin + n:
                 buf[plin + i - lin] = b
@@ -558,7 +604,10 @@ def set_operand(case, state, i, value):
 
 
 def stack_lin(state, offset=0):
-    """Linear address of SS:SP+offset (16-bit stack)."""
+    """Linear address of SS:SP+offset (16-bit stack in real mode, 32-bit
+    in protected mode)."""
+    if state.bases is not None:
+        return state.lin("ss", (state.reg(4) + offset) & 0xFFFFFFFF)
     return state.lin("ss", (state.reg(4, 2) + offset) & 0xFFFF)
 
 

@@ -110,8 +110,10 @@ def _legacy_prefixes(raw):
 
 
 def _far_indirect(out):
-    """Capstone names FF /3 and FF /5 with a 0x66 prefix "call" and "jmp",
-    with a 2-byte operand; they are far transfers through an m16:32."""
+    """Capstone names FF /3 and FF /5 with a 0x66 prefix "call" and "jmp"
+    in 16-bit code, with a 2-byte operand; they are far transfers through
+    an m16:32.  In 32-bit code it names them "lcall" and "ljmp" but gives
+    the 0x66 form (m16:16) 6 bytes: the operand is op_size + 2 either way."""
     raw = out.raw
     i = 0
     while i < len(raw) - 1 and (raw[i] in SEG_PREFIX or raw[i] in (0x66, 0x67, 0xF0, 0xF2, 0xF3)):
@@ -180,6 +182,6 @@ class Decoder:
                                    insn.addr_size))
             else:
                 raise UndecodableError(out.text)
-        if out.name in ("jmp", "call"):
+        if out.name in ("jmp", "call", "ljmp", "lcall"):
             _far_indirect(out)
         return out
