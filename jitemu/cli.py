@@ -275,38 +275,36 @@ def _summary(m, why, elapsed):
                             if ack else "n/a"))
 
 
+def _add_machine_options(parser, debug_ports):
+    """The options `run` and `boot` share."""
+    parser.add_argument("--memory", type=int, default=16, metavar="MB", help="guest RAM in MiB (default 16)")
+    parser.add_argument("--debugcon", default="stdio", metavar="FILE|stdio|none",
+                        help="where bytes written to %s go (default stdio)" % debug_ports)
+    parser.add_argument("--max-instructions", type=int, default=None, metavar="N",
+                        help="stop after about N guest instructions")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no closing summary on stderr")
+    parser.add_argument("--no-cache", action="store_true", help=CACHE_HELP)
+    _add_tool_options(parser)
+
+
 def build_parser():
     p = _Parser(prog="jitemu", description="A PC (x86) emulator whose CPU is an LLVM JIT.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     r = sub.add_parser("run", help="run a raw firmware image from the x86 reset vector")
     r.error = p.error
     r.add_argument("image", help="raw firmware image (a multiple of 4 KiB, mapped below 4 GiB)")
-    r.add_argument("--memory", type=int, default=16, metavar="MB", help="guest RAM in MiB (default 16)")
-    r.add_argument("--debugcon", default="stdio", metavar="FILE|stdio|none",
-                   help="where bytes written to ports 0x402/0xE9 go (default stdio)")
-    r.add_argument("--max-instructions", type=int, default=None, metavar="N",
-                   help="stop after about N guest instructions")
-    r.add_argument("-q", "--quiet", action="store_true", help="no closing summary on stderr")
-    r.add_argument("--no-cache", action="store_true", help=CACHE_HELP)
-    _add_tool_options(r)
+    _add_machine_options(r, "ports 0x402/0xE9")
     r.set_defaults(func=cmd_run)
 
     b = sub.add_parser("boot", help="boot a PC (i440FX + PIIX3) from its firmware to the disk's boot sector")
     b.error = p.error
     b.add_argument("--bios", metavar="IMAGE", help="firmware image (default: Debian's SeaBIOS, %s)" % SYSTEM_SEABIOS)
     b.add_argument("--disk", metavar="IMAGE", help="raw hard-disk image on the primary IDE channel")
-    b.add_argument("--memory", type=int, default=16, metavar="MB", help="guest RAM in MiB (default 16)")
-    b.add_argument("--debugcon", default="stdio", metavar="FILE|stdio|none",
-                   help="where bytes written to port 0x402 go (default stdio)")
     b.add_argument("--serial", default="none", metavar="FILE|stdio|none",
                    help="where the first serial port (0x3F8) goes (default none)")
     b.add_argument("--fixed-time", metavar="ISO-DATE",
                    help="RTC time for a deterministic run, e.g. 2024-01-01T00:00:00 (default: host clock)")
-    b.add_argument("--max-instructions", type=int, default=None, metavar="N",
-                   help="stop after about N guest instructions")
-    b.add_argument("-q", "--quiet", action="store_true", help="no closing summary on stderr")
-    b.add_argument("--no-cache", action="store_true", help=CACHE_HELP)
-    _add_tool_options(b)
+    _add_machine_options(b, "port 0x402")
     b.set_defaults(func=cmd_boot)
 
     n = sub.add_parser("bench", help="time jitemu against QEMU TCG (and Unicorn) on the same images")

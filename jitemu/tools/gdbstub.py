@@ -40,6 +40,7 @@ import socket
 import threading
 
 from .guest import read_linear, write_linear
+from .net import listen
 
 NUM_GPR = 16
 CORE_REGS = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags",
@@ -490,11 +491,7 @@ class GdbServer:
     def __init__(self, controller, host="127.0.0.1", port=1234, monitor=None):
         self.ctl = controller
         self.monitor = monitor
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        self.sock.listen(1)
-        self.address = self.sock.getsockname()
+        self.sock, self.address = listen(host, port)
         self.session = None
         self.attached = threading.Event()
         self._thread = None

@@ -32,11 +32,11 @@ registers ($eax, $esp, $eip, $cs ...; $pc is the linear address of the next
 instruction) and real-mode SEG:OFF pairs in hex (f000:fff0).
 """
 import re
-import socket
 import threading
 
 from .control import Controller
 from .guest import code32, disassemble, dump_registers, pc, read_linear
+from .net import listen
 
 SIZES = {"b": 1, "h": 2, "w": 4, "g": 8}
 HELP = __doc__[__doc__.index("    info registers"):__doc__.index("FMT is")].rstrip()
@@ -332,11 +332,7 @@ class MonitorServer:
 
     def __init__(self, monitor, host="127.0.0.1", port=4444):
         self.monitor = monitor
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        self.sock.listen(1)
-        self.address = self.sock.getsockname()
+        self.sock, self.address = listen(host, port)
 
     def start(self):
         threading.Thread(target=self._serve, name="monitor", daemon=True).start()
