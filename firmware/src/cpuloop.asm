@@ -78,19 +78,7 @@ halt:   cli
         hlt
         jmp halt
 
-puts:   mov al, [cs:si]
-        inc si
-        test al, al
-        jz .done
-        call putc
-        jmp puts
-.done:  ret
-
-putc:   push dx
-        mov dx, DBGPORT
-        out dx, al
-        pop dx
-        ret
+%include "console16.inc"
 
 s_crc:  db "crc32 ", 0
 

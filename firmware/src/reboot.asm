@@ -209,33 +209,7 @@ cmos_inc:                                ; AL = index
         call cmos_write
         ret
 
-putdec: push bx
-        mov bx, 10
-        xor cx, cx
-.div:   xor dx, dx
-        div bx
-        push dx
-        inc cx
-        test ax, ax
-        jnz .div
-.out:   pop ax
-        add al, '0'
-        call putc
-        loop .out
-        pop bx
-        ret
-puts:   mov al, [cs:si]
-        inc si
-        test al, al
-        jz .done
-        call putc
-        jmp puts
-.done:  ret
-putc:   push dx
-        mov dx, 0x402
-        out dx, al
-        pop dx
-        ret
+%include "console16.inc"
 
 s_reboots: db "reboots ", 0
 s_fail:    db " failures ", 0

@@ -71,34 +71,7 @@ halt:   cli
         hlt
         jmp halt
 
-; putdec: print AX in decimal
-putdec: mov bx, 10
-        xor cx, cx
-.div:   xor dx, dx
-        div bx
-        push dx
-        inc cx
-        test ax, ax
-        jnz .div
-.out:   pop ax
-        add al, '0'
-        call putc
-        loop .out
-        ret
-
-puts:   mov al, [cs:si]
-        inc si
-        test al, al
-        jz .done
-        call putc
-        jmp puts
-.done:  ret
-
-putc:   push dx
-        mov dx, DBGPORT
-        out dx, al
-        pop dx
-        ret
+%include "console16.inc"
 
 s_primes: db "primes ", 0
 
