@@ -51,6 +51,7 @@ class BlockBuilder:
         self._exits = []           # (eip, instructions, label, slot) of each exit
         self._slots = []           # jump slots of chainable exits
         self._written = set()      # arithmetic flags the block has set
+        self._used = set()         # ... or read
         self._globals = []         # module-level definitions (counters)
         self.label = "entry"
 
@@ -167,9 +168,11 @@ class BlockBuilder:
 
     # -- flags --------------------------------------------------------
     def get_flag(self, name):
+        self._used.add(name)
         return self.op("load i1, ptr %%f_%s" % name)
 
     def set_flag(self, name, value):
+        self._used.add(name)
         self._written.add(name)
         self.emit("store i1 %s, ptr %%f_%s" % (value, name))
 
@@ -180,11 +183,11 @@ class BlockBuilder:
         odd = self.op("trunc i8 %s to i1" % self.op("call i8 @llvm.ctpop.i8(i8 %s)" % low))
         self.set_flag("pf", self.bnot(odd))  # PF: even number of set bits
 
-    def load_flags(self):
+    def load_flags(self, names=FLAG_BITS):
         """Copy EFLAGS' arithmetic bits into the allocas."""
         ef = self.load_field("eflags")
-        for name, bit in FLAG_BITS.items():
-            self.emit("store i1 %s, ptr %%f_%s" % (self.bit(ef, 4, bit), name))
+        for name in names:
+            self.emit("store i1 %s, ptr %%f_%s" % (self.bit(ef, 4, FLAG_BITS[name]), name))
 
     def flush_flags(self):
         """Write the allocas back into EFLAGS: only the flags this block has
@@ -502,7 +505,6 @@ class BlockBuilder:
         self._phys_stores = len(self.lines)  # cur_phys_lo/hi go here (finish)
         if self.hot_key is not None:
             self._count_runs()
-        self.load_flags()
 
     def _count_runs(self):
         counter = "@%s_runs" % self.fname
@@ -522,11 +524,16 @@ class BlockBuilder:
         self.place(cold)
 
     def finish(self, phys_lo=0, phys_hi=0):
-        # In the prologue: the physical bytes this block was made from.
+        # In the prologue: the physical bytes this block was made from, and
+        # the entry value of each flag the block reads or writes (a flag it
+        # never touches costs nothing; one it writes needs its entry value
+        # on the exits taken before the write).
         body = self.lines
         self.lines = []
         self.store_field("cur_phys_lo", phys_lo)
         self.store_field("cur_phys_hi", phys_hi)
+        if self._used:
+            self.load_flags([n for n in FLAG_BITS if n in self._used])
         body[self._phys_stores:self._phys_stores] = self.lines
         self.lines = body
         self.lines.append("epilogue:")
