@@ -60,6 +60,7 @@ uint32_t mem_read_slow(CPUState *s, uint32_t phys, int size);
 void mem_write_slow(CPUState *s, uint32_t phys, uint32_t value, int size);
 
 uint32_t helper_in(CPUState *s, uint32_t port, int size);
+int helper_io_check(CPUState *s, uint32_t port, int size);
 void helper_out(CPUState *s, uint32_t port, uint32_t value, int size);
 void helper_raise(CPUState *s, int vector);
 void helper_raise_err(CPUState *s, int vector, uint32_t code);

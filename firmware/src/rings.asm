@@ -2,6 +2,8 @@
 ; Ring 0 sets up a GDT with ring-0 and ring-3 segments, a TSS, a call gate
 ; and a second TSS, then IRETs to ring 3.  Prints to port 0x402:
 ;   R  - running at CPL 3 after IRET to an outer level
+;   O  - OUT to port 0x402, which the TSS's I/O permission bitmap allows
+;   G  - OUT to port 0x80, which the bitmap denies: #GP(0)
 ;   G  - CLI at CPL 3 with IOPL 0 raises #GP(0) through an interrupt gate,
 ;        with the stack switched to the TSS's SS0:ESP0 and CS 0x1B pushed
 ;   I  - INT 40h (gate DPL 3) from ring 3 reaches ring 0 and IRETs back
@@ -51,6 +53,14 @@ pm32:
     rep stosd
     mov dword [TSS1 + 4], STACK0
     mov dword [TSS1 + 8], 0x10
+    ; I/O permission bitmap at TSS1+0x68: every port denied but 0x402
+    mov word [TSS1 + 0x66], 0x68
+    mov edi, TSS1 + 0x68
+    mov al, 0xFF
+    mov ecx, 0x81
+    rep stosb
+    and byte [TSS1 + 0x68 + (0x402 >> 3)], ~(1 << (0x402 & 7))
+    xor eax, eax
     ; TSS2: a ring-0 task that starts at task2
     mov edi, TSS2
     mov ecx, 0x68 / 4
@@ -82,6 +92,11 @@ ring3:
     jne .no_r
     putc3 'R'
 .no_r:
+    mov dx, 0x402
+    mov al, 'O'
+    out dx, al                            ; the bitmap allows it
+    mov dx, 0x80
+    out dx, al                            ; #GP(0): the bitmap denies it
     cli                                   ; #GP(0): IOPL 0 < CPL 3
     int 0x40
     int 0x41                              ; #GP: gate DPL 0
@@ -119,7 +134,7 @@ gp_handler:                               ; ring 0, error code on the stack
     jne .skip1
     putc 'G'
 .skip1:
-    add dword [esp + 4], 1                ; skip CLI
+    add dword [esp + 4], 1                ; skip CLI (or OUT DX, AL)
     add esp, 4
     iretd
 .not_cli:
@@ -186,8 +201,8 @@ gdt:
     dq 0x00CF93000000FFFF                 ; 0x10 data, DPL 0
     dq 0x00CFFB000000FFFF                 ; 0x18 code, DPL 3
     dq 0x00CFF3000000FFFF                 ; 0x20 data, DPL 3
-    ; 0x28 TSS1: base TSS1, limit 0x67, 32-bit available
-    dw 0x67, TSS1 & 0xFFFF
+    ; 0x28 TSS1: base TSS1, limit 0xE8 (with the I/O bitmap), 32-bit available
+    dw 0x68 + 0x80, TSS1 & 0xFFFF
     db (TSS1 >> 16) & 0xFF, 0x89, 0x00, TSS1 >> 24
     ; 0x30 call gate, DPL 3, 1 parameter, to 0x08:gate_target
     dw (gate_target - $$) & 0xFFFF, 0x08

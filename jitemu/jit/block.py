@@ -297,9 +297,14 @@ class BlockBuilder:
             return True
         return False
 
+    def check_io(self, port, size):
+        """For IN, OUT, INS, OUTS at CPL > 0: IOPL, then the TSS's I/O
+        permission bitmap (runtime/io.c), may refuse the port: #GP(0)."""
+        if self.cpl:
+            self.call_may_fault("i32", "helper_io_check", port, size)
+
     def check_iopl(self):
-        """For CLI, STI, IN, OUT, INS, OUTS: #GP(0) when CPL > IOPL.  (The
-        TSS I/O permission bitmap is not consulted.)"""
+        """For CLI and STI: #GP(0) when CPL > IOPL."""
         if not self.cpl:
             return
         iopl = self.bin("lshr", 4, self.bin("and", 4, self.load_field("eflags"), 0x3000), 12)

@@ -9,6 +9,7 @@ HELPERS = {
     "mem_write_slow": ("void", ("ptr", "i32", "i32", "i32")),
     "helper_in": ("i32", ("ptr", "i32", "i32")),
     "helper_out": ("void", ("ptr", "i32", "i32", "i32")),
+    "helper_io_check": ("i32", ("ptr", "i32", "i32")),
     "helper_raise": ("void", ("ptr", "i32")),
     "helper_raise_err": ("void", ("ptr", "i32", "i32")),
     "helper_ltr": ("i32", ("ptr", "i32")),

@@ -1,4 +1,5 @@
 """String instructions, one helper call each (runtime/string.c)."""
+from ..decode import Reg
 from . import lifts
 
 KINDS = {"movs": 0, "cmps": 1, "stos": 2, "lods": 3, "scas": 4, "ins": 5, "outs": 6}
@@ -9,7 +10,7 @@ SIZES = {"b": 1, "w": 2, "d": 4}
 def lift_string(b, insn):
     kind, size = KINDS[insn.name[:-1]], SIZES[insn.name[-1]]
     if kind in (5, 6):
-        b.check_iopl()
+        b.check_io(b.zext(b.get_reg(Reg(2, 2)), 2, 4), size)
     rep = {0: 0, 0xF3: 1, 0xF2: 2}[insn.rep]
     if rep and kind not in (1, 4):
         rep = 1  # REPNE on MOVS/STOS/... repeats like REP

@@ -9,21 +9,23 @@ def _port(b, o):
 
 @lifts("in")
 def lift_in(b, insn):
-    b.check_iopl()
     dst, port = insn.ops
-    v = b.call("i32", "helper_in", _port(b, port), dst.size, flags=None)
+    p = _port(b, port)
+    b.check_io(p, dst.size)
+    v = b.call("i32", "helper_in", p, dst.size, flags=None)
     b.set_reg(dst, b.trunc(v, 4, dst.size))
     b.needs_exit_check = True
 
 
 @lifts("out")
 def lift_out(b, insn):
-    b.check_iopl()
     port, src = insn.ops
+    p = _port(b, port)
+    b.check_io(p, src.size)
     v = b.zext(b.get_reg(src), src.size, 4)
     # Devices see the guest's EIP at the next instruction, like a trap.
     b.set_eip(insn.next_eip)
-    b.call("void", "helper_out", _port(b, port), v, src.size, flags=None)
+    b.call("void", "helper_out", p, v, src.size, flags=None)
     b.needs_exit_check = True
 
 
