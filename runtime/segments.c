@@ -14,12 +14,15 @@ void cpu_update_hflags(CPUState *s)
     if (s->eflags & TF_MASK) h |= HF_TF;
     if (s->debug_flags & DEBUG_STEP) h |= HF_STEP;
     if (h & HF_PE) {
-        /* Flat segments need neither a base add nor a limit check. */
+        /* Flat segments need neither a base add nor a limit check, nor
+         * (ES SS DS being writable data) a type check; CS-override
+         * accesses are still type-checked. */
         int flat = 1;
         for (int g = R_ES; g <= R_DS; g++) {
             uint32_t f = s->seg_flags[g];
-            int expand_down = (f & 0x1c00) == 0x1400;
-            if (s->seg_base[g] || s->seg_limit[g] != 0xffffffffu || !(f & 0x8000) || expand_down) flat = 0;
+            int writable_data = (f & 0x1e00) == 0x1200; /* S, not code, not expand-down, W */
+            if (s->seg_base[g] || s->seg_limit[g] != 0xffffffffu || !(f & 0x8000)) flat = 0;
+            if (g != R_CS && !writable_data) flat = 0;
         }
         if (flat) h |= HF_FLAT;
     }

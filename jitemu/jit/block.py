@@ -52,6 +52,7 @@ class BlockBuilder:
         self._slots = []           # jump slots of chainable exits
         self._written = set()      # arithmetic flags the block has set
         self._used = set()         # ... or read
+        self._insn_saved = {}      # flags before the current instruction set them
         self._globals = []         # module-level definitions (counters)
         self.label = "entry"
 
@@ -174,6 +175,10 @@ class BlockBuilder:
     def set_flag(self, name, value):
         self._used.add(name)
         self._written.add(name)
+        if name not in self._insn_saved:
+            # The value before this instruction, for a fault exit later in
+            # it: a faulting instruction leaves EFLAGS as they were.
+            self._insn_saved[name] = self.op("load i1, ptr %%f_%s" % name)
         self.emit("store i1 %s, ptr %%f_%s" % (value, name))
 
     def set_szp(self, size, r):
@@ -241,6 +246,8 @@ class BlockBuilder:
         chain (a constant target, nothing that needs the dispatcher), the
         exit jumps through its own slot straight to the next block once the
         dispatcher has linked it (runtime/chain.c)."""
+        if not completed:
+            self._restore_insn_flags()
         slot = "null"
         if chain and not self.hflags & (32 | 128):  # not while single-stepping
             slot = "@%s_s%d" % (self.fname, len(self._slots))
@@ -275,6 +282,7 @@ class BlockBuilder:
         """Raise exception `vector` (with error `code`, if given) at the
         current instruction and leave."""
         self.set_eip(self.insn.eip)
+        self._restore_insn_flags()  # the exception pushes EFLAGS as before it
         if code is None:
             self.call("void", "helper_raise", vector, flags="in")
         else:
@@ -438,6 +446,35 @@ class BlockBuilder:
         self.fault(12 if seg == 2 else 13, 0)
         self.place(good)
 
+    def _restore_insn_flags(self):
+        """Undo the current instruction's flag changes (it faulted)."""
+        for name, before in self._insn_saved.items():
+            self.emit("store i1 %s, ptr %%f_%s" % (before, name))
+
+    def start_insn(self, insn):
+        self.insn = insn
+        self._insn_saved = {}
+
+    def end_insn(self):
+        """The instruction completed: later exits keep the flags it set."""
+        self._insn_saved = {}
+
+    def seg_rights(self, seg, write):
+        """Protected mode: a write needs a writable data segment, a read a
+        data or readable code segment, else #GP(0) (#SS(0) for SS)."""
+        if not self.protected or (self._flat(seg) and seg != 1):
+            return
+        kind = self.bin("and", 4, self.load_field("seg_flags", seg), 0xA00)  # code bit, W/R bit
+        if write:
+            bad = self.icmp("ne", 4, kind, 0x200)
+        else:
+            bad = self.icmp("eq", 4, kind, 0x800)
+        yes, no = self.new_label("acc"), self.new_label("accok")
+        self.cbr(bad, yes, no)
+        self.place(yes)
+        self.fault(12 if seg == 2 else 13, 0)
+        self.place(no)
+
     def read(self, o, lin=None):
         """Value of operand `o` (for Mem, `lin` may be a precomputed address)."""
         if isinstance(o, Reg):
@@ -447,14 +484,20 @@ class BlockBuilder:
         if isinstance(o, SReg):
             return self.trunc(self.load_field("seg_sel", o.index), 4, 2)
         if isinstance(o, Mem):
-            return self.read_mem(lin if lin is not None else self.address(o), o.size)
+            if lin is None:
+                lin = self.address(o)
+            self.seg_rights(o.seg, write=False)
+            return self.read_mem(lin, o.size)
         raise TypeError(o)
 
     def write(self, o, value, lin=None):
         if isinstance(o, Reg):
             self.set_reg(o, value)
         elif isinstance(o, Mem):
-            self.write_mem(lin if lin is not None else self.address(o), o.size, value)
+            if lin is None:
+                lin = self.address(o)
+            self.seg_rights(o.seg, write=True)
+            self.write_mem(lin, o.size, value)
         else:
             raise TypeError(o)
 

@@ -235,7 +235,7 @@ class Translator:
                 b.fault(6)
                 hi = max(hi, phys0 + off)
                 break
-            b.insn = insn
+            b.start_insn(insn)
             if listing is not None:
                 listing.append(((cs_base + eip) & 0xFFFFFFFF, insn.raw, insn.text))
             lifter(b, insn)
@@ -247,6 +247,7 @@ class Translator:
             if b.needs_exit_check:
                 b.check_exit_request(insn.next_eip)
                 b.needs_exit_check = False
+            b.end_insn()
             b.icount += 1
             nxt = insn.next_eip
             off += insn.length
