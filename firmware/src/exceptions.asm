@@ -88,23 +88,7 @@ pm32:
     fault_next 2, 0x1230
     mov es, ax
     ; #PF: paging with a not-present page at 4 MiB
-    mov edi, PD
-    xor eax, eax
-    mov ecx, 2048
-    rep stosd
-    mov dword [PD], PT0 | 3
-    mov edi, PT0
-    mov eax, 3
-    mov ecx, 1024
-.map:
-    stosd
-    add eax, 0x1000
-    loop .map
-    mov eax, PD
-    mov cr3, eax
-    mov eax, cr0
-    or eax, 0x80000000
-    mov cr0, eax
+    paging_identity_4m PD, PT0
     mov dword [expect], 0            ; read, supervisor, not present
     mov eax, [0x400000]              ; the handler maps it; the read restarts
     ; #DF: #NP while delivering #NP (its own gate is not present)

@@ -27,22 +27,7 @@ pm32:   mov ax, 0x10
         mov ss, ax
         mov esp, 0x7000
         cld
-        mov edi, PD
-        xor eax, eax
-        mov ecx, 2048
-        rep stosd
-        mov dword [PD], PT0 | 3
-        mov edi, PT0
-        mov eax, 3
-        mov ecx, 1024
-.map:   stosd
-        add eax, 0x1000
-        loop .map
-        mov eax, PD
-        mov cr3, eax
-        mov eax, cr0
-        or eax, 0x80000000
-        mov cr0, eax
+        paging_identity_4m PD, PT0
         jmp .paged
 .paged: mov ebp, REPEAT
 .pass:  mov edi, ARR
