@@ -344,10 +344,14 @@ class Unicorn:
     def __init__(self):
         self._fresh()
 
-    def _fresh(self):
-        uc = self.uc = Uc(UC_ARCH_X86, UC_MODE_16)
+    def _new_uc(self):
+        uc = Uc(UC_ARCH_X86, UC_MODE_16)
         uc.mem_map(0, MEM_TOP)
         uc.mem_write(0, _background())
+        return uc
+
+    def _fresh(self):
+        uc = self.uc = self._new_uc()
         self.ports = Ports()
         self.interrupts = []
         self.code = None
@@ -391,6 +395,11 @@ class Unicorn:
             uc.mem_write(lin, data)
         self.ports.log = []
         self.interrupts = []
+        return self._execute(state, CODE_LIN)
+
+    def _execute(self, state, begin):
+        """Load the registers, run from linear `begin`, and snapshot."""
+        uc = self.uc
         for i, r in enumerate(_UREGS):
             uc.reg_write(r, state.regs[i])
         uc.reg_write(U.UC_X86_REG_EFLAGS, state.eflags)
@@ -399,28 +408,38 @@ class Unicorn:
         uc.reg_write(U.UC_X86_REG_EIP, CODE_IP)
         err = None
         try:
-            uc.emu_start(CODE_LIN, 0xFFFFF000, count=LIMIT)
+            uc.emu_start(begin, 0xFFFFF000, count=LIMIT)
         except UcError as e:
             err = e
-        snap = {
+        return err, self._snapshot()
+
+    def _snapshot(self):
+        uc = self.uc
+        return {
             "regs": [uc.reg_read(r) for r in _UREGS],
             "eip": uc.reg_read(U.UC_X86_REG_EIP),
             "eflags": uc.reg_read(U.UC_X86_REG_EFLAGS),
             "segs": {n: uc.reg_read(_USEGS[n]) for n in SEG_NAMES},
-            "mem": bytes(uc.mem_read(WIN_LO, WIN_SIZE)),
+            "mem": bytes(uc.mem_read(self.WIN_LO, self.WIN_SIZE)),
             "ports": list(self.ports.log),
         }
-        return err, snap
+
+    WIN_LO, WIN_SIZE = WIN_LO, WIN_SIZE
+
+
+def shared_machines(cache, jitemu_cls, unicorn_cls):
+    """One jitemu and one Unicorn per mode, reused by every case."""
+    if not cache:
+        cache["j"] = jitemu_cls()
+        cache["u"] = unicorn_cls()
+    return cache["j"], cache["u"]
 
 
 _MACHINES = {}
 
 
 def machines():
-    if not _MACHINES:
-        _MACHINES["j"] = Jitemu()
-        _MACHINES["u"] = Unicorn()
-    return _MACHINES["j"], _MACHINES["u"]
+    return shared_machines(_MACHINES, Jitemu, Unicorn)
 
 
 def jitemu_machine():

@@ -25,11 +25,11 @@ test_pm_limits.py checks error codes by hand).
 """
 import struct
 
-from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_HOOK_INTR, UC_MODE_32, Uc, UcError
+from unicorn import UC_ARCH_X86, UC_MODE_32, Uc
 from unicorn import x86_const as U
 
 import oracle
-from oracle import HLT, SEG_NAMES, State, _POOL, _UREGS, _USEGS, u32, Ports
+from oracle import HLT, SEG_NAMES, State, _POOL, u32, Ports
 from jitemu._runtime import ffi, lib
 from jitemu.machine import Machine
 from hypothesis import strategies as st
@@ -227,21 +227,19 @@ ERROR_CODE = (8, 10, 11, 12, 13, 14, 17)
 
 
 class Unicorn(oracle.Unicorn):
-    def _fresh(self):
-        uc = self.uc = Uc(UC_ARCH_X86, UC_MODE_32)
+    WIN_LO, WIN_SIZE = WIN_LO, WIN_SIZE
+
+    def _new_uc(self):
+        uc = Uc(UC_ARCH_X86, UC_MODE_32)
         uc.mem_map(0, MEM_TOP)
         uc.mem_write(0, BACKGROUND)
         uc.reg_write(U.UC_X86_REG_GDTR, (0, GDT_BASE, GDT_LIMIT, 0))
         uc.reg_write(U.UC_X86_REG_IDTR, (0, IDT_BASE, 0x7FF, 0))
-        self.ports = Ports()
-        self.interrupts = []
+        return uc
+
+    def _fresh(self):
+        super()._fresh()
         self.ignore = []
-        self.code = None
-        uc.hook_add(UC_HOOK_INTR, self._intr)
-        uc.hook_add(UC_HOOK_INSN, lambda uc, port, size, _: self.ports.read(port, size), None, 1, 0,
-                    U.UC_X86_INS_IN)
-        uc.hook_add(UC_HOOK_INSN, lambda uc, port, size, value, _: self.ports.write(port, value, size),
-                    None, 1, 0, U.UC_X86_INS_OUT)
 
     def _intr(self, uc, vector, _):
         """Delivery through a 32-bit interrupt gate at CPL 0.  EIP is the
@@ -282,38 +280,20 @@ class Unicorn(oracle.Unicorn):
         self.ports.log = []
         self.interrupts = []
         self.ignore = []
-        for i, r in enumerate(_UREGS):
-            uc.reg_write(r, state.regs[i])
-        uc.reg_write(U.UC_X86_REG_EFLAGS, state.eflags)
-        for n in SEG_NAMES:
-            uc.reg_write(_USEGS[n], state.segs[n])
-        uc.reg_write(U.UC_X86_REG_EIP, CODE_IP)
-        err = None
-        try:
-            uc.emu_start(CODE_IP, 0xFFFFF000, count=oracle.LIMIT)
-        except UcError as e:
-            err = e
-        snap = {
-            "regs": [uc.reg_read(r) for r in _UREGS],
-            "eip": uc.reg_read(U.UC_X86_REG_EIP),
-            "eflags": uc.reg_read(U.UC_X86_REG_EFLAGS),
-            "segs": {n: uc.reg_read(_USEGS[n]) for n in SEG_NAMES},
-            "mem": bytes(uc.mem_read(WIN_LO, WIN_SIZE)),
-            "gdt": bytes(uc.mem_read(GDT_BASE, len(GDT_BYTES))),
-            "ports": list(self.ports.log),
-            "ignore": list(self.ignore),
-        }
-        return err, snap
+        return self._execute(state, CODE_IP)
+
+    def _snapshot(self):
+        snap = super()._snapshot()
+        snap["gdt"] = bytes(self.uc.mem_read(GDT_BASE, len(GDT_BYTES)))
+        snap["ignore"] = list(self.ignore)
+        return snap
 
 
 _MACHINES = {}
 
 
 def machines():
-    if not _MACHINES:
-        _MACHINES["j"] = Jitemu()
-        _MACHINES["u"] = Unicorn()
-    return _MACHINES["j"], _MACHINES["u"]
+    return oracle.shared_machines(_MACHINES, Jitemu, Unicorn)
 
 
 # -- states and cases ---------------------------------------------------------
