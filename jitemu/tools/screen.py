@@ -15,12 +15,11 @@ font.py) in the 16 CGA colours of each cell's attribute byte (bit 7, blink,
 is ignored).  A cell whose attribute is 0 (RAM nobody wrote) is drawn light
 grey on black so that text written without attributes shows.
 """
-import struct
 import sys
 import time
-import zlib
 
 from ..devices.vga import TEXT_BASE, text_screen
+from ..png import encode_palette
 from .font import HEIGHT, WIDTH, font
 
 COLS, ROWS = 80, 25
@@ -90,19 +89,6 @@ class Screen:
         self.tick(force=True)
 
 
-def _chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-
-def encode_png(width, height, rows, palette):
-    """A palette PNG: `rows` is height rows of width palette indices each."""
-    raw = b"".join(b"\x00" + bytes(r) for r in rows)
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0)
-    plte = b"".join(bytes(c) for c in palette)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"PLTE", plte)
-            + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b""))
-
-
 def render(machine, base=TEXT_BASE):
     """The screen as (width, height, rows of palette indices)."""
     cells = machine.read_phys(base, COLS * ROWS * 2)
@@ -131,7 +117,7 @@ def render(machine, base=TEXT_BASE):
 
 def screenshot_png(machine):
     w, h, rows = render(machine)
-    return encode_png(w, h, rows, PALETTE)
+    return encode_palette(w, h, rows, PALETTE)
 
 
 def save_screenshot(machine, path):
