@@ -114,9 +114,3 @@ def llvm_struct(name="%State"):
         parts.append("[%d x %s]" % (count, t) if count else t)
     return "%s = type { %s }" % (name, ", ".join(parts))
 
-
-def llvm_field_type(fname):
-    for name, ctype, count in FIELDS:
-        if name == fname:
-            return _LLVM[ctype]
-    raise KeyError(fname)

@@ -78,9 +78,6 @@ class BlockBuilder:
         self.label = label
         self.terminated = False
 
-    def current_label(self):
-        return self.label
-
     def br(self, label):
         self.emit("br label %%%s" % label)
 
@@ -114,9 +111,6 @@ class BlockBuilder:
 
     def set_reg(self, reg, value):
         self.emit("store %s %s, ptr %s" % (ITYPE[reg.size], value, self._reg_ptr(reg)))
-
-    def reg(self, index, size):
-        return Reg(index, size)
 
     # -- integer helpers ----------------------------------------------
     def zext(self, v, frm, to):
@@ -393,7 +387,7 @@ class BlockBuilder:
         w = self.op("call i32 @mem_read_slow(ptr %%s, i32 %s, i32 %d)" % (lin, size))
         v2 = self.trunc(w, 4, size)
         self._fault_check()
-        slow = self.current_label()
+        slow = self.label  # the fault check may have started a new block
         self.br(join)
         self.place(join)
         return self.op("phi %s [%s, %%%s], [%s, %%%s]" % (ITYPE[size], v1, fast, v2, slow))

@@ -11,8 +11,6 @@ import time
 
 import llvmlite.binding as llvm
 
-from . import helpers
-
 _initialised = False
 
 
@@ -95,7 +93,3 @@ class Compiler:
             raise RuntimeError("object code lacks a block symbol")
         return addrs
 
-
-def declarations():
-    """LLVM declarations of every helper, for the top of each module."""
-    return "\n".join(helpers.llvm_declarations())

@@ -102,13 +102,13 @@ class Translator:
         if not parts:
             return
         addrs, obj = self.compiler.compile(module_prelude() + "\n\n".join(parts), exports)
+        made = [(p, lo, hi, name, self._read(lo, hi - lo + 1)) for p, lo, hi, name in regs]
         if self.cache is not None:
-            self.cache.store(obj, [(p, cs_base, hflags, lo, self._read(lo, hi - lo + 1), name)
-                                   for p, lo, hi, name in regs])
-        for p, lo, hi, name in regs:
+            self.cache.store(obj, [(p, cs_base, hflags, lo, code, name) for p, lo, _, name, code in made])
+        for p, lo, hi, name, code in made:
             fn = self.ffi.cast("void *", addrs[name])
             self.lib.bt_insert(self.s, p, cs_base, hflags, lo, hi, fn, int(name[1:]))
-            self._done[(p, cs_base, hflags)] = (lo, self._read(lo, hi - lo + 1), fn, int(name[1:]))
+            self._done[(p, cs_base, hflags)] = (lo, code, fn, int(name[1:]))
         self.blocks_translated += len(regs)
 
     def _from_cache(self, pc, cs_base, hflags):
