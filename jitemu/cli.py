@@ -312,6 +312,9 @@ def build_parser():
     n.add_argument("--rounds", type=int, default=3, metavar="N", choices=range(1, 101),
                    help="runs per emulator, alternating (default 3)")
     n.add_argument("--only", metavar="NAMES", help="comma-separated workloads (default: all)")
+    n.add_argument("--scale", type=int, default=20, metavar="N", choices=range(1, 1001),
+                   help="run the CPU kernels N times their committed length (default 20: about"
+                        " 1.3-1.7 billion instructions, so start-up does not dominate; needs nasm)")
     n.add_argument("--plot", metavar="FILE.png", help="also draw the ratios as a PNG bar chart")
     n.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     n.set_defaults(func=lambda a: __import__("jitemu.bench", fromlist=["main"]).main(a))

@@ -52,9 +52,11 @@ static int bt_grow(Runtime *rt)
     return 0;
 }
 
-/* Register a translation; replaces one with the same key. */
-int bt_insert(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
-              uint32_t phys_lo, uint32_t phys_hi, void *fn, uint32_t id)
+/* Register a translation; replaces one with the same key.  [phys_lo,
+ * phys_hi] is the span whose pages drop it when written; bt_mark_code says
+ * which bytes in it are code (a region's blocks need not be contiguous). */
+int bt_register(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
+                uint32_t phys_lo, uint32_t phys_hi, void *fn, uint32_t id)
 {
     Runtime *rt = RT(s);
     Block *old = bt_lookup(rt, pc, cs_base, hflags);
@@ -62,6 +64,13 @@ int bt_insert(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
     if ((rt->block_used + 1) * 2 > rt->block_cap && bt_grow(rt)) return -1;
     Block b = {pc, cs_base, hflags, phys_lo, phys_hi, (block_fn)fn, 1, id, NULL, 0, 0};
     bt_put(rt, &b);
+    return 0;
+}
+
+/* Writes to physical [lo, hi] now end in smc_invalidate_page. */
+void bt_mark_code(CPUState *s, uint32_t phys_lo, uint32_t phys_hi)
+{
+    Runtime *rt = RT(s);
     for (uint32_t p = phys_lo >> PAGE_BITS; p <= (phys_hi >> PAGE_BITS); p++) {
         if (!rt->code_page[p]) tlb_drop_writes_to(rt, p); /* writes now take the slow path */
         rt->code_page[p] = 1;
@@ -70,6 +79,13 @@ int bt_insert(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
         for (uint32_t l = lo >> LINE_BITS; l <= hi >> LINE_BITS; l++)
             rt->code_lines[p * LINE_WORDS + (l >> 6)] |= 1ull << (l & 63);
     }
+}
+
+int bt_insert(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
+              uint32_t phys_lo, uint32_t phys_hi, void *fn, uint32_t id)
+{
+    if (bt_register(s, pc, cs_base, hflags, phys_lo, phys_hi, fn, id)) return -1;
+    bt_mark_code(s, phys_lo, phys_hi);
     return 0;
 }
 

@@ -53,13 +53,16 @@ int cpu_run(CPUState *s)
         if (s->bp_count && pc != s->bp_skip && at_breakpoint(s, pc)) return RUN_DEBUG;
         void **slot = (void **)s->last_slot;
         s->last_slot = NULL;
-        Block *b = bt_lookup(rt, pc, cs_base, s->hflags);
+        uint32_t key = s->hflags;
+        if (s->side_exit) key |= HF_NOREGION; /* the region could not run this instruction */
+        Block *b = bt_lookup(rt, pc, cs_base, key);
         if (!b) {
             s->miss_pc = pc;
             s->miss_cs_base = cs_base;
-            s->miss_hflags = s->hflags;
+            s->miss_hflags = key;
             return RUN_MISS;
         }
+        s->side_exit = 0;
         /* Chain the exit the last block took to this block, unless a
          * debugger needs every block boundary or the mode changed. */
         if (slot && s->last_hflags == s->hflags && !s->bp_count &&

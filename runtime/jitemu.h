@@ -56,6 +56,7 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define HF_TF 32u  /* single-step: one instruction per block, then #DB */
 #define HF_FLAT 64u /* protected mode; CS DS ES SS are base 0, limit 4 GiB */
 #define HF_STEP 128u /* a debugger single-steps: one instruction per block */
+#define HF_NOREGION (1u << 20) /* key of first-tier code run after a region's side exit */
 
 /* debug_flags and trace_flags */
 #define DEBUG_STEP 1u

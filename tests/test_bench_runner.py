@@ -9,7 +9,7 @@ import zlib
 
 def test_bench_runs_a_kernel_and_draws_the_chart(tmp_path):
     png = tmp_path / "bench.png"
-    p = subprocess.run([sys.executable, "-m", "jitemu.cli", "bench", "--rounds", "1", "--only", "sieve-real",
+    p = subprocess.run([sys.executable, "-m", "jitemu.cli", "bench", "--rounds", "1", "--scale", "1", "--only", "sieve-real",
                         "--plot", str(png), "-q"], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     row = [l for l in p.stdout.splitlines() if l.startswith("sieve-real")]

@@ -76,6 +76,10 @@ FIELDS = [
     ("hot_pc", "uint32_t", 0),
     ("hot_cs_base", "uint32_t", 0),
     ("hot_hflags", "uint32_t", 0),
+    # A region left by a side exit (an access its fast path cannot serve):
+    # the dispatcher runs the next block from first-tier code (HF_NOREGION
+    # in the key), so the instruction makes progress through the slow path.
+    ("side_exit", "uint32_t", 0),
     # The key of the block the dispatcher could not find.
     ("miss_pc", "uint32_t", 0),
     ("miss_cs_base", "uint32_t", 0),

@@ -15,6 +15,17 @@ HOT_THRESHOLD = 65536  # runs before a block is recompiled with the full optimis
 EXIT_HOT = 32
 ARITH_MASK = 0x8D5
 ITYPE = {1: "i8", 2: "i16", 4: "i32", 8: "i64"}
+# Type-based alias tags: guest memory never overlaps the CPU state or the
+# TLB arrays, so a guest store does not force LLVM to reload segment bases,
+# TLB pointers or the budget inside a loop.
+HOST, GUEST = ", !tbaa !3", ", !tbaa !4"
+TBAA = [
+    '!0 = !{!"jitemu"}',
+    '!1 = !{!"host", !0, i64 0}',
+    '!2 = !{!"guest", !0, i64 0}',
+    '!3 = !{!1, !1, i64 0}',
+    '!4 = !{!2, !2, i64 0}',
+]
 
 
 def module_prelude():
@@ -27,6 +38,7 @@ def module_prelude():
         *("declare i%d @llvm.cttz.i%d(i%d, i1)" % ((b,) * 3) for b in (16, 32)),
         *("declare i%d @llvm.ctlz.i%d(i%d, i1)" % ((b,) * 3) for b in (16, 32)),
         *llvm_declarations(),
+        *TBAA,
         "",
     ])
 
@@ -34,10 +46,16 @@ def module_prelude():
 class BlockBuilder:
     """Emits IR for one block; lifters call its methods per instruction."""
 
-    def __init__(self, fname, hflags, hot_key=None):
+    def __init__(self, fname, hflags, hot_key=None, region=None):
         """hot_key (pc, cs_base) makes a first-tier block that counts its
-        runs and asks to be recompiled optimised once it is hot."""
+        runs and asks to be recompiled optimised once it is hot.  `region`
+        (a function from a constant target EIP to None or (label, whether
+        the edge goes backward in lifting order)) makes a
+        region: several blocks in one function, the guest registers and
+        flags kept in locals across them (SSA after SROA), and exits whose
+        target is in the region become branches inside the function."""
         self.fname = fname
+        self.region = region
         self.hot_key = hot_key
         self.hflags = hflags
         self.stack32 = bool(hflags & 2)
@@ -47,6 +65,7 @@ class BlockBuilder:
         self.insn = None         # the instruction being lifted
         self.terminated = False  # current code position is unreachable
         self.needs_exit_check = False
+        self.slow_write = False    # the instruction wrote through the slow path
         self.end_after = False     # the instruction may change the mode bits
         self._exits = []           # (eip, instructions, label, slot) of each exit
         self._slots = []           # jump slots of chainable exits
@@ -93,24 +112,43 @@ class BlockBuilder:
 
     def load_field(self, name, index=None, ty="i32", volatile=False):
         p = self.field(name, index)
-        return self.op("load %s%s, ptr %s" % ("volatile " if volatile else "", ty, p))
+        return self.op("load %s%s, ptr %s%s" % ("volatile " if volatile else "", ty, p, HOST))
 
     def store_field(self, name, value, index=None, ty="i32"):
         p = self.field(name, index)
-        self.emit("store %s %s, ptr %s" % (ty, value, p))
+        self.emit("store %s %s, ptr %s%s" % (ty, value, p, HOST))
 
     # -- registers ----------------------------------------------------
     def _reg_ptr(self, reg):
-        p = self.field("regs", reg.index)
+        if self.region:
+            p = self.op("getelementptr inbounds [8 x i32], ptr %%regs, i32 0, i32 %d" % reg.index)
+        else:
+            p = self.field("regs", reg.index)
         if reg.high:
             p = self.op("getelementptr inbounds i8, ptr %s, i32 1" % p)
         return p
 
     def get_reg(self, reg):
-        return self.op("load %s, ptr %s" % (ITYPE[reg.size], self._reg_ptr(reg)))
+        if self.region and reg.size < 4:
+            # Regions access each register as a whole i32 (AL, AX and EAX
+            # alike), so SROA keeps one SSA value per register instead of
+            # byte pieces that are put back together on every use.
+            v = self.get_reg(Reg(reg.index, 4))
+            if reg.high:
+                v = self.bin("lshr", 4, v, 8)
+            return self.trunc(v, 4, reg.size)
+        return self.op("load %s, ptr %s%s" % (ITYPE[reg.size], self._reg_ptr(reg), HOST))
 
     def set_reg(self, reg, value):
-        self.emit("store %s %s, ptr %s" % (ITYPE[reg.size], value, self._reg_ptr(reg)))
+        if self.region and reg.size < 4:
+            shift = 8 if reg.high else 0
+            keep = 0xFFFFFFFF ^ (((1 << 8 * reg.size) - 1) << shift)
+            old = self.bin("and", 4, self.get_reg(Reg(reg.index, 4)), keep)
+            v = self.zext(value, reg.size, 4)
+            if shift:
+                v = self.bin("shl", 4, v, shift)
+            value, reg = self.bin("or", 4, old, v), Reg(reg.index, 4)
+        self.emit("store %s %s, ptr %s%s" % (ITYPE[reg.size], value, self._reg_ptr(reg), HOST))
 
     # -- integer helpers ----------------------------------------------
     def zext(self, v, frm, to):
@@ -215,6 +253,8 @@ class BlockBuilder:
         leaves them alone."""
         if flags:
             self.flush_flags()
+        self.regs_out()
+        self.sync_icount()
         argtext = ", ".join(["ptr %s"] + ["i32 " + str(a) for a in args])
         if ret == "void":
             self.emit("call void @%s(%s)" % (name, argtext))
@@ -223,8 +263,35 @@ class BlockBuilder:
             result = self.op("call %s @%s(%s)" % (ret, name, argtext))
         if flags == "rw":
             self.load_flags()
+        self.regs_in()
         self._fault_check()  # helpers touch memory through the same TLB
         return result
+
+    def sync_icount(self):
+        """Region: bring `icount` up to this instruction before a helper
+        or device runs (guest time, RDTSC and timers read it; a loop that
+        never leaves the region must still see time pass)."""
+        if self.region:
+            done = self.bin("add", 8, self.op("load i64, ptr %icb"), self.icount)
+            self.store_field("icount", self.bin("add", 8, self.load_field("icount", ty="i64"), done), ty="i64")
+            self.emit("store i64 %d, ptr %%icb" % -self.icount)
+
+    def regs_out(self):
+        """Region: the registers back into the state (a helper reads them,
+        or the function returns)."""
+        if self.region:
+            for i in range(8):
+                v = self.op("load i32, ptr %s" % self._local_reg(i))
+                self.store_field("regs", v, i)
+
+    def regs_in(self):
+        """Region: the registers from the state (a helper may have changed them)."""
+        if self.region:
+            for i in range(8):
+                self.emit("store i32 %s, ptr %s" % (self.load_field("regs", i), self._local_reg(i)))
+
+    def _local_reg(self, i):
+        return self.op("getelementptr inbounds [8 x i32], ptr %%regs, i32 0, i32 %d" % i)
 
     # -- exits --------------------------------------------------------
     def _count(self, n):
@@ -242,11 +309,47 @@ class BlockBuilder:
         dispatcher has linked it (runtime/chain.c)."""
         if not completed:
             self._restore_insn_flags()
+        count = self.icount + (1 if completed else 0)
+        if self.region:
+            inside = self.region(eip) if chain and isinstance(eip, int) else None
+            count = self._region_count(count, keep=inside is not None)
+            if inside is not None:
+                label, backward = inside
+                if backward:
+                    self._region_edge(eip, count, label)
+                else:  # forward edges cannot loop: no check needed
+                    self.br(label)
+                    self.terminated = True
+                return
         slot = "null"
         if chain and not self.hflags & (32 | 128):  # not while single-stepping
             slot = "@%s_s%d" % (self.fname, len(self._slots))
             self._slots.append(slot)
-        self._exits.append((str(eip), self.icount + (1 if completed else 0), self.label, slot))
+        self._exits.append((str(eip), count, self.label, slot))
+        self.br("epilogue")
+        self.terminated = True
+
+    def _region_count(self, n, keep):
+        """Region: instructions completed since the function was entered
+        (n in the current block, plus those of the blocks before it)."""
+        total = self.bin("add", 8, self.op("load i64, ptr %icb"), n)
+        if keep:
+            self.emit("store i64 %s, ptr %%icb" % total)
+        return total
+
+    def _region_edge(self, eip, count, label):
+        """A backward branch to a block of the region (every loop has one):
+        it still stops at this instruction boundary when another thread
+        asks (exit_request) or the budget is spent, as a chained block's
+        prologue would."""
+        req = self.load_field("exit_request", volatile=True)
+        done = self.bin("add", 8, self.load_field("icount", ty="i64"), count)
+        stop = self.bor(self.icmp("ne", 4, req, 0),
+                        self.icmp("uge", 8, done, self.load_field("icount_limit", ty="i64")))
+        out = self.new_label("rx")
+        self.cbr(stop, out, label)
+        self.place(out)
+        self._exits.append((str(eip), count, self.label, "null"))
         self.br("epilogue")
         self.terminated = True
 
@@ -268,6 +371,22 @@ class BlockBuilder:
     def check_exit_request(self, next_eip):
         req = self.load_field("exit_request", volatile=True)
         self.exit_if(self.icmp("ne", 4, req, 0), next_eip)
+
+    def end_checks(self, next_eip):
+        """After an instruction that did I/O, called a helper that may have
+        written code, or wrote memory through the slow path: leave before
+        the next one if exit_request is set."""
+        if self.needs_exit_check:
+            self.check_exit_request(next_eip)
+        elif self.slow_write:
+            chk, cont = self.new_label("wchk"), self.new_label("wcont")
+            self.cbr(self.op("load i1, ptr %wslow"), chk, cont)
+            self.place(chk)
+            self.emit("store i1 false, ptr %wslow")
+            self.check_exit_request(next_eip)
+            self.br(cont)
+            self.place(cont)
+        self.needs_exit_check = self.slow_write = False
 
     def set_eip(self, eip):
         self.store_field("eip", eip)
@@ -358,7 +477,7 @@ class BlockBuilder:
         idx = self.op("zext i32 %s to i64" % self.bin("lshr", 4, lin, 12))
         tbl = self.load_field(table, ty="ptr")
         pp = self.op("getelementptr inbounds ptr, ptr %s, i64 %s" % (tbl, idx))
-        page = self.op("load ptr, ptr %s" % pp)
+        page = self.op("load ptr, ptr %s%s" % (pp, HOST))
         off = self.bin("and", 4, lin, 4095)
         ok = self.band(self.op("icmp ne ptr %s, null" % page), self.icmp("ule", 4, off, 4096 - size))
         return page, off, ok
@@ -381,9 +500,14 @@ class BlockBuilder:
         self.cbr(ok, fast, slow)
         self.place(fast)
         hp = self.op("getelementptr inbounds i8, ptr %s, i32 %s" % (page, off))
-        v1 = self.op("load %s, ptr %s, align 1" % (ITYPE[size], hp))
+        v1 = self.op("load %s, ptr %s, align 1%s" % (ITYPE[size], hp, GUEST))
         self.br(join)
         self.place(slow)
+        if self.region:
+            self._side_exit()
+            self.place(join)
+            return v1
+        self.sync_icount()  # a device may read the clock
         w = self.op("call i32 @mem_read_slow(ptr %%s, i32 %s, i32 %d)" % (lin, size))
         v2 = self.trunc(w, 4, size)
         self._fault_check()
@@ -392,21 +516,40 @@ class BlockBuilder:
         self.place(join)
         return self.op("phi %s [%s, %%%s], [%s, %%%s]" % (ITYPE[size], v1, fast, v2, slow))
 
+    def _side_exit(self):
+        """Region: an access the TLB cannot serve (a device, a code page,
+        a page not yet in the TLB, a page-crossing access) leaves the
+        region before this instruction did anything (every lifter reads
+        and checks before it writes back, as a #PF restart needs); the
+        first-tier block there runs it with the slow path (side_exit makes
+        the dispatcher pick that one, not this region again).  So a
+        region's loops call no memory helper, and LLVM keeps registers,
+        segment bases and TLB pointers in host registers across them."""
+        self.store_field("side_exit", 1)
+        self.exit(self.insn.eip, completed=False)
+
     def write_mem(self, lin, size, value):
         page, off, ok = self._page("wr_page", lin, size)
         fast, slow, join = self.new_label("wf"), self.new_label("ws"), self.new_label("wj")
         self.cbr(ok, fast, slow)
         self.place(fast)
         hp = self.op("getelementptr inbounds i8, ptr %s, i32 %s" % (page, off))
-        self.emit("store %s %s, ptr %s, align 1" % (ITYPE[size], value, hp))
+        self.emit("store %s %s, ptr %s, align 1%s" % (ITYPE[size], value, hp, GUEST))
         self.br(join)
         self.place(slow)
+        if self.region:
+            self._side_exit()
+            self.place(join)
+            return
         # The slow path may hit translated code (self-modifying code) or a
-        # device: the instruction ends with a check of exit_request.
+        # device: the instruction ends with a check of exit_request (only
+        # when it took this path: the fast path can do neither).
+        self.sync_icount()
         self.emit("call void @mem_write_slow(ptr %%s, i32 %s, i32 %s, i32 %d)"
                   % (lin, self.zext(value, size, 4), size))
+        self.emit("store i1 true, ptr %wslow")
         self._fault_check()
-        self.needs_exit_check = True
+        self.slow_write = True
         self.br(join)
         self.place(join)
 
@@ -444,6 +587,14 @@ class BlockBuilder:
         """Undo the current instruction's flag changes (it faulted)."""
         for name, before in self._insn_saved.items():
             self.emit("store i1 %s, ptr %%f_%s" % (before, name))
+
+    def start_block(self):
+        """A new guest block starts here (regions hold several)."""
+        self.icount = 0
+        self.terminated = False
+        self.needs_exit_check = self.slow_write = False
+        self.end_after = False
+        self._insn_saved = {}
 
     def start_insn(self, insn):
         self.insn = insn
@@ -536,6 +687,13 @@ class BlockBuilder:
         self.lines.append("entry:")
         for name in FLAG_BITS:
             self.emit("%%f_%s = alloca i1" % name)
+        self.emit("%wslow = alloca i1")
+        if self.region:
+            self.emit("%regs = alloca [8 x i32]")
+            self.emit("%icb = alloca i64")
+            # Flags live across blocks and loops: every flush writes all.
+            self._written.update(FLAG_BITS)
+            self._used.update(FLAG_BITS)
         req = self.load_field("exit_request", volatile=True)
         n = self.load_field("icount", ty="i64")
         limit = self.load_field("icount_limit", ty="i64")
@@ -574,19 +732,24 @@ class BlockBuilder:
         self.lines = []
         self.store_field("cur_phys_lo", phys_lo)
         self.store_field("cur_phys_hi", phys_hi)
+        self.emit("store i1 false, ptr %wslow")
         if self._used:
             self.load_flags([n for n in FLAG_BITS if n in self._used])
+        if self.region:
+            self.regs_in()
+            self.emit("store i64 0, ptr %icb")
         body[self._phys_stores:self._phys_stores] = self.lines
         self.lines = body
         self.lines.append("epilogue:")
         self.label = "epilogue"
         eips = ", ".join("[%s, %%%s]" % (e, lab) for e, _, lab, _ in self._exits)
-        counts = ", ".join("[%d, %%%s]" % (n, lab) for _, n, lab, _ in self._exits)
+        counts = ", ".join("[%s, %%%s]" % (n, lab) for _, n, lab, _ in self._exits)
         slots = ", ".join("[%s, %%%s]" % (sl, lab) for _, _, lab, sl in self._exits)
         eip = self.op("phi i32 " + eips)
         n = self.op("phi i64 " + counts)
         slot = self.op("phi ptr " + slots)
         self.flush_flags()
+        self.regs_out()
         self.store_field("eip", eip)
         c = self.load_field("icount", ty="i64")
         self.store_field("icount", self.op("add i64 %s, %s" % (c, n)), ty="i64")

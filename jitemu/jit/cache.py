@@ -10,7 +10,8 @@ object code (microseconds a block) instead of lifting and compiling them
                                    phys length sha256(bytes) object symbol
 
 `version` covers everything that changes the meaning of object code: the
-jitemu version, llvmlite's, the CPU state layout and the helper list, so a
+jitemu version, llvmlite's, the CPU state layout, the helper list and the
+host CPU the code was made for, so a
 foreign cache is never read.  An index line that does not parse, an object
 whose hash does not match its name, or one that does not link is ignored
 and the block is translated again: a corrupt cache never crashes a run.
@@ -41,9 +42,10 @@ def _version():
         mine = version("jitemu")
     except PackageNotFoundError:
         mine = "dev"
+    from .compiler import host_cpu
     h = hashlib.sha256()
     for part in (mine, llvmlite.__version__, layout.c_struct(), repr(sorted(helpers.HELPERS.items())),
-                 _source_digest()):
+                 _source_digest(), repr(host_cpu())):
         h.update(part.encode())
         h.update(b"\0")
     return "v" + h.hexdigest()[:16]

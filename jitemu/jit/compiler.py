@@ -22,15 +22,23 @@ def _init():
         _initialised = True
 
 
+def host_cpu():
+    """The host CPU's name and features: code is made for this machine
+    (POPCNT for PF, BMI, ...), so the persistent cache is keyed by them."""
+    _init()
+    return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+
+
 class Compiler:
     def __init__(self, helper_addresses):
         _init()
         target = llvm.Target.from_default_triple()
+        cpu, features = host_cpu()
         # Separate target machines: the JIT owns its own (sharing one
         # between engines crashes).
-        self._emit_tm = target.create_target_machine(opt=0, reloc="pic", codemodel="small")
-        self._emit_tm_hot = target.create_target_machine(opt=2, reloc="pic", codemodel="small")
-        self._jit = llvm.create_lljit_compiler(target.create_target_machine(opt=0))
+        self._emit_tm = target.create_target_machine(cpu, features, opt=0, reloc="pic", codemodel="small")
+        self._emit_tm_hot = target.create_target_machine(cpu, features, opt=2, reloc="pic", codemodel="small")
+        self._jit = llvm.create_lljit_compiler(target.create_target_machine(cpu, features, opt=0))
         self._helpers = dict(helper_addresses)
         self._trackers = []
         self.modules = 0
@@ -56,6 +64,14 @@ class Compiler:
         pto = llvm.create_pipeline_tuning_options(speed_level=2)
         pb = llvm.create_pass_builder(self._emit_tm_hot, pto)
         pb.getModulePassManager().run(mod, pb)
+        # Flag bits that only an exit of a loop writes back are computed
+        # on that (cold) exit path, not on every iteration.
+        pb = llvm.create_pass_builder(self._emit_tm_hot, pto)
+        fpm = llvm.create_new_function_pass_manager()
+        fpm.add_sinking_pass()
+        for fn in mod.functions:
+            if not fn.is_declaration:
+                fpm.run(fn, pb)
 
     def compile(self, ir_text, exports, hot=False):
         """Compile one module (with the full optimiser when `hot`); returns

@@ -19,10 +19,12 @@ log = logging.getLogger("jitemu.jit")
 
 MAX_INSNS = 64
 BATCH = 24
+MAX_REGION_BLOCKS = 48
 HF_CODE32 = 1
 HF_PG = 16
 HF_TF = 32
 HF_STEP = 128
+HF_NOREGION = 1 << 20  # first-tier code after a region's side exit (runtime/jitemu.h)
 
 
 class Translator:
@@ -34,9 +36,12 @@ class Translator:
         self.blocks_translated = 0
         self.blocks_reused = 0
         self.blocks_cached = 0  # taken from the persistent cache
-        self.blocks_hot = 0     # recompiled by the second, optimising tier
+        self.blocks_hot = 0     # regions made by the second, optimising tier
+        self.region_blocks = 0  # blocks lifted into them
         self.cache = None       # a jitemu.jit.cache.CodeCache, or None
-        self._done = {}  # key -> (phys, guest bytes, native code, id)
+        # key -> ([(phys, guest bytes)], native code, id): code to reinstate
+        # when the bytes it was made from are the same again.
+        self._done = {}
         # on_translate(pc, cs_base, hflags, block_id, [(addr, bytes, text)])
         # sees every block's guest instructions (tracing: in_asm).
         self.on_translate = None
@@ -93,8 +98,8 @@ class Translator:
                 break
             self.next_id += 1
             ir, lo, hi, successors = lifted
-            if hflags & HF_PG:
-                successors = []  # a fetch ahead could fault: no prefetching
+            if hflags & (HF_PG | HF_NOREGION):
+                successors = []  # a fetch ahead could fault; a side exit needs one block
             parts.append(ir)
             exports.append(name)
             regs.append((p, lo, hi, name))
@@ -108,7 +113,7 @@ class Translator:
         for p, lo, hi, name, code in made:
             fn = self.ffi.cast("void *", addrs[name])
             self.lib.bt_insert(self.s, p, cs_base, hflags, lo, hi, fn, int(name[1:]))
-            self._done[(p, cs_base, hflags)] = (lo, code, fn, int(name[1:]))
+            self._done[(p, cs_base, hflags)] = ([(lo, code)], fn, int(name[1:]))
         self.blocks_translated += len(regs)
 
     def _from_cache(self, pc, cs_base, hflags):
@@ -136,16 +141,18 @@ class Translator:
             self.next_id += 1
             fn = self.ffi.cast("void *", fn)
             self.lib.bt_insert(self.s, pc, cs_base, hflags, phys, phys + length - 1, fn, ident)
-            self._done[(pc, cs_base, hflags)] = (phys, code, fn, ident)
+            self._done[(pc, cs_base, hflags)] = ([(phys, code)], fn, ident)
             self.blocks_cached += 1
             return True
         return False
 
-    def _crosses_breakpoint(self, pc, length):
+    def _crosses_breakpoint(self, pc, length, may_start=True):
         """Code made before a breakpoint existed may run across it: a block
-        may only start at a breakpoint, never contain one further in."""
+        may only start at a breakpoint, never contain one further in (nor
+        may a region's inner blocks start at one)."""
         s = self.s
-        return any(0 < (s.bp[i] - pc) & 0xFFFFFFFF < length for i in range(s.bp_count))
+        low = 0 if may_start else -1
+        return any(low < (s.bp[i] - pc) & 0xFFFFFFFF < length for i in range(s.bp_count))
 
     def forget(self):
         """Drop the native code kept for reuse: every block is lifted anew."""
@@ -164,38 +171,92 @@ class Translator:
         done = self._done.get((pc, cs_base, hflags))
         if done is None:
             return self._from_cache(pc, cs_base, hflags)
-        lo, code, fn, ident = done
-        if self._crosses_breakpoint(pc, len(code)):
-            return False
+        ranges, fn, ident = done
         phys = self._code_phys(pc)
         if phys is None:
             return None
-        if phys != lo or self._read(lo, len(code)) != code:
+        page = phys & ~0xFFF
+        for lo, code in ranges:  # a region's blocks all start on pc's page
+            if self._crosses_breakpoint((pc & ~0xFFF) + lo - page, len(code), lo == phys) \
+                    or self._read(lo, len(code)) != code:
+                return False
+        if ranges[0][0] != phys:
             return False
-        self.lib.bt_insert(self.s, pc, cs_base, hflags, lo, lo + len(code) - 1, fn, ident)
+        self._install(pc, cs_base, hflags, ranges, fn, ident)
         self.blocks_reused += 1
         return True
 
-    def translate_hot(self, pc, cs_base, hflags):
-        """Recompile a block that got hot with the full optimiser and put it
-        in place of its first-tier code (chains to the old code are cut)."""
-        name = "b%d" % self.next_id
-        lifted = self._lift(name, pc, cs_base, hflags, hot=True)
-        if lifted is None:
-            self.s.fault_pending = 0  # a fetch that faults now: stay on tier 1
-            return
-        self.next_id += 1
-        ir, lo, hi, _ = lifted
-        addrs, obj = self.compiler.compile(module_prelude() + ir, [name], hot=True)
-        fn = self.ffi.cast("void *", addrs[name])
-        self.lib.bt_insert(self.s, pc, cs_base, hflags, lo, hi, fn, int(name[1:]))
-        code = self._read(lo, hi - lo + 1)
-        self._done[(pc, cs_base, hflags)] = (lo, code, fn, int(name[1:]))
-        if self.cache is not None:
-            self.cache.store(obj, [(pc, cs_base, hflags, lo, code, name)])
-        self.blocks_hot += 1
+    def _install(self, pc, cs_base, hflags, ranges, fn, ident):
+        lo = min(r[0] for r in ranges)
+        hi = max(r[0] + len(r[1]) - 1 for r in ranges)
+        self.lib.bt_register(self.s, pc, cs_base, hflags, lo, hi, fn, ident)
+        for r_lo, code in ranges:
+            self.lib.bt_mark_code(self.s, r_lo, r_lo + len(code) - 1)
 
-    def _lift(self, name, pc, cs_base, hflags, hot=False):
+    def translate_hot(self, pc, cs_base, hflags):
+        """A block got hot: compile the region around it with the full
+        optimiser and put it in place of the block's first-tier code
+        (chains into the old code are cut).  The region is the blocks its
+        constant jumps reach on the same page (up to MAX_REGION_BLOCKS),
+        in one function with registers and flags in SSA across them, so
+        loops inside it never leave native code."""
+        s = self.s
+        if hflags & (HF_TF | HF_STEP | HF_NOREGION) or s.bp_count or s.trace_flags \
+                or self.on_translate is not None:
+            return  # the dispatcher must see every block, or a side exit's block
+        name = "r%d" % self.next_id
+        page = pc & ~0xFFF
+        members, order = {}, []
+
+        def inside(eip):
+            lin = (cs_base + eip) & 0xFFFFFFFF
+            if lin & ~0xFFF != page:
+                return None
+            if eip not in members:
+                if len(members) >= MAX_REGION_BLOCKS:
+                    return None
+                members[eip] = len(members)
+                order.append(eip)
+            return "blk%d" % members[eip], members[eip] <= current[0]
+
+        current = [0]  # index of the block being lifted
+        b = BlockBuilder(name, hflags, region=inside)
+        b.begin()
+        b.br(inside((pc - cs_base) & 0xFFFFFFFF)[0])
+        ranges = []
+        for eip in order:  # grows while blocks are lifted
+            current[0] = members[eip]
+            b.place("blk%d" % members[eip])
+            got = self._lift_into(b, (cs_base + eip) & 0xFFFFFFFF, cs_base, hflags, None)
+            if got is None:
+                s.fault_pending = 0  # a fetch that faults now: stay on tier 1
+                return
+            lo, hi, _ = got
+            ranges.append((lo, hi))
+        self.next_id += 1
+        lo = min(r[0] for r in ranges)
+        addrs, obj = self.compiler.compile(module_prelude() + b.finish(lo, max(r[1] for r in ranges)),
+                                           [name], hot=True)
+        fn = self.ffi.cast("void *", addrs[name])
+        made = [(r_lo, self._read(r_lo, r_hi - r_lo + 1)) for r_lo, r_hi in ranges]
+        self._install(pc, cs_base, hflags, made, fn, int(name[1:]))
+        self._done[(pc, cs_base, hflags)] = (made, fn, int(name[1:]))
+        self.blocks_hot += 1
+        self.region_blocks += len(order)
+
+    def _lift(self, name, pc, cs_base, hflags):
+        b = BlockBuilder(name, hflags, hot_key=None if hflags & HF_NOREGION else (pc, cs_base))
+        b.begin()
+        got = self._lift_into(b, pc, cs_base, hflags, int(name[1:]))
+        if got is None:
+            return None
+        lo, hi, successors = got
+        return b.finish(lo, hi), lo, hi, successors
+
+    def _lift_into(self, b, pc, cs_base, hflags, ident):
+        """Lift the block at linear `pc` into builder `b`: returns (first
+        and last physical byte, constant successors), or None when the
+        fetch faulted."""
         phys0 = self._code_phys(pc)
         if phys0 is None:
             return None
@@ -203,8 +264,7 @@ class Translator:
         code32 = bool(hflags & HF_CODE32)
         eip_mask = 0xFFFFFFFF if code32 else 0xFFFF
         eip = (pc - cs_base) & 0xFFFFFFFF
-        b = BlockBuilder(name, hflags, hot_key=None if hot else (pc, cs_base))
-        b.begin()
+        b.start_block()
         # A breakpoint ends the block before it: the dispatcher stops there.
         breakpoints = {self.s.bp[i] for i in range(self.s.bp_count)}
         listing = [] if self.on_translate is not None else None
@@ -244,9 +304,7 @@ class Translator:
             if b.terminated:
                 successors.extend(_static_targets(insn))
                 break
-            if b.needs_exit_check:
-                b.check_exit_request(insn.next_eip)
-                b.needs_exit_check = False
+            b.end_checks(insn.next_eip)
             b.end_insn()
             b.icount += 1
             nxt = insn.next_eip
@@ -263,8 +321,8 @@ class Translator:
                 break
             eip = nxt
         if listing is not None:
-            self.on_translate(pc, cs_base, hflags, int(name[1:]), listing)
-        return b.finish(phys0, hi), phys0, hi, successors
+            self.on_translate(pc, cs_base, hflags, ident, listing)
+        return phys0, hi, successors
 
     def _straddles(self, window, eip, code32):
         try:
