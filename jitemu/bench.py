@@ -40,6 +40,10 @@ def workloads():
         Workload("crc32-real", "rom", img("cpuloop.bin"), "crc32 ", unicorn=True, repeat=64),
         Workload("sieve-real", "rom", img("sieve.bin"), "primes ", unicorn=True, repeat=100),
         Workload("sieve-pm-paging", "rom", img("sieve32.bin"), "primes ", repeat=100),
+        Workload("lz-real", "rom", img("lz.bin"), "lz ", unicorn=True, repeat=700),
+        Workload("lz-pm-paging", "rom", img("lz32.bin"), "lz ", repeat=700),
+        Workload("memcpy-real", "rom", img("memcpy.bin"), "memcpy ", unicorn=True, repeat=600),
+        Workload("memcpy-pm-paging", "rom", img("memcpy32.bin"), "memcpy ", repeat=600),
     ]
 
 
@@ -176,7 +180,7 @@ def measure(selected, rounds, progress, scale=1):
                 times["jitemu"].append(run_jitemu(w, tmp, cache_dir))
                 if have_qemu:
                     times["qemu"].append(run_qemu(w, tmp))
-                if have_unicorn and w.unicorn and r == 0:  # an interpreter: one run is plenty
+                if have_unicorn and w.unicorn and r == 0:  # slow on long kernels: one run
                     times["unicorn"].append(run_unicorn(w, tmp))
             med = {}
             for k, v in times.items():

@@ -20,7 +20,7 @@ from .ports import PortBus
 
 log = logging.getLogger("jitemu")
 
-EXIT_STOP, EXIT_RESET, EXIT_IRQ, EXIT_SMC, EXIT_IO, EXIT_HOT = 1, 2, 4, 8, 16, 32
+EXIT_STOP, EXIT_RESET, EXIT_IRQ, EXIT_SMC, EXIT_IO, EXIT_HOT, EXIT_INSTALL = 1, 2, 4, 8, 16, 32, 64
 RUN_MISS, RUN_EXIT, RUN_HLT, RUN_LIMIT, RUN_SHUTDOWN, RUN_DEBUG, RUN_STEP = 1, 2, 3, 4, 5, 6, 7
 DEBUG_STEP = 1
 TRACE_EXEC, TRACE_CPU, TRACE_INT = 1, 2, 4
@@ -166,6 +166,9 @@ class Machine:
         if self._translator is None:
             from .jit.translator import Translator  # llvmlite/capstone load lazily
             self._translator = Translator(ffi, lib, self.s)
+            # A region the compile worker finished is swapped in at the
+            # vCPU's next instruction boundary, on the vCPU's thread.
+            self._translator.on_ready = lambda: lib.cpu_request_exit(self.s, EXIT_INSTALL)
             if self._cache_setting:
                 from .jit.cache import CodeCache
                 d = None if self._cache_setting is True else self._cache_setting
@@ -399,10 +402,13 @@ class Machine:
                 continue
             if r == RUN_EXIT:
                 req = s.exit_request
-                if req & EXIT_HOT:
-                    lib.cpu_clear_exit(s, EXIT_HOT)
-                    self.translator.translate_hot(s.hot_pc, s.hot_cs_base, s.hot_hflags)
-                    if not req & ~EXIT_HOT:
+                if req & (EXIT_HOT | EXIT_INSTALL):
+                    lib.cpu_clear_exit(s, req & (EXIT_HOT | EXIT_INSTALL))
+                    if req & EXIT_INSTALL:
+                        self.translator.install_ready()
+                    if req & EXIT_HOT:
+                        self.translator.translate_hot(s.hot_pc, s.hot_cs_base, s.hot_hflags)
+                    if not req & ~(EXIT_HOT | EXIT_INSTALL):
                         continue
                 lib.cpu_clear_exit(s, req & (EXIT_STOP | EXIT_IO))
                 if req & EXIT_RESET:

@@ -141,6 +141,15 @@ uint32_t bt_count_page(CPUState *s, uint32_t page)
     return n;
 }
 
+/* Physical address a live translation for this key was made from, or
+ * 0xffffffff: code made elsewhere (the compile worker) is installed only
+ * over a translation of the same bytes, which proves the mapping. */
+uint32_t bt_phys(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags)
+{
+    Block *b = bt_lookup(RT(s), pc, cs_base, hflags);
+    return b ? b->phys_lo : 0xffffffffu;
+}
+
 int bt_contains(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags)
 {
     return bt_lookup(RT(s), pc, cs_base, hflags) != NULL;

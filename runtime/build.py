@@ -55,6 +55,7 @@ void bt_mark_code(CPUState *s, uint32_t phys_lo, uint32_t phys_hi);
 void bt_flush(CPUState *s);
 uint32_t bt_count_page(CPUState *s, uint32_t page);
 int bt_contains(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags);
+uint32_t bt_phys(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags);
 void cpu_request_exit(CPUState *s, uint32_t bits);
 void cpu_clear_exit(CPUState *s, uint32_t bits);
 void phys_read_bytes(CPUState *s, uint32_t phys, uint8_t *out, uint32_t len);

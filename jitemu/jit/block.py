@@ -251,6 +251,15 @@ class BlockBuilder:
         them (allocas flushed before, reloaded after), "in" reads them or
         pushes EFLAGS when it raises an exception (flushed before), None
         leaves them alone."""
+        if flags == "rw" and self.insn is not None:
+            # The helper may change flags, and the instruction may still
+            # fault or side-exit after it: keep the values from before it,
+            # so that exit can put them back (and write them to EFLAGS).
+            for flag in FLAG_BITS:
+                if flag not in self._insn_saved:
+                    self._insn_saved[flag] = self.op("load i1, ptr %%f_%s" % flag)
+                    self._used.add(flag)
+                    self._written.add(flag)
         if flags:
             self.flush_flags()
         self.regs_out()

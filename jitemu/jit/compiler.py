@@ -1,11 +1,13 @@
 """LLVM back end: IR text in, native function addresses out.
 
-One LLJIT instance per machine owns every compiled library; the resource
-trackers are kept for the machine's lifetime because a thread may still be
-running the code (freeing it would be a use-after-free, as Box64 found).
-Modules are compiled to object code with a target machine that is never
-shared with the JIT, then added as object images; object code is what a
-persistent cache will store.
+`ObjectMaker` turns IR text into object code (the first tier's cheap
+passes, or the whole -O2 pipeline for hot regions); it holds no JIT, so the
+compile worker process (worker.py) uses it too.  `Compiler` adds the one
+LLJIT instance per machine that links object code (fresh, from the worker
+or from the persistent cache) and binds the helpers by symbol.  The
+resource trackers are kept for the machine's lifetime because a thread may
+still be running the code (freeing it would be a use-after-free, as Box64
+found).
 """
 import time
 
@@ -29,29 +31,22 @@ def host_cpu():
     return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
 
 
-class Compiler:
-    def __init__(self, helper_addresses):
+class ObjectMaker:
+    def __init__(self):
         _init()
         target = llvm.Target.from_default_triple()
         cpu, features = host_cpu()
-        # Separate target machines: the JIT owns its own (sharing one
+        # Target machines of our own: the JIT owns its own (sharing one
         # between engines crashes).
-        self._emit_tm = target.create_target_machine(cpu, features, opt=0, reloc="pic", codemodel="small")
-        self._emit_tm_hot = target.create_target_machine(cpu, features, opt=2, reloc="pic", codemodel="small")
-        self._jit = llvm.create_lljit_compiler(target.create_target_machine(cpu, features, opt=0))
-        self._helpers = dict(helper_addresses)
-        self._trackers = []
-        self.modules = 0
-        self.functions = 0
-        self.seconds = 0.0
-        self.hot_modules = 0
+        self._tm = target.create_target_machine(cpu, features, opt=0, reloc="pic", codemodel="small")
+        self._tm_hot = target.create_target_machine(cpu, features, opt=2, reloc="pic", codemodel="small")
 
     def _optimise(self, mod):
         # Cheap IR cleanup: registers and flags live in allocas during a
         # block; SROA turns them into SSA and DCE removes flag bits that
         # later instructions overwrite.  The full pipeline is for hot code.
         pto = llvm.create_pipeline_tuning_options(speed_level=0)
-        pb = llvm.create_pass_builder(self._emit_tm, pto)
+        pb = llvm.create_pass_builder(self._tm, pto)
         mpm = llvm.create_new_module_pass_manager()
         mpm.add_sroa_pass()
         mpm.add_simplify_cfg_pass()
@@ -62,31 +57,42 @@ class Compiler:
         # The second tier: LLVM's whole -O2 pipeline (a fresh pass manager
         # per module: reusing one aborts) and -O2 code generation.
         pto = llvm.create_pipeline_tuning_options(speed_level=2)
-        pb = llvm.create_pass_builder(self._emit_tm_hot, pto)
+        pb = llvm.create_pass_builder(self._tm_hot, pto)
         pb.getModulePassManager().run(mod, pb)
-        # Flag bits that only an exit of a loop writes back are computed
-        # on that (cold) exit path, not on every iteration.
-        pb = llvm.create_pass_builder(self._emit_tm_hot, pto)
-        fpm = llvm.create_new_function_pass_manager()
-        fpm.add_sinking_pass()
-        for fn in mod.functions:
-            if not fn.is_declaration:
-                fpm.run(fn, pb)
+
+    def make(self, ir_text, hot=False):
+        """Object code for one module of IR text."""
+        mod = llvm.parse_assembly(ir_text)
+        mod.verify()
+        if hot:
+            self._optimise_hot(mod)
+            return self._tm_hot.emit_object(mod)
+        self._optimise(mod)
+        return self._tm.emit_object(mod)
+
+
+class Compiler:
+    def __init__(self, helper_addresses):
+        _init()
+        self.maker = ObjectMaker()
+        cpu, features = host_cpu()
+        target = llvm.Target.from_default_triple()
+        self._jit = llvm.create_lljit_compiler(target.create_target_machine(cpu, features, opt=0))
+        self._helpers = dict(helper_addresses)
+        self._trackers = []
+        self.modules = 0
+        self.functions = 0
+        self.seconds = 0.0
+        self.hot_modules = 0
 
     def compile(self, ir_text, exports, hot=False):
         """Compile one module (with the full optimiser when `hot`); returns
         ({name: address} for `exports`, the object code, which a persistent
         cache can keep)."""
         t0 = time.perf_counter()
-        mod = llvm.parse_assembly(ir_text)
-        mod.verify()
+        obj = self.maker.make(ir_text, hot)
         if hot:
-            self._optimise_hot(mod)
-            obj = self._emit_tm_hot.emit_object(mod)
             self.hot_modules += 1
-        else:
-            self._optimise(mod)
-            obj = self._emit_tm.emit_object(mod)
         addrs = self.link(obj, exports)
         self.seconds += time.perf_counter() - t0
         return addrs, obj
@@ -108,4 +114,3 @@ class Compiler:
         if not all(addrs.values()):
             raise RuntimeError("object code lacks a block symbol")
         return addrs
-

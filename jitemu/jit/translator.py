@@ -7,6 +7,9 @@ cheaper per block in batches).  Blocks end at control transfers, at a page
 boundary (self-modifying code is tracked per page) or after MAX_INSNS.
 """
 import logging
+import os
+import queue
+import time
 
 from .block import BlockBuilder, module_prelude
 from .compiler import Compiler
@@ -38,6 +41,18 @@ class Translator:
         self.blocks_cached = 0  # taken from the persistent cache
         self.blocks_hot = 0     # regions made by the second, optimising tier
         self.region_blocks = 0  # blocks lifted into them
+        self.regions_dropped = 0  # finished after their code changed
+        # Hot regions compile on the background worker process (else on
+        # the vCPU's thread, synchronously: JITEMU_COMPILE_WORKER=0).
+        self.background = os.environ.get("JITEMU_COMPILE_WORKER", "1") != "0"
+        # Every block is compiled as a region at once, skipping the first
+        # tier (tests of the region compiler).
+        self.regions_first = False
+        self.on_ready = None    # called (any thread) when a region is ready
+        self._pending = {}      # id -> region being compiled by the worker
+        self._ready = queue.Queue()
+        if self.background:
+            self._worker()  # start it now: it is ready when code gets hot
         self.cache = None       # a jitemu.jit.cache.CodeCache, or None
         # key -> ([(phys, guest bytes)], native code, id): code to reinstate
         # when the bytes it was made from are the same again.
@@ -79,6 +94,10 @@ class Translator:
 
     def translate(self, pc, cs_base, hflags):
         """Translate the block at linear `pc` and its direct successors."""
+        if self.regions_first and not hflags & HF_NOREGION:
+            self.translate_hot(pc, cs_base, hflags)
+            if self.lib.bt_contains(self.s, pc, cs_base, hflags) or self.s.fault_pending:
+                return
         todo = [pc]
         seen = set()
         parts, exports, regs = [], [], []
@@ -234,15 +253,64 @@ class Translator:
             lo, hi, _ = got
             ranges.append((lo, hi))
         self.next_id += 1
-        lo = min(r[0] for r in ranges)
-        addrs, obj = self.compiler.compile(module_prelude() + b.finish(lo, max(r[1] for r in ranges)),
-                                           [name], hot=True)
-        fn = self.ffi.cast("void *", addrs[name])
+        ir = module_prelude() + b.finish(min(r[0] for r in ranges), max(r[1] for r in ranges))
         made = [(r_lo, self._read(r_lo, r_hi - r_lo + 1)) for r_lo, r_hi in ranges]
+        region = (pc, cs_base, hflags, name, made, len(order))
+        worker = None if self.regions_first else self._worker()
+        if worker is not None:
+            self._pending[int(name[1:])] = region
+            if worker.submit(int(name[1:]), ir, self._finished):
+                return  # installed by install_ready() when the worker is done
+            del self._pending[int(name[1:])]
+        addrs, _ = self.compiler.compile(ir, [name], hot=True)
+        self._install_region(region, addrs[name])
+
+    def _worker(self):
+        if not self.background:
+            return None
+        from .worker import shared_worker
+        return shared_worker()
+
+    def _finished(self, ident, obj, error):
+        """On the worker's reader thread: queue the result, wake the vCPU."""
+        self._ready.put((ident, obj, error))
+        if self.on_ready is not None:
+            self.on_ready()
+
+    def install_ready(self):
+        """On the vCPU's thread, between blocks: link the regions the worker
+        finished and put each in place of its head's first-tier code, if
+        that code is still live and made from the same bytes (else the
+        guest changed them, or the mapping, while it compiled: dropped)."""
+        while True:
+            try:
+                ident, obj, error = self._ready.get_nowait()
+            except queue.Empty:
+                return
+            region = self._pending.pop(ident, None)
+            if region is None:
+                continue
+            if obj is None:
+                log.warning("hot region compile failed (staying on tier 1): %s", error)
+                continue
+            pc, cs_base, hflags, name, made, _ = region
+            if self.lib.bt_phys(self.s, pc, cs_base, hflags) != made[0][0] \
+                    or any(self._read(lo, len(code)) != code for lo, code in made) \
+                    or any(self._crosses_breakpoint(pc + lo - made[0][0], len(code), False) for lo, code in made):
+                self.regions_dropped += 1
+                continue
+            t0 = time.perf_counter()
+            addr = self.compiler.link(obj, [name])[name]
+            self.compiler.seconds += time.perf_counter() - t0
+            self._install_region(region, addr)
+
+    def _install_region(self, region, addr):
+        pc, cs_base, hflags, name, made, members = region
+        fn = self.ffi.cast("void *", addr)
         self._install(pc, cs_base, hflags, made, fn, int(name[1:]))
         self._done[(pc, cs_base, hflags)] = (made, fn, int(name[1:]))
         self.blocks_hot += 1
-        self.region_blocks += len(order)
+        self.region_blocks += members
 
     def _lift(self, name, pc, cs_base, hflags):
         b = BlockBuilder(name, hflags, hot_key=None if hflags & HF_NOREGION else (pc, cs_base))

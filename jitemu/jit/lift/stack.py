@@ -1,6 +1,6 @@
 """PUSH POP (registers, memory, immediates, segment registers), PUSHA POPA,
 PUSHF POPF, ENTER LEAVE."""
-from ..decode import Imm, Reg, SReg
+from ..decode import Imm, Mem, Reg, SReg
 from . import lifts
 
 
@@ -43,9 +43,20 @@ def lift_pop(b, insn):
         b.adjust_sp(insn.op_size)
         b.end_after = b.protected  # SS.B and HF_FLAT may change
         return
-    v = b.pop(dst.size)
-    # POP to memory addresses with the incremented stack pointer.
-    b.write(dst, v)
+    if not isinstance(dst, Mem):
+        b.write(dst, b.pop(dst.size))
+        return
+    # POP to memory addresses with the incremented stack pointer, but ESP
+    # moves only once the write succeeded (a fault or a region's side exit
+    # restarts the instruction).
+    sp_reg = Reg(4, b._sp_size())
+    old = b.get_reg(sp_reg)
+    v = b.pop(dst.size, release=False)
+    b.adjust_sp(dst.size)
+    lin = b.address(dst)
+    b.set_reg(sp_reg, old)
+    b.write(dst, v, lin)
+    b.adjust_sp(dst.size)
 
 
 @lifts("pushal pushaw popal popaw")

@@ -1,0 +1,124 @@
+"""The background compile worker: hot regions are compiled with LLVM's -O2
+pipeline in a separate process while the vCPU keeps running first-tier
+code, then swapped in at the next instruction boundary.
+
+A process, not a thread: llvmlite serialises every binding call behind one
+lock, so a compile thread would stall the vCPU's own first-tier compiles;
+and not multiprocessing, whose spawn re-imports the user's main script.
+The worker is `python -m jitemu.jit.worker`, speaking length-prefixed
+pickles over its stdin and stdout: (number, IR text) in, (number, object
+code or an error) out.  One worker serves every machine in the process; it
+ends when its stdin closes (so with its parent).
+"""
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import threading
+
+_HEADER = struct.Struct("<I")
+
+
+def _send(f, obj):
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    f.write(_HEADER.pack(len(data)) + data)
+    f.flush()
+
+
+def _receive(f):
+    head = f.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    (n,) = _HEADER.unpack(head)
+    data = f.read(n)
+    if len(data) < n:
+        return None
+    return pickle.loads(data)
+
+
+class CompileWorker:
+    """The parent's end.  submit() never waits for a compile: `callback(key,
+    object code or None, error or None)` runs later on the reader thread."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._waiting = {}  # request number -> (callback, key)
+        self._seq = 0
+        self._proc = subprocess.Popen([sys.executable, "-m", "jitemu.jit.worker"], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE)
+        self._reader = threading.Thread(target=self._read, name="jitemu-compile-results", daemon=True)
+        self._reader.start()
+
+    def submit(self, key, ir_text, callback):
+        """Queue one module; False when the worker is gone."""
+        with self._lock:
+            self._seq += 1
+            self._waiting[self._seq] = (callback, key)
+            try:
+                _send(self._proc.stdin, (self._seq, ir_text))
+                return True
+            except (OSError, ValueError):
+                del self._waiting[self._seq]
+                return False
+
+    def alive(self):
+        return self._proc.poll() is None
+
+    def _read(self):
+        while True:
+            msg = _receive(self._proc.stdout)
+            if msg is None:
+                break
+            seq, obj, error = msg
+            with self._lock:
+                callback, key = self._waiting.pop(seq)
+            callback(key, obj, error)
+        with self._lock:  # the worker died: nothing still waiting may hang
+            waiting, self._waiting = self._waiting, {}
+        for callback, key in waiting.values():
+            callback(key, None, "the compile worker exited")
+
+
+_shared = None
+
+
+def shared_worker():
+    """The process's compile worker, started on first use (None if it
+    cannot run: the caller compiles in-process)."""
+    global _shared
+    if _shared is None or not _shared.alive():
+        try:
+            _shared = CompileWorker()
+        except OSError:
+            return None
+    return _shared
+
+
+def main():
+    # Ctrl-C in a terminal reaches the whole process group: the parent
+    # handles it, and the worker ends when the parent closes the pipe.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # nothing but results goes to the parent's pipe
+    from .compiler import ObjectMaker
+    maker = ObjectMaker()
+    inp = sys.stdin.buffer
+    try:
+        while True:
+            msg = _receive(inp)
+            if msg is None:
+                return 0
+            req_id, ir_text = msg
+            try:
+                result = (req_id, maker.make(ir_text, hot=True), None)
+            except Exception as e:  # noqa: BLE001 - reported to the parent, which stays on tier 1
+                result = (req_id, None, "%s: %s" % (type(e).__name__, e))
+            _send(out, result)
+    except OSError:  # the parent went away (a broken pipe)
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
