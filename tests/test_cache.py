@@ -68,3 +68,26 @@ def test_an_object_that_does_not_link_is_ignored(tmp_path):
     stats, text, cache = run(str(tmp_path))
     assert text.rstrip().endswith(", 0 failed")
     assert cache.ignored == 1 and stats["blocks_from_cache"] == 0
+
+
+def test_a_hot_region_is_cached_and_reused_by_the_next_run(tmp_path):
+    """A region (the hot tier's code) is kept with every block's bytes and
+    links at once in the next run, which then compiles nothing."""
+    sieve = os.path.join(os.path.dirname(IMAGE), "sieve.bin")
+
+    def run_sieve():
+        m = Machine(cache=str(tmp_path))
+        m.translator.background = False  # compile the region now, not on the worker
+        m.load_firmware(open(sieve, "rb").read())
+        con = m.attach(DebugConsole())
+        assert m.run() == "halt"
+        return m.stats(), con.text
+
+    cold, text1 = run_sieve()
+    warm, text2 = run_sieve()
+    assert text1 == text2 == "primes 6179\n"
+    assert cold["blocks_hot"] >= 1
+    assert warm["blocks_hot"] == 0 and warm["blocks_translated"] == 0
+    with open(os.path.join(CodeCache(str(tmp_path)).dir, "index")) as f:
+        regions = [line.split() for line in f if line.split()[7].startswith("r")]
+    assert regions and all(len(r) == 9 for r in regions)  # with their blocks' ranges

@@ -8,11 +8,11 @@ object code (microseconds a block) instead of lifting and compiling them
     <version>/objects/<sha256>.o   object code of one compiled module
     <version>/index                one line per block: pc cs_base hflags
                                    phys length sha256(bytes) object symbol
+                                   [phys:length,... of a region's other blocks]
 
 `version` covers everything that changes the meaning of object code: the
 jitemu version, llvmlite's, the CPU state layout, the helper list and the
-host CPU the code was made for, so a
-foreign cache is never read.  An index line that does not parse, an object
+host CPU the code was made for, so a foreign cache is never read.  An index line that does not parse, an object
 whose hash does not match its name, or one that does not link is ignored
 and the block is translated again: a corrupt cache never crashes a run.
 
@@ -73,7 +73,7 @@ class CodeCache:
         self.objects_dir = os.path.join(self.dir, "objects")
         os.makedirs(self.objects_dir, exist_ok=True)
         self.index_path = os.path.join(self.dir, "index")
-        self._index = {}     # (pc, cs_base, hflags) -> [(phys, length, digest, obj, symbol)]
+        self._index = {}     # (pc, cs_base, hflags) -> [([(phys, length), ...], digest, obj, symbol)]
         self._linked = {}    # obj id -> {symbol: address} or None (bad object)
         self._symbols = {}   # obj id -> its block symbols
         self.ignored = 0     # index lines or objects that were unusable
@@ -95,12 +95,15 @@ class CodeCache:
             try:
                 pc, cs_base, hflags, phys, length = (int(x, 16) for x in parts[:5])
                 digest, obj, symbol = parts[5], parts[6], parts[7]
-                if len(parts) != 8 or length <= 0 or length > 4096 + 15:
+                ranges = [(phys, length)]
+                if len(parts) == 9:  # a region: more ranges of guest bytes
+                    ranges += [tuple(int(x, 16) for x in r.split(":")) for r in parts[8].split(",")]
+                if len(parts) not in (8, 9) or any(len(r) != 2 or not 0 < r[1] <= 4096 + 15 for r in ranges):
                     raise ValueError
             except (ValueError, IndexError):
                 self.ignored += 1
                 continue
-            self._index.setdefault((pc, cs_base, hflags), []).append((phys, length, digest, obj, symbol))
+            self._index.setdefault((pc, cs_base, hflags), []).append((ranges, digest, obj, symbol))
             self._symbols.setdefault(obj, set()).add(symbol)
 
     def candidates(self, pc, cs_base, hflags):
@@ -133,7 +136,8 @@ class CodeCache:
 
     def store(self, obj_code, blocks):
         """Keep a freshly compiled module: blocks are (pc, cs_base, hflags,
-        phys, guest bytes, symbol)."""
+        [(phys, guest bytes), ...], symbol); a first-tier block has one
+        range, a region one per block in it."""
         obj = hashlib.sha256(obj_code).hexdigest()[:32]
         path = os.path.join(self.objects_dir, obj + ".o")
         try:
@@ -144,12 +148,14 @@ class CodeCache:
                 os.replace(tmp, path)  # readers never see half a file
             if self._out is None:
                 self._out = open(self.index_path, "a", encoding="ascii")
-            for pc, cs_base, hflags, phys, code, symbol in blocks:
-                entry = (phys, len(code), self.digest(code), obj, symbol)
+            for pc, cs_base, hflags, made, symbol in blocks:
+                ranges = [(phys, len(code)) for phys, code in made]
+                entry = (ranges, self.digest(b"".join(code for _, code in made)), obj, symbol)
                 self._index.setdefault((pc, cs_base, hflags), []).append(entry)
                 self._symbols.setdefault(obj, set()).add(symbol)
-                self._out.write("%x %x %x %x %x %s %s %s\n" % (pc, cs_base, hflags, phys, len(code),
-                                                              entry[2], obj, symbol))
+                more = " " + ",".join("%x:%x" % r for r in ranges[1:]) if len(ranges) > 1 else ""
+                self._out.write("%x %x %x %x %x %s %s %s%s\n" % (pc, cs_base, hflags, ranges[0][0], ranges[0][1],
+                                                                entry[1], obj, symbol, more))
             self._out.flush()
         except OSError:
             pass  # a read-only or full disk: run on without the cache

@@ -50,6 +50,7 @@ class Translator:
         self.regions_first = False
         self.on_ready = None    # called (any thread) when a region is ready
         self._pending = {}      # id -> region being compiled by the worker
+        self._region_ids = set()  # ids of the code in _done that is a region
         self._ready = queue.Queue()
         if self.background:
             self._worker()  # start it now: it is ready when code gets hot
@@ -128,7 +129,7 @@ class Translator:
         addrs, obj = self.compiler.compile(module_prelude() + "\n\n".join(parts), exports)
         made = [(p, lo, hi, name, self._read(lo, hi - lo + 1)) for p, lo, hi, name in regs]
         if self.cache is not None:
-            self.cache.store(obj, [(p, cs_base, hflags, lo, code, name) for p, lo, _, name, code in made])
+            self.cache.store(obj, [(p, cs_base, hflags, [(lo, code)], name) for p, lo, _, name, code in made])
         for p, lo, hi, name, code in made:
             fn = self.ffi.cast("void *", addrs[name])
             self.lib.bt_insert(self.s, p, cs_base, hflags, lo, hi, fn, int(name[1:]))
@@ -147,11 +148,15 @@ class Translator:
         phys = self._code_phys(pc)
         if phys is None:
             return None
-        for cphys, length, digest, obj_id, symbol in reversed(candidates):  # newest (hot) first
-            if cphys != phys or self._crosses_breakpoint(pc, length):
+        for ranges, digest, obj_id, symbol in reversed(candidates):  # newest (regions) first
+            region = symbol.startswith("r")
+            if region and self._no_regions():
                 continue
-            code = self._read(phys, length)
-            if self.cache.digest(code) != digest:
+            if ranges[0][0] != phys or any(self._crosses_breakpoint(pc + lo - phys, n, i == 0)
+                                           for i, (lo, n) in enumerate(ranges)):
+                continue
+            made = [(lo, self._read(lo, n)) for lo, n in ranges]
+            if self.cache.digest(b"".join(code for _, code in made)) != digest:
                 continue
             fn = self.cache.function(obj_id, symbol, self.compiler)
             if fn is None:
@@ -159,8 +164,10 @@ class Translator:
             ident = self.next_id
             self.next_id += 1
             fn = self.ffi.cast("void *", fn)
-            self.lib.bt_insert(self.s, pc, cs_base, hflags, phys, phys + length - 1, fn, ident)
-            self._done[(pc, cs_base, hflags)] = ([(phys, code)], fn, ident)
+            self._install(pc, cs_base, hflags, made, fn, ident)
+            self._done[(pc, cs_base, hflags)] = (made, fn, ident)
+            if region:
+                self._region_ids.add(ident)
             self.blocks_cached += 1
             return True
         return False
@@ -191,6 +198,8 @@ class Translator:
         if done is None:
             return self._from_cache(pc, cs_base, hflags)
         ranges, fn, ident = done
+        if ident in self._region_ids and self._no_regions():
+            return False
         phys = self._code_phys(pc)
         if phys is None:
             return None
@@ -219,10 +228,9 @@ class Translator:
         constant jumps reach on the same page (up to MAX_REGION_BLOCKS),
         in one function with registers and flags in SSA across them, so
         loops inside it never leave native code."""
-        s = self.s
-        if hflags & (HF_TF | HF_STEP | HF_NOREGION) or s.bp_count or s.trace_flags \
-                or self.on_translate is not None:
+        if hflags & (HF_TF | HF_STEP | HF_NOREGION) or self._no_regions():
             return  # the dispatcher must see every block, or a side exit's block
+        s = self.s
         name = "r%d" % self.next_id
         page = pc & ~0xFFF
         members, order = {}, []
@@ -262,8 +270,12 @@ class Translator:
             if worker.submit(int(name[1:]), ir, self._finished):
                 return  # installed by install_ready() when the worker is done
             del self._pending[int(name[1:])]
-        addrs, _ = self.compiler.compile(ir, [name], hot=True)
-        self._install_region(region, addrs[name])
+        addrs, obj = self.compiler.compile(ir, [name], hot=True)
+        self._install_region(region, addrs[name], obj)
+
+    def _no_regions(self):
+        """Breakpoints and tracing need the dispatcher between blocks."""
+        return bool(self.s.bp_count or self.s.trace_flags or self.on_translate is not None)
 
     def _worker(self):
         if not self.background:
@@ -294,7 +306,7 @@ class Translator:
                 log.warning("hot region compile failed (staying on tier 1): %s", error)
                 continue
             pc, cs_base, hflags, name, made, _ = region
-            if self.lib.bt_phys(self.s, pc, cs_base, hflags) != made[0][0] \
+            if self._no_regions() or self.lib.bt_phys(self.s, pc, cs_base, hflags) != made[0][0] \
                     or any(self._read(lo, len(code)) != code for lo, code in made) \
                     or any(self._crosses_breakpoint(pc + lo - made[0][0], len(code), False) for lo, code in made):
                 self.regions_dropped += 1
@@ -302,13 +314,16 @@ class Translator:
             t0 = time.perf_counter()
             addr = self.compiler.link(obj, [name])[name]
             self.compiler.seconds += time.perf_counter() - t0
-            self._install_region(region, addr)
+            self._install_region(region, addr, obj)
 
-    def _install_region(self, region, addr):
+    def _install_region(self, region, addr, obj):
         pc, cs_base, hflags, name, made, members = region
+        if self.cache is not None:
+            self.cache.store(obj, [(pc, cs_base, hflags, made, name)])
         fn = self.ffi.cast("void *", addr)
         self._install(pc, cs_base, hflags, made, fn, int(name[1:]))
         self._done[(pc, cs_base, hflags)] = (made, fn, int(name[1:]))
+        self._region_ids.add(int(name[1:]))
         self.blocks_hot += 1
         self.region_blocks += members
 
