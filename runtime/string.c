@@ -11,44 +11,63 @@ enum { REP_NONE, REP_E, REP_NE };
 uint32_t helper_in(CPUState *s, uint32_t port, int size);
 void helper_out(CPUState *s, uint32_t port, uint32_t value, int size);
 
-/* REP MOVS/STOS going up, as far as the current source and destination
- * pages are plain RAM in the TLB (code pages and devices are not): the
- * iterations run on host pointers, element by element as the CPU does
- * (an overlapping MOVS repeats its pattern).  Returns the iterations done;
- * the caller's loop does the rest, one by one. */
-static uint32_t string_run(CPUState *s, int op, int size, uint32_t am,
+/* How many elements from linear `lin` (offset `off` in its segment) fit
+ * in its page, going up or `down`, without wrapping the offset. */
+static uint64_t string_room(uint32_t lin, uint32_t off, int size, uint32_t am, int down)
+{
+    uint64_t in_page = lin & (PAGE_SIZE - 1), page, wrap;
+    if ((uint64_t)off + size > (uint64_t)am + 1 || in_page + size > PAGE_SIZE) return 0;
+    if (down) {
+        page = in_page / size + 1;
+        wrap = off / size + 1;
+    } else {
+        page = (PAGE_SIZE - in_page) / size;
+        wrap = ((uint64_t)am + 1 - off) / size;
+    }
+    return page < wrap ? page : wrap;
+}
+
+/* REP MOVS/STOS, as far as the current source and destination pages are
+ * plain RAM in the TLB (code pages and devices are not): the iterations
+ * run on host pointers, element by element in the CPU's order where
+ * source and destination overlap (an overlapping MOVS repeats its
+ * pattern).  Returns the iterations done; the caller's loop does the
+ * rest one by one. */
+static uint32_t string_run(CPUState *s, int op, int size, uint32_t am, int down,
                            uint32_t src, uint32_t dst, uint32_t si, uint32_t di, uint32_t cx)
 {
     uint8_t *dp = s->wr_page[dst >> PAGE_BITS];
     if (!dp) return 0;
-    uint64_t n = cx;
-    uint64_t room = (PAGE_SIZE - (dst & (PAGE_SIZE - 1))) / size;
-    if (room < n) n = room;
-    room = ((uint64_t)am + 1 - di) / size; /* no wrap of (E)DI */
-    if (room < n) n = room;
-    dp += dst & (PAGE_SIZE - 1);
+    uint64_t n = cx, r = string_room(dst, di, size, am, down);
+    if (r < n) n = r;
+    if (n == 0) return 0;
+    uint64_t span = (n - 1) * size;          /* from the first element to the last */
+    dp += (dst & (PAGE_SIZE - 1)) - (down ? span : 0);   /* lowest element */
     if (op == S_STOS) {
         uint32_t v = s->regs[R_EAX];
         if (size == 1) memset(dp, (uint8_t)v, n);
-        else if (size == 2) for (uint64_t i = 0; i < n; i++) memcpy(dp + i * 2, &v, 2);
-        else for (uint64_t i = 0; i < n; i++) memcpy(dp + i * 4, &v, 4);
+        else for (uint64_t i = 0; i <= span; i += size) memcpy(dp + i, &v, size);
         return (uint32_t)n;
     }
     const uint8_t *sp = s->rd_page[src >> PAGE_BITS];
     if (!sp) return 0;
-    room = (PAGE_SIZE - (src & (PAGE_SIZE - 1))) / size;
-    if (room < n) n = room;
-    room = ((uint64_t)am + 1 - si) / size;
-    if (room < n) n = room;
-    sp += src & (PAGE_SIZE - 1);
-    if (dp >= sp + n * size || sp >= dp + n * size) {
-        memcpy(dp, sp, n * size); /* apart: one copy */
+    r = string_room(src, si, size, am, down);
+    if (r < n) {
+        n = r;
+        if (n == 0) return 0;
+        dp += down ? span - (n - 1) * size : 0;
+        span = (n - 1) * size;
+    }
+    sp += (src & (PAGE_SIZE - 1)) - (down ? span : 0);
+    uint64_t bytes = span + size;
+    if (dp >= sp + bytes || sp >= dp + bytes) {
+        memcpy(dp, sp, bytes); /* apart: one copy */
     } else {
-        for (uint64_t i = 0; i < n * size; i += size) { /* overlap: element by element */
+        for (uint64_t k = 0; k < n; k++) { /* overlap: element by element, in order */
+            uint64_t i = down ? span - k * size : k * size;
             uint32_t v;
-            if (size == 1) dp[i] = sp[i];
-            else if (size == 2) { memcpy(&v, sp + i, 2); memcpy(dp + i, &v, 2); }
-            else { memcpy(&v, sp + i, 4); memcpy(dp + i, &v, 4); }
+            memcpy(&v, sp + i, size);
+            memcpy(dp + i, &v, size);
         }
     }
     return (uint32_t)n;
@@ -67,12 +86,12 @@ int helper_string(CPUState *s, int op, int size, int rep, int seg, int addr32)
             if ((s->regs[R_ECX] & am) == 0) return 0;
         }
         uint32_t si = s->regs[R_ESI] & am, di = s->regs[R_EDI] & am;
-        if (rep && step > 0 && (op == S_STOS || op == S_MOVS)) {
-            uint32_t n = string_run(s, op, size, am, src_base + si, dst_base + di, si, di,
+        if (rep && (op == S_STOS || op == S_MOVS)) {
+            uint32_t n = string_run(s, op, size, am, step < 0, src_base + si, dst_base + di, si, di,
                                     s->regs[R_ECX] & am);
             if (n) {
-                if (op == S_MOVS) s->regs[R_ESI] = (s->regs[R_ESI] & ~am) | ((si + n * size) & am);
-                s->regs[R_EDI] = (s->regs[R_EDI] & ~am) | ((di + n * size) & am);
+                if (op == S_MOVS) s->regs[R_ESI] = (s->regs[R_ESI] & ~am) | ((si + n * step) & am);
+                s->regs[R_EDI] = (s->regs[R_EDI] & ~am) | ((di + n * step) & am);
                 uint32_t cx = (s->regs[R_ECX] - n) & am;
                 s->regs[R_ECX] = (s->regs[R_ECX] & ~am) | cx;
                 if (cx == 0) return 0;

@@ -5,6 +5,8 @@ also compared against it."""
 import struct
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import oracle
 from encode import Encoding
@@ -226,3 +228,42 @@ def test_push_across_a_page_boundary():
     why, a = run(c, s)
     assert why == "halt" and stack_words(a, 0x0FFE, 2) == (0xC3D4, 0xA1B2)
     oracle.check(c, s)
+
+
+# -- long REP MOVS/STOS (the helper's host-pointer runs) ----------------------
+REP_LONG = {"rep movsb": "F3A4", "rep movsw": "F3A5", "rep movsd": "F366A5",
+            "rep stosb": "F3AA", "rep stosw": "F3AB", "rep stosd": "F366AB",
+            "rep movsw a32": "F367A5", "rep movsd a32": "F36667A5"}
+
+
+@pytest.mark.parametrize("name", sorted(REP_LONG))
+@oracle.settings(25)
+@given(si=st.integers(0, 0xFFFF), di=st.integers(0, 0xFFFF), cx=st.integers(1, 5000),
+       near=st.integers(-16, 16), df=st.booleans(), fill=st.integers(0, 0xFFFF))
+def test_long_rep_string(name, si, di, cx, near, df, fill):
+    """Runs of thousands of elements, up and down, across pages and the
+    64 KiB wrap of SI/DI, overlapping (destination `near` the source) or
+    not, against an element-by-element model of the SDM's loop (Unicorn's
+    instruction guard stops long REPs)."""
+    c = case(REP_LONG[name])
+    a32 = "a32" in name
+    size = {"b": 1, "w": 2, "d": 4}[name.split()[1][4]]
+    if a32:  # 32-bit offsets: keep every access inside the compared window
+        cx, si, di = min(cx, 0x3000), 0x4000 + si % 0x8000, 0x4000 + di % 0x8000
+    if near % 3:
+        di = si + near * size // 4 if a32 else (si + near) & 0xFFFF
+    s = state(eax=0xA5C3E1F0, ecx=cx, esi=si, edi=di, eflags=0x2 | (DF if df else 0))
+    s.window_off = fill
+    mem = bytearray(oracle.peek(s, oracle.WIN_LO, oracle.WIN_SIZE))
+    mask, step = (0xFFFFFFFF if a32 else 0xFFFF), (-size if df else size)
+    ds, es = oracle.SEGS["ds"] << 4, oracle.SEGS["es"] << 4
+    for _ in range(cx):
+        src = mem[ds + si - oracle.WIN_LO:ds + si - oracle.WIN_LO + size] if "movs" in name \
+            else (0xA5C3E1F0).to_bytes(4, "little")[:size]
+        mem[es + di - oracle.WIN_LO:es + di - oracle.WIN_LO + size] = src
+        si, di = ((si + step) & mask if "movs" in name else si), (di + step) & mask
+    why, a = run(c, s)
+    assert why == "halt"
+    assert a["regs"][1] & mask == 0
+    assert (a["regs"][6] & mask, a["regs"][7] & mask) == (si, di)
+    assert a["mem"] == bytes(mem)
