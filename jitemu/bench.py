@@ -79,7 +79,7 @@ def _wait_for(path, needle, proc, timeout):
                     return True
         except OSError:
             pass
-        if proc.poll() is not None:
+        if _reap(proc, block=False):
             break
         time.sleep(0.002)
     try:
@@ -89,15 +89,29 @@ def _wait_for(path, needle, proc, timeout):
         return False
 
 
+def _reap(proc, block):
+    """Wait for `proc` (or see whether it ended) keeping its resource
+    usage, for its peak memory."""
+    if proc.returncode is not None:
+        return True
+    pid, status, usage = os.wait4(proc.pid, 0 if block else os.WNOHANG)
+    if pid == 0:
+        return False
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.peak_mb = usage.ru_maxrss / 1024.0
+    return True
+
+
 def _timed(cmd, log, needle, timeout=600, env=None):
+    """(seconds until `needle` appeared in `log` or None, peak RSS in MB)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     ok = _wait_for(log, needle, proc, timeout)
     elapsed = time.perf_counter() - t0
-    if proc.poll() is None:
+    if proc.returncode is None:
         proc.kill()
-    proc.wait()
-    return elapsed if ok else None
+    _reap(proc, block=True)
+    return (elapsed if ok else None), proc.peak_mb
 
 
 def run_jitemu(w, tmp, cache_dir):
@@ -175,13 +189,15 @@ def measure(selected, rounds, progress, scale=1):
             if w.cache == "warm":
                 run_jitemu(w, tmp, cache_dir)  # fill the cache once
             times = {"jitemu": [], "qemu": [], "unicorn": []}
+            peaks = {"jitemu": [], "qemu": []}
             for r in range(rounds):  # alternate, so drift hits all alike
                 progress("%s: round %d/%d" % (w.name, r + 1, rounds))
-                times["jitemu"].append(run_jitemu(w, tmp, cache_dir))
-                if have_qemu:
-                    times["qemu"].append(run_qemu(w, tmp))
-                if have_unicorn and w.unicorn and r == 0:  # slow on long kernels: one run
-                    times["unicorn"].append(run_unicorn(w, tmp))
+                for name, (t, mb) in [("jitemu", run_jitemu(w, tmp, cache_dir))] + (
+                        [("qemu", run_qemu(w, tmp))] if have_qemu else []) + (
+                        [("unicorn", run_unicorn(w, tmp))] if have_unicorn and w.unicorn and r == 0 else []):
+                    times[name].append(t)  # Unicorn: slow on long kernels, one run
+                    if name in peaks:
+                        peaks[name].append(mb)
             med = {}
             for k, v in times.items():
                 ok = [t for t in v if t is not None]
@@ -189,23 +205,30 @@ def measure(selected, rounds, progress, scale=1):
                     med[k] = statistics.median(ok)
                 elif v:
                     med[k] = None  # did not finish
+            for k, v in peaks.items():
+                if v:
+                    med[k + " MB"] = max(v)
             results.append((w, icount, med))
     return results
 
 
 def table(results):
-    head = "%-22s %12s %10s %10s %10s %9s %9s %9s" % (
-        "workload", "instructions", "jitemu s", "qemu s", "unicorn s", "jit MIPS", "qemu MIPS", "qemu/jit")
+    head = "%-20s %11s %9s %8s %9s %8s %9s %8s %7s %7s" % (
+        "workload", "instructions", "jitemu s", "qemu s", "unicorn s", "jit MIPS", "qemu MIPS", "qemu/jit",
+        "jit MB", "qemu MB")
     lines = [head, "-" * len(head)]
     for w, icount, med in results:
         j, q, u = med.get("jitemu"), med.get("qemu"), med.get("unicorn")
         f = lambda t: "%.3f" % t if t else "-"  # noqa: E731
         mips = lambda t: "%.0f" % (icount / t / 1e6) if t else "-"  # noqa: E731
         ratio = "%.2fx" % (q / j) if j and q else "-"
-        lines.append("%-22s %12d %10s %10s %10s %9s %9s %9s" % (w.name, icount, f(j), f(q), f(u), mips(j),
-                                                                 mips(q), ratio))
+        mb = lambda k: "%.0f" % med[k] if med.get(k) else "-"  # noqa: E731
+        lines.append("%-20s %11d %9s %8s %9s %8s %9s %8s %7s %7s" % (
+            w.name, icount, f(j), f(q), f(u), mips(j), mips(q), ratio, mb("jitemu MB"), mb("qemu MB")))
     lines.append("qemu/jit > 1 means jitemu is faster.  Times: median wall time of whole processes"
                  " (Unicorn: one run).")
+    lines.append("MB: peak resident memory of the emulator's process (jitemu's region compile worker,"
+                 " a second process, not included).")
     return "\n".join(lines)
 
 

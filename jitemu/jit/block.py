@@ -73,6 +73,7 @@ class BlockBuilder:
         self._used = set()         # ... or read
         self._insn_saved = {}      # flags before the current instruction set them
         self._globals = []         # module-level definitions (counters)
+        self._addresses = {}       # GEP text -> its value, defined in the entry block
         self.label = "entry"
 
     # -- raw emission -------------------------------------------------
@@ -104,11 +105,19 @@ class BlockBuilder:
         self.emit("br i1 %s, label %%%s, label %%%s" % (cond, yes, no))
 
     # -- state fields -------------------------------------------------
+    def _address(self, text):
+        """A constant address (a field of the state, a local register):
+        computed once, in the entry block, and reused (less IR to parse)."""
+        p = self._addresses.get(text)
+        if p is None:
+            p = self._addresses[text] = "%%p%d" % len(self._addresses)
+        return p
+
     def field(self, name, index=None):
         f = FIELD_INDEX[name]
         if index is None:
-            return self.op("getelementptr inbounds %%State, ptr %%s, i32 0, i32 %d" % f)
-        return self.op("getelementptr inbounds %%State, ptr %%s, i32 0, i32 %d, i32 %d" % (f, index))
+            return self._address("getelementptr inbounds %%State, ptr %%s, i32 0, i32 %d" % f)
+        return self._address("getelementptr inbounds %%State, ptr %%s, i32 0, i32 %d, i32 %d" % (f, index))
 
     def load_field(self, name, index=None, ty="i32", volatile=False):
         p = self.field(name, index)
@@ -121,11 +130,11 @@ class BlockBuilder:
     # -- registers ----------------------------------------------------
     def _reg_ptr(self, reg):
         if self.region:
-            p = self.op("getelementptr inbounds [8 x i32], ptr %%regs, i32 0, i32 %d" % reg.index)
+            p = self._local_reg(reg.index)
         else:
             p = self.field("regs", reg.index)
         if reg.high:
-            p = self.op("getelementptr inbounds i8, ptr %s, i32 1" % p)
+            p = self._address("getelementptr inbounds i8, ptr %s, i32 1" % p)
         return p
 
     def get_reg(self, reg):
@@ -300,7 +309,7 @@ class BlockBuilder:
                 self.emit("store i32 %s, ptr %s" % (self.load_field("regs", i), self._local_reg(i)))
 
     def _local_reg(self, i):
-        return self.op("getelementptr inbounds [8 x i32], ptr %%regs, i32 0, i32 %d" % i)
+        return self._address("getelementptr inbounds [8 x i32], ptr %%regs, i32 0, i32 %d" % i)
 
     # -- exits --------------------------------------------------------
     def _count(self, n):
@@ -703,6 +712,7 @@ class BlockBuilder:
             # Flags live across blocks and loops: every flush writes all.
             self._written.update(FLAG_BITS)
             self._used.update(FLAG_BITS)
+        self._address_at = len(self.lines)  # the addresses go here (finish)
         req = self.load_field("exit_request", volatile=True)
         n = self.load_field("icount", ty="i64")
         limit = self.load_field("icount_limit", ty="i64")
@@ -772,5 +782,7 @@ class BlockBuilder:
         self.lines.append("leave:")
         self.emit("ret void")
         self.lines.append("}")
+        self.lines[self._address_at:self._address_at] = [
+            "  %s = %s" % (p, text) for text, p in self._addresses.items()]
         globals_ = ["%s = internal global ptr @chain_return" % sl for sl in self._slots]
         return "\n".join(self._globals + globals_ + self.lines)

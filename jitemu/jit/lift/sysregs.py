@@ -29,10 +29,13 @@ def lift_cpuid(b, insn):
 
 @lifts("rdtsc")
 def lift_rdtsc(b, insn):
-    # The count includes the instructions before this one in the block.
-    b._count(b.icount)
+    # The count includes the instructions before this one in the block (a
+    # region brings it up to date before every helper call anyway).
+    if not b.region:
+        b._count(b.icount)
     b.call("void", "helper_rdtsc", flags=None)
-    b._count(-b.icount)
+    if not b.region:
+        b._count(-b.icount)
 
 
 @lifts("rdmsr wrmsr")
