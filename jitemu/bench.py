@@ -90,28 +90,48 @@ def _wait_for(path, needle, proc, timeout):
 
 
 def _reap(proc, block):
-    """Wait for `proc` (or see whether it ended) keeping its resource
-    usage, for its peak memory."""
+    """Wait for `proc` (or see whether it ended)."""
     if proc.returncode is not None:
         return True
-    pid, status, usage = os.wait4(proc.pid, 0 if block else os.WNOHANG)
+    pid, status = os.waitpid(proc.pid, 0 if block else os.WNOHANG)
     if pid == 0:
+        _note_peak(proc)
         return False
     proc.returncode = os.waitstatus_to_exitcode(status)
-    proc.peak_mb = usage.ru_maxrss / 1024.0
     return True
+
+
+def _note_peak(proc):
+    """Peak resident memory (VmHWM) of the process and its children (for
+    jitemu, the region compile worker), summed, in MB.  Read while it runs:
+    rusage would count the parent's memory the child had before exec."""
+    pids = [proc.pid]
+    try:
+        with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
+            pids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    for pid in pids:
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+        except (OSError, StopIteration, ValueError):
+            continue
+        proc.peaks[pid] = max(proc.peaks.get(pid, 0), hwm)
 
 
 def _timed(cmd, log, needle, timeout=600, env=None):
     """(seconds until `needle` appeared in `log` or None, peak RSS in MB)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc.peaks = {}
     ok = _wait_for(log, needle, proc, timeout)
     elapsed = time.perf_counter() - t0
     if proc.returncode is None:
+        _note_peak(proc)
         proc.kill()
     _reap(proc, block=True)
-    return (elapsed if ok else None), proc.peak_mb
+    return (elapsed if ok else None), sum(proc.peaks.values()) / 1024.0
 
 
 def run_jitemu(w, tmp, cache_dir):
@@ -227,8 +247,8 @@ def table(results):
             w.name, icount, f(j), f(q), f(u), mips(j), mips(q), ratio, mb("jitemu MB"), mb("qemu MB")))
     lines.append("qemu/jit > 1 means jitemu is faster.  Times: median wall time of whole processes"
                  " (Unicorn: one run).")
-    lines.append("MB: peak resident memory of the emulator's process (jitemu's region compile worker,"
-                 " a second process, not included).")
+    lines.append("MB: peak resident memory summed over the emulator's processes (jitemu: the emulator"
+                 " and its region compile worker).")
     return "\n".join(lines)
 
 

@@ -20,7 +20,8 @@ from .ports import PortBus
 
 log = logging.getLogger("jitemu")
 
-EXIT_STOP, EXIT_RESET, EXIT_IRQ, EXIT_SMC, EXIT_IO, EXIT_HOT, EXIT_INSTALL = 1, 2, 4, 8, 16, 32, 64
+EXIT_STOP, EXIT_RESET, EXIT_IRQ, EXIT_SMC, EXIT_IO, EXIT_HOT, EXIT_INSTALL, EXIT_WARM = 1, 2, 4, 8, 16, 32, 64, 128
+TIERING = EXIT_HOT | EXIT_INSTALL | EXIT_WARM
 RUN_MISS, RUN_EXIT, RUN_HLT, RUN_LIMIT, RUN_SHUTDOWN, RUN_DEBUG, RUN_STEP = 1, 2, 3, 4, 5, 6, 7
 DEBUG_STEP = 1
 TRACE_EXEC, TRACE_CPU, TRACE_INT = 1, 2, 4
@@ -402,13 +403,15 @@ class Machine:
                 continue
             if r == RUN_EXIT:
                 req = s.exit_request
-                if req & (EXIT_HOT | EXIT_INSTALL):
-                    lib.cpu_clear_exit(s, req & (EXIT_HOT | EXIT_INSTALL))
+                if req & TIERING:
+                    lib.cpu_clear_exit(s, req & TIERING)
+                    if req & EXIT_WARM:
+                        self.translator.warm()
                     if req & EXIT_INSTALL:
                         self.translator.install_ready()
                     if req & EXIT_HOT:
                         self.translator.translate_hot(s.hot_pc, s.hot_cs_base, s.hot_hflags)
-                    if not req & ~(EXIT_HOT | EXIT_INSTALL):
+                    if not req & ~TIERING:
                         continue
                 lib.cpu_clear_exit(s, req & (EXIT_STOP | EXIT_IO))
                 if req & EXIT_RESET:

@@ -38,6 +38,7 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define EXIT_IO 16u    /* a device handler asked to leave (e.g. debug exit) */
 #define EXIT_HOT 32u   /* a first-tier block got hot: recompile it optimised */
 #define EXIT_INSTALL 64u /* the compile worker finished a region: swap it in */
+#define EXIT_WARM 128u   /* a first-tier block is warming up: start the compile worker */
 
 /* cpu_run results. */
 #define RUN_MISS 1   /* no translation for miss_pc/miss_cs_base/miss_hflags */

@@ -13,6 +13,8 @@ from .helpers import llvm_declarations
 FLAG_BITS = {"cf": 0, "pf": 2, "af": 4, "zf": 6, "sf": 7, "of": 11}
 HOT_THRESHOLD = 65536  # runs before a block is recompiled with the full optimiser (boot code rarely pays back an -O2 compile; kernels do)
 EXIT_HOT = 32
+EXIT_WARM = 128
+WARM_THRESHOLD = HOT_THRESHOLD // 16  # runs before the compile worker is started
 ARITH_MASK = 0x8D5
 ITYPE = {1: "i8", 2: "i16", 4: "i32", 8: "i64"}
 # Type-based alias tags: guest memory never overlaps the CPU state or the
@@ -730,8 +732,12 @@ class BlockBuilder:
         self._globals.append("%s = internal global i32 0" % counter)
         n = self.bin("add", 4, self.op("load i32, ptr %s" % counter), 1)
         self.emit("store i32 %s, ptr %s" % (n, counter))
-        hot, cold = self.new_label("hot"), self.new_label("cold")
-        self.cbr(self.icmp("eq", 4, n, HOT_THRESHOLD), hot, cold)
+        hot, warm, cold = self.new_label("hot"), self.new_label("warm"), self.new_label("cold")
+        self.emit("switch i32 %s, label %%%s [i32 %d, label %%%s i32 %d, label %%%s]"
+                  % (n, cold, WARM_THRESHOLD, warm, HOT_THRESHOLD, hot))
+        self.place(warm)  # code is warming up: have the compile worker ready
+        self.emit("atomicrmw or ptr %s, i32 %d seq_cst" % (self.field("exit_request"), EXIT_WARM))
+        self.br(cold)
         self.place(hot)
         pc, cs_base = self.hot_key
         self.store_field("hot_pc", pc)

@@ -52,8 +52,7 @@ class Translator:
         self._pending = {}      # id -> region being compiled by the worker
         self._region_ids = set()  # ids of the code in _done that is a region
         self._ready = queue.Queue()
-        if self.background:
-            self._worker()  # start it now: it is ready when code gets hot
+
         self.cache = None       # a jitemu.jit.cache.CodeCache, or None
         # key -> ([(phys, guest bytes)], native code, id): code to reinstate
         # when the bytes it was made from are the same again.
@@ -272,6 +271,13 @@ class Translator:
             del self._pending[int(name[1:])]
         addrs, obj = self.compiler.compile(ir, [name], hot=True)
         self._install_region(region, addrs[name], obj)
+
+    def warm(self):
+        """Code is warming up (a block ran WARM_THRESHOLD times): start the
+        compile worker now, so it is ready when the block gets hot.  Short
+        runs, and runs whose hot code comes from the cache, never start it."""
+        if not self.regions_first:
+            self._worker()
 
     def _no_regions(self):
         """Breakpoints and tracing need the dispatcher between blocks."""
