@@ -62,16 +62,7 @@ entry:
 
         mov si, s_crc
         call puts
-        mov cx, 8                       ; 8 hex digits, most significant first
-.hex:   rol edx, 4
-        mov al, dl
-        and al, 0x0F
-        add al, '0'
-        cmp al, '9'
-        jbe .dig
-        add al, 'a' - '0' - 10
-.dig:   call putc
-        loop .hex
+        call puthex32
         mov al, 10
         call putc
 halt:   cli

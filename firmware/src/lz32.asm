@@ -14,7 +14,6 @@ org 0
 %define REPEAT 700
 %endif
 
-DBGPORT equ 0x402
 ROM     equ 0xF0000
 PD      equ 0x10000
 PT0     equ 0x11000
@@ -28,18 +27,7 @@ WINDOW  equ 4095
 MAXLEN  equ 18
 LONGMIN equ 8
 
-entry:
-    enter_pm gdtr, 0, pm32
-bits 32
-pm32:   mov ax, 0x10
-        mov ds, ax
-        mov es, ax
-        mov ss, ax
-        mov esp, 0x7000
-        cld
-        paging_identity_4m PD, PT0
-        jmp .paged
-.paged:
+    bench32_entry PD, PT0
 
 ; ---- input: literals and copies driven by the LCG (state in EBX) ----
         mov ebx, 1
@@ -212,16 +200,7 @@ pm32:   mov ax, 0x10
         mov esi, ROM + s_bad
 .print: call puts
         mov edx, [CSUM]
-        mov ecx, 8
-.hex:   rol edx, 4
-        mov al, dl
-        and al, 0x0F
-        add al, '0'
-        cmp al, '9'
-        jbe .dig
-        add al, 'a' - '0' - 10
-.dig:   call out_char
-        loop .hex
+        call puthex32
         mov al, 10
         call out_char
         cli
@@ -246,27 +225,9 @@ hash:   movzx ebx, byte [esi]
         add ebx, ebx
         ret
 
-puts:   lodsb
-        test al, al
-        jz .done
-        call out_char
-        jmp puts
-.done:  ret
-out_char:   push edx
-        mov dx, DBGPORT
-        out dx, al
-        pop edx
-        ret
+    console32
+
 s_ok:   db "lz ok ", 0
 s_bad:  db "lz BAD ", 0
 
-align 8
-gdt:    dq 0
-        dq 0x00CF9B000000FFFF
-        dq 0x00CF93000000FFFF
-gdtr:   dw 23
-        dd ROM + gdt
-bits 16
-        times 0xFFF0-($-$$) db 0
-reset:  jmp 0xF000:entry
-        times 0x10000-($-$$) db 0
+    bench32_end

@@ -11,25 +11,14 @@ org 0
 %define REPEAT 100
 %endif
 
-DBGPORT equ 0x402
 ROM     equ 0xF0000
 ARR     equ 0x20000
 N       equ 61440
 PD      equ 0x10000
 PT0     equ 0x11000
 
-entry:
-    enter_pm gdtr, 0, pm32
-bits 32
-pm32:   mov ax, 0x10
-        mov ds, ax
-        mov es, ax
-        mov ss, ax
-        mov esp, 0x7000
-        cld
-        paging_identity_4m PD, PT0
-        jmp .paged
-.paged: mov ebp, REPEAT
+    bench32_entry PD, PT0
+        mov ebp, REPEAT
 .pass:  mov edi, ARR
         mov ecx, N / 4
         mov eax, 0x01010101
@@ -80,26 +69,9 @@ putdec: mov ebx, 10
         call out_char
         loop .out
         ret
-puts:   lodsb
-        test al, al
-        jz .done
-        call out_char
-        jmp puts
-.done:  ret
-out_char:   push edx
-        mov dx, DBGPORT
-        out dx, al
-        pop edx
-        ret
+
+    console32
+
 s_primes: db "primes ", 0
 
-align 8
-gdt:    dq 0
-        dq 0x00CF9B000000FFFF
-        dq 0x00CF93000000FFFF
-gdtr:   dw 23
-        dd ROM + gdt
-bits 16
-        times 0xFFF0-($-$$) db 0
-reset:  jmp 0xF000:entry
-        times 0x10000-($-$$) db 0
+    bench32_end
