@@ -263,8 +263,10 @@ class Translator:
         ir = module_prelude() + b.finish(min(r[0] for r in ranges), max(r[1] for r in ranges))
         made = [(r_lo, self._read(r_lo, r_hi - r_lo + 1)) for r_lo, r_hi in ranges]
         region = (pc, cs_base, hflags, name, made, len(order))
+        # The worker takes a while to start (Python, LLVM): until it is
+        # ready, a region is compiled here at once rather than waited for.
         worker = None if self.regions_first else self._worker()
-        if worker is not None:
+        if worker is not None and worker.ready:
             self._pending[int(name[1:])] = region
             if worker.submit(int(name[1:]), ir, self._finished):
                 return  # installed by install_ready() when the worker is done

@@ -46,6 +46,7 @@ class CompileWorker:
         self._lock = threading.Lock()
         self._waiting = {}  # request number -> (callback, key)
         self._seq = 0
+        self.ready = False  # set once the worker has loaded LLVM
         self._proc = subprocess.Popen([sys.executable, "-m", "jitemu.jit.worker"], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE)
         self._reader = threading.Thread(target=self._read, name="jitemu-compile-results", daemon=True)
@@ -72,6 +73,9 @@ class CompileWorker:
             if msg is None:
                 break
             seq, obj, error = msg
+            if seq == 0:
+                self.ready = True
+                continue
             with self._lock:
                 callback, key = self._waiting.pop(seq)
             callback(key, obj, error)
@@ -106,6 +110,7 @@ def main():
     maker = ObjectMaker()
     inp = sys.stdin.buffer
     try:
+        _send(out, (0, None, "ready"))  # LLVM is loaded: send work
         while True:
             msg = _receive(inp)
             if msg is None:
