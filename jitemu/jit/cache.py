@@ -11,9 +11,10 @@ object code (microseconds a block) instead of lifting and compiling them
                                    [phys:length,... of a region's other blocks]
 
 `version` covers everything that changes the meaning of object code: the
-jitemu version, llvmlite's, the CPU state layout, the helper list and the
-host CPU the code was made for, so a foreign cache is never read.  An index line that does not parse, an object
-whose hash does not match its name, or one that does not link is ignored
+translator's source, llvmlite's version, the CPU state layout, the helper
+list and the host CPU the code was made for, so a foreign cache is never
+read.  An index line that does not parse, an object whose hash does not
+match its name, or one that does not link is ignored
 and the block is translated again: a corrupt cache never crashes a run.
 
 Location: $JITEMU_CACHE_DIR, else $XDG_CACHE_HOME/jitemu, else
@@ -36,15 +37,12 @@ def default_dir():
 
 
 def _version():
+    # jitemu's own version is not asked of importlib.metadata (20 ms at
+    # every start): the digest of the translator's source stands for it.
     import llvmlite
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        mine = version("jitemu")
-    except PackageNotFoundError:
-        mine = "dev"
     from .compiler import host_cpu
     h = hashlib.sha256()
-    for part in (mine, llvmlite.__version__, layout.c_struct(), repr(sorted(helpers.HELPERS.items())),
+    for part in (llvmlite.__version__, layout.c_struct(), repr(sorted(helpers.HELPERS.items())),
                  _source_digest(), repr(host_cpu())):
         h.update(part.encode())
         h.update(b"\0")
