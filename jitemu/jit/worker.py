@@ -67,6 +67,14 @@ class CompileWorker:
     def alive(self):
         return self._proc.poll() is None
 
+    def close(self):
+        """End the worker (it exits when its input closes) and wait for it."""
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass
+        self._proc.wait()
+
     def _read(self):
         while True:
             msg = _receive(self._proc.stdout)
@@ -86,16 +94,22 @@ class CompileWorker:
 
 
 _shared = None
+_starts = 0
+MAX_STARTS = 3  # a worker that keeps dying is not restarted for ever
 
 
 def shared_worker():
     """The process's compile worker, started on first use (None if it
     cannot run: the caller compiles in-process)."""
-    global _shared
+    global _shared, _starts
     if _shared is None or not _shared.alive():
+        if _starts >= MAX_STARTS:
+            return None
+        _starts += 1
         try:
             _shared = CompileWorker()
         except OSError:
+            _shared = None
             return None
     return _shared
 

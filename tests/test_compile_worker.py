@@ -1,0 +1,52 @@
+"""The background compile worker (a separate process) turns a region's IR
+into object code, reports a module that does not compile as an error
+instead of dying, and a machine swaps a region it made in while running."""
+import os
+import threading
+import time
+
+from jitemu.devices.debugcon import DebugConsole
+from jitemu.jit.block import module_prelude
+from jitemu.jit.worker import CompileWorker
+from jitemu.machine import Machine
+
+SIEVE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware", "images",
+                     "sieve.bin")
+
+
+def compile_on(worker, ir):
+    done, got = threading.Event(), []
+    assert worker.submit("key", ir, lambda *result: (got.append(result), done.set()))
+    assert done.wait(120)
+    return got[0]
+
+
+def test_the_worker_returns_object_code_and_survives_bad_ir():
+    w = CompileWorker()
+    try:
+        key, obj, error = compile_on(w, module_prelude() + "define void @r1(ptr %s) {\n  ret void\n}\n")
+        assert key == "key" and error is None and obj[:4] == b"\x7fELF"
+        key, obj, error = compile_on(w, "this is not LLVM IR")
+        assert obj is None and "error" in error.lower()
+        key, obj, error = compile_on(w, module_prelude() + "define void @r2(ptr %s) {\n  ret void\n}\n")
+        assert error is None and obj[:4] == b"\x7fELF"  # still serving
+    finally:
+        w.close()
+
+
+def test_a_region_made_by_the_worker_is_swapped_in_while_the_guest_runs():
+    m = Machine()
+    t = m.translator
+    worker = t._worker()
+    deadline = time.time() + 240
+    while not worker.ready and time.time() < deadline:  # so the region goes to the worker
+        time.sleep(0.01)
+    m.load_firmware(open(SIEVE, "rb").read())
+    con = m.attach(DebugConsole())
+    assert m.run() == "halt" and con.text == "primes 6179\n"
+    # The worker was ready, so every region went to it; one still compiling
+    # when the guest halted is swapped in as soon as it is back.
+    while m.stats()["blocks_hot"] == 0 and time.time() < deadline:
+        t.install_ready()
+        time.sleep(0.01)
+    assert m.stats()["blocks_hot"] >= 1
