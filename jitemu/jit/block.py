@@ -1,17 +1,21 @@
-"""Building the LLVM IR of one translated block.
+"""Building the LLVM IR of one translated block, or of a region.
 
 A block is `void @name(ptr %s)` over the CPU state struct.  Guest registers
 are read and written in the struct; the six arithmetic flags live in allocas
 for the length of the block (SROA makes them SSA values and dead flag
 computations disappear) and are written back to EFLAGS before every exit
 and every helper call.  Every block starts by testing `exit_request`.
+
+A region (the hot tier) is several blocks in one function: the registers
+live in allocas too, its backward edges test `exit_request` and the budget,
+and an access the TLB cannot serve leaves it (a side exit).
 """
 from ..cpu.layout import FIELD_INDEX, llvm_struct
 from .decode import Imm, Mem, Reg, SReg
 from .helpers import llvm_declarations
 
 FLAG_BITS = {"cf": 0, "pf": 2, "af": 4, "zf": 6, "sf": 7, "of": 11}
-HOT_THRESHOLD = 65536  # runs before a block is recompiled with the full optimiser (boot code rarely pays back an -O2 compile; kernels do)
+HOT_THRESHOLD = 65536  # runs before a block heads a region (boot code rarely pays back an -O2 compile; kernels do)
 EXIT_HOT = 32
 EXIT_WARM = 128
 WARM_THRESHOLD = HOT_THRESHOLD // 16  # runs before the compile worker is started

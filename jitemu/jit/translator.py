@@ -5,6 +5,8 @@ decoded and lifted, and so are the blocks its direct jumps lead to (up to a
 batch), so that one LLVM module compiles many blocks (compiles are much
 cheaper per block in batches).  Blocks end at control transfers, at a page
 boundary (self-modifying code is tracked per page) or after MAX_INSNS.
+A block that gets hot heads a region (translate_hot), compiled by the
+background worker and swapped in by install_ready.
 """
 import logging
 import os
