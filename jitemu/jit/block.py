@@ -361,17 +361,22 @@ class BlockBuilder:
             self.emit("store i64 %s, ptr %%icb" % total)
         return total
 
+    def _must_stop(self, pending=0):
+        """i1: another thread asked the vCPU to leave (exit_request), or the
+        instruction budget is spent counting `pending` instructions not yet
+        added to icount."""
+        req = self.load_field("exit_request", volatile=True)
+        done = self.bin("add", 8, self.load_field("icount", ty="i64"), pending)
+        return self.bor(self.icmp("ne", 4, req, 0),
+                        self.icmp("uge", 8, done, self.load_field("icount_limit", ty="i64")))
+
     def _region_edge(self, eip, count, label):
         """A backward branch to a block of the region (every loop has one):
         it still stops at this instruction boundary when another thread
         asks (exit_request) or the budget is spent, as a chained block's
         prologue would."""
-        req = self.load_field("exit_request", volatile=True)
-        done = self.bin("add", 8, self.load_field("icount", ty="i64"), count)
-        stop = self.bor(self.icmp("ne", 4, req, 0),
-                        self.icmp("uge", 8, done, self.load_field("icount_limit", ty="i64")))
         out = self.new_label("rx")
-        self.cbr(stop, out, label)
+        self.cbr(self._must_stop(count), out, label)
         self.place(out)
         self._exits.append((str(eip), count, self.label, "null"))
         self.br("epilogue")
@@ -719,11 +724,7 @@ class BlockBuilder:
             self._written.update(FLAG_BITS)
             self._used.update(FLAG_BITS)
         self._address_at = len(self.lines)  # the addresses go here (finish)
-        req = self.load_field("exit_request", volatile=True)
-        n = self.load_field("icount", ty="i64")
-        limit = self.load_field("icount_limit", ty="i64")
-        stop = self.bor(self.icmp("ne", 4, req, 0), self.icmp("uge", 8, n, limit))
-        self.cbr(stop, "early", "body")
+        self.cbr(self._must_stop(), "early", "body")
         self.lines.append("early:")
         self.emit("ret void")
         self.place("body")

@@ -42,8 +42,6 @@ class Translator:
         self.blocks_reused = 0
         self.blocks_cached = 0  # taken from the persistent cache
         self.blocks_hot = 0     # regions made by the second, optimising tier
-        self.region_blocks = 0  # blocks lifted into them
-        self.regions_dropped = 0  # finished after their code changed
         # Hot regions compile on the background worker process (else on
         # the vCPU's thread, synchronously: JITEMU_COMPILE_WORKER=0).
         self.background = os.environ.get("JITEMU_COMPILE_WORKER", "1") != "0"
@@ -52,12 +50,11 @@ class Translator:
         self.regions_first = False
         self.on_ready = None    # called (any thread) when a region is ready
         self._pending = {}      # id -> region being compiled by the worker
-        self._region_ids = set()  # ids of the code in _done that is a region
         self._ready = queue.Queue()
 
         self.cache = None       # a jitemu.jit.cache.CodeCache, or None
-        # key -> ([(phys, guest bytes)], native code, id): code to reinstate
-        # when the bytes it was made from are the same again.
+        # key -> ([(phys, guest bytes)], native code, id, is a region): code
+        # to reinstate when the bytes it was made from are the same again.
         self._done = {}
         # on_translate(pc, cs_base, hflags, block_id, [(addr, bytes, text)])
         # sees every block's guest instructions (tracing: in_asm).
@@ -134,7 +131,7 @@ class Translator:
         for p, lo, hi, name, code in made:
             fn = self.ffi.cast("void *", addrs[name])
             self.lib.bt_insert(self.s, p, cs_base, hflags, lo, hi, fn, int(name[1:]))
-            self._done[(p, cs_base, hflags)] = ([(lo, code)], fn, int(name[1:]))
+            self._done[(p, cs_base, hflags)] = ([(lo, code)], fn, int(name[1:]), False)
         self.blocks_translated += len(regs)
 
     def _from_cache(self, pc, cs_base, hflags):
@@ -153,8 +150,8 @@ class Translator:
             region = symbol.startswith("r")
             if region and self._no_regions():
                 continue
-            if ranges[0][0] != phys or any(self._crosses_breakpoint(pc + lo - phys, n, i == 0)
-                                           for i, (lo, n) in enumerate(ranges)):
+            # (Regions never come back while there are breakpoints.)
+            if ranges[0][0] != phys or self._crosses_breakpoint(pc, ranges[0][1]):
                 continue
             made = [(lo, self._read(lo, n)) for lo, n in ranges]
             if self.cache.digest(b"".join(code for _, code in made)) != digest:
@@ -166,20 +163,24 @@ class Translator:
             self.next_id += 1
             fn = self.ffi.cast("void *", fn)
             self._install(pc, cs_base, hflags, made, fn, ident)
-            self._done[(pc, cs_base, hflags)] = (made, fn, ident)
-            if region:
-                self._region_ids.add(ident)
+            self._done[(pc, cs_base, hflags)] = (made, fn, ident, region)
             self.blocks_cached += 1
             return True
         return False
 
-    def _crosses_breakpoint(self, pc, length, may_start=True):
+    def _crosses_breakpoint(self, pc, length):
         """Code made before a breakpoint existed may run across it: a block
-        may only start at a breakpoint, never contain one further in (nor
-        may a region's inner blocks start at one)."""
+        may only start at a breakpoint, never contain one further in."""
         s = self.s
-        low = 0 if may_start else -1
-        return any(low < (s.bp[i] - pc) & 0xFFFFFFFF < length for i in range(s.bp_count))
+        return any(0 < (s.bp[i] - pc) & 0xFFFFFFFF < length for i in range(s.bp_count))
+
+    def _unchanged(self, pc, made):
+        """Code made from `made` ([(phys, guest bytes)], the first at linear
+        `pc`) may run again: the bytes are the same and no breakpoint lies
+        inside it.  (A region has several ranges; it is never reinstated
+        while there are breakpoints, see _no_regions.)"""
+        return not self._crosses_breakpoint(pc, len(made[0][1])) \
+            and all(self._read(lo, len(code)) == code for lo, code in made)
 
     def forget(self):
         """Drop the native code kept for reuse: every block is lifted anew."""
@@ -198,18 +199,13 @@ class Translator:
         done = self._done.get((pc, cs_base, hflags))
         if done is None:
             return self._from_cache(pc, cs_base, hflags)
-        ranges, fn, ident = done
-        if ident in self._region_ids and self._no_regions():
+        ranges, fn, ident, region = done
+        if region and self._no_regions():
             return False
         phys = self._code_phys(pc)
         if phys is None:
             return None
-        page = phys & ~0xFFF
-        for lo, code in ranges:  # a region's blocks all start on pc's page
-            if self._crosses_breakpoint((pc & ~0xFFF) + lo - page, len(code), lo == phys) \
-                    or self._read(lo, len(code)) != code:
-                return False
-        if ranges[0][0] != phys:
+        if ranges[0][0] != phys or not self._unchanged(pc, ranges):
             return False
         self._install(pc, cs_base, hflags, ranges, fn, ident)
         self.blocks_reused += 1
@@ -264,7 +260,7 @@ class Translator:
         self.next_id += 1
         ir = module_prelude() + b.finish(min(r[0] for r in ranges), max(r[1] for r in ranges))
         made = [(r_lo, self._read(r_lo, r_hi - r_lo + 1)) for r_lo, r_hi in ranges]
-        region = (pc, cs_base, hflags, name, made, len(order))
+        region = (pc, cs_base, hflags, name, made)
         # The worker takes a while to start (Python, LLVM): until it is
         # ready, a region is compiled here at once rather than waited for.
         worker = None if self.regions_first else self._worker()
@@ -315,11 +311,9 @@ class Translator:
             if obj is None:
                 log.warning("hot region compile failed (staying on tier 1): %s", error)
                 continue
-            pc, cs_base, hflags, name, made, _ = region
+            pc, cs_base, hflags, name, made = region
             if self._no_regions() or self.lib.bt_phys(self.s, pc, cs_base, hflags) != made[0][0] \
-                    or any(self._read(lo, len(code)) != code for lo, code in made) \
-                    or any(self._crosses_breakpoint(pc + lo - made[0][0], len(code), False) for lo, code in made):
-                self.regions_dropped += 1
+                    or not self._unchanged(pc, made):
                 continue
             t0 = time.perf_counter()
             addr = self.compiler.link(obj, [name])[name]
@@ -327,15 +321,13 @@ class Translator:
             self._install_region(region, addr, obj)
 
     def _install_region(self, region, addr, obj):
-        pc, cs_base, hflags, name, made, members = region
+        pc, cs_base, hflags, name, made = region
         if self.cache is not None:
             self.cache.store(obj, [(pc, cs_base, hflags, made, name)])
         fn = self.ffi.cast("void *", addr)
         self._install(pc, cs_base, hflags, made, fn, int(name[1:]))
-        self._done[(pc, cs_base, hflags)] = (made, fn, int(name[1:]))
-        self._region_ids.add(int(name[1:]))
+        self._done[(pc, cs_base, hflags)] = (made, fn, int(name[1:]), True)
         self.blocks_hot += 1
-        self.region_blocks += members
 
     def _lift(self, name, pc, cs_base, hflags):
         b = BlockBuilder(name, hflags, hot_key=None if hflags & HF_NOREGION else (pc, cs_base))
