@@ -1,6 +1,7 @@
 """Debian's SeaBIOS boots our disk on jitemu's PC, going through its POST
-phases in the same order as under QEMU 7.2 (the reference log in
-../shared/reference), to our boot sector's line."""
+phases in the same order as under QEMU 7.2, to our boot sector's line.
+The reference log (tests/reference/) is what QEMU's SeaBIOS printed booting
+the same disk; tests/reference/make_seabios_reference.sh regenerates it."""
 import io
 import os
 
@@ -11,10 +12,9 @@ from jitemu.pc import build_pc
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEABIOS = "/usr/share/seabios/bios.bin"
 DISK = os.path.join(ROOT, "firmware", "images", "disk", "bootok.img")
-REFERENCE = os.path.join(ROOT, "..", "shared", "reference", "seabios-1.16.2-qemu-7.2-debugcon.log")
+REFERENCE = os.path.join(ROOT, "tests", "reference", "seabios-1.16.2-qemu-7.2-debugcon.log")
 
-# POST phases, as SeaBIOS announces them, that do not depend on the device
-# set (QEMU's reference booted a floppy; we boot an IDE disk).
+# POST phases, as SeaBIOS announces them, in the order QEMU's run shows.
 PHASES = [
     "SeaBIOS (version", "BUILD:", "Running on QEMU (i440fx)", "Found QEMU fw_cfg",
     "QEMU fw_cfg DMA interface supported", "qemu/e820:", "Relocating init from",
@@ -25,7 +25,7 @@ PHASES = [
     "Using pmtimer", "PCI: No VGA devices found", "Copying PIR", "Copying MPTABLE", "Copying SMBIOS",
     "Scan for VGA option rom", "No VGA found, scan for other display", "Turning on vga text mode console",
     "SeaBIOS (version", "PS2 keyboard initialized", "All threads complete.", "Scan for option roms",
-    "e820 map has", "enter handle_19:", "Booting from",
+    "e820 map has", "enter handle_19:", "Booting from Hard Disk...", "Booting from 0000:7c00",
 ]
 
 
