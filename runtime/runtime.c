@@ -1,9 +1,25 @@
 /* Creating and tearing down a Runtime: the CPU state, guest RAM and the
  * physical page tables the JIT's memory fast path reads. */
 #include <stdlib.h>
+#include <sys/mman.h>
 #include "jitemu.h"
 
 void rt_destroy(CPUState *s);
+
+/* Guest RAM is mapped far below the shared libraries.  The JIT's code is
+ * mapped top-down next to them and reaches the runtime's helpers with
+ * 32-bit PC-relative relocations: a few GiB of RAM allocated in between
+ * would push later code more than 2 GiB from the helpers (LLVM's
+ * RuntimeDyld asserts).  The hint is only a hint; MAP_NORESERVE because
+ * untouched guest RAM should cost nothing. */
+#define RAM_HINT ((void *)0x100000000000ull)
+
+static uint8_t *ram_alloc(uint32_t size)
+{
+    void *p = mmap(RAM_HINT, size ? size : 1, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
 
 CPUState *rt_create(uint32_t ram_size, void *host)
 {
@@ -11,7 +27,7 @@ CPUState *rt_create(uint32_t ram_size, void *host)
     if (!rt) return NULL;
     rt->host = host;
     rt->ram_size = ram_size;
-    rt->ram = calloc(1, ram_size ? ram_size : 1);
+    rt->ram = ram_alloc(ram_size);
     rt->phys_rd = calloc(NPAGES, sizeof(uint8_t *));
     rt->ram_page = calloc(NPAGES, sizeof(uint8_t *));
     rt->code_page = calloc(NPAGES, 1);
@@ -38,7 +54,8 @@ void rt_destroy(CPUState *s)
 {
     Runtime *rt = RT(s);
     if (!rt) return;
-    free(rt->ram); free(rt->phys_rd); free(rt->ram_page); free(rt->code_page); free(rt->code_lines);
+    if (rt->ram) munmap(rt->ram, rt->ram_size ? rt->ram_size : 1);
+    free(rt->phys_rd); free(rt->ram_page); free(rt->code_page); free(rt->code_lines);
     free(rt->tlb_phys); free(rt->tlb_fill);
     free(rt->cpu.rd_page); free(rt->cpu.wr_page); free(rt->blocks); free(rt);
 }

@@ -67,3 +67,14 @@ def test_the_boot_sector_runs_and_ends_the_run(boot):
     assert "Booting from Hard Disk..." in text
     assert text.rstrip().endswith("BOOT-SECTOR-OK")
     assert why == "exit" and pc.exit_status == 1
+
+
+def test_boots_with_3_gib_of_ram():
+    """Guest RAM this large once put translated code out of reach of the
+    runtime's helpers (LLVM asserted on a 32-bit relocation)."""
+    log = io.StringIO()
+    pc = build_pc(bios=SEABIOS, disk=DISK, memory_mb=3072, debugcon=log, fixed_time="2024-01-01T00:00:00")
+    why = pc.run(max_instructions=100_000_000)
+    text = log.getvalue()
+    assert "qemu/e820: addr 0x0000000000000000 len 0x00000000c0000000 [RAM]" in text
+    assert text.rstrip().endswith("BOOT-SECTOR-OK") and why == "exit"
