@@ -316,8 +316,13 @@ class Translator:
                     or not self._unchanged(pc, made):
                 continue
             t0 = time.perf_counter()
-            addr = self.compiler.link(obj, [name])[name]
-            self.compiler.seconds += time.perf_counter() - t0
+            try:
+                addr = self.compiler.link(obj, [name])[name]
+            except RuntimeError as e:  # a damaged object from the worker
+                log.warning("hot region from the compile worker does not link (staying on tier 1): %s", e)
+                continue
+            finally:
+                self.compiler.seconds += time.perf_counter() - t0
             self._install_region(region, addr, obj)
 
     def _install_region(self, region, addr, obj):

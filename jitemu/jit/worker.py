@@ -19,6 +19,9 @@ import sys
 import threading
 
 _HEADER = struct.Struct("<I")
+MAX_MESSAGE = 256 << 20  # a longer frame from the worker is garbage, not object code
+# How the worker is started (tests put a misbehaving stand-in here).
+COMMAND = [sys.executable, "-m", "jitemu.jit.worker"]
 
 
 def _send(f, obj):
@@ -32,6 +35,8 @@ def _receive(f):
     if len(head) < _HEADER.size:
         return None
     (n,) = _HEADER.unpack(head)
+    if n > MAX_MESSAGE:
+        raise ValueError("a %d-byte message" % n)
     data = f.read(n)
     if len(data) < n:
         return None
@@ -47,8 +52,7 @@ class CompileWorker:
         self._waiting = {}  # request number -> (callback, key)
         self._seq = 0
         self.ready = False  # set once the worker has loaded LLVM
-        self._proc = subprocess.Popen([sys.executable, "-m", "jitemu.jit.worker"], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE)
+        self._proc = subprocess.Popen(COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self._reader = threading.Thread(target=self._read, name="jitemu-compile-results", daemon=True)
         self._reader.start()
 
@@ -76,21 +80,35 @@ class CompileWorker:
         self._proc.wait()
 
     def _read(self):
-        while True:
-            msg = _receive(self._proc.stdout)
-            if msg is None:
-                break
-            seq, obj, error = msg
-            if seq == 0:
-                self.ready = True
-                continue
-            with self._lock:
-                callback, key = self._waiting.pop(seq)
-            callback(key, obj, error)
+        try:
+            while True:
+                msg = _receive(self._proc.stdout)
+                if msg is None:
+                    break
+                seq, obj, error = _checked(msg)
+                if seq == 0:
+                    self.ready = True
+                    continue
+                with self._lock:
+                    callback, key = self._waiting.pop(seq)
+                callback(key, obj, error)
+        except Exception:  # noqa: BLE001 - a garbled answer: this worker is not trusted again
+            self._proc.kill()
         with self._lock:  # the worker died: nothing still waiting may hang
             waiting, self._waiting = self._waiting, {}
         for callback, key in waiting.values():
             callback(key, None, "the compile worker exited")
+
+
+def _checked(msg):
+    """(request number, object code or None, error or None) from a message
+    of the worker's; anything else raises.  Object code is an ELF object
+    (LLJIT rejects a damaged one cleanly)."""
+    seq, obj, error = msg
+    if not isinstance(seq, int) or not (obj is None or isinstance(obj, bytes) and obj[:4] == b"\x7fELF") \
+            or not (error is None or isinstance(error, str)) or (obj is None) == (error is None) and seq:
+        raise ValueError("not an answer: %r" % (msg,)[:80])
+    return seq, obj, error
 
 
 _shared = None
