@@ -9,6 +9,7 @@ over it:
     m.attach(DebugConsole(out=sys.stdout))
     m.run()
 """
+import atexit
 import logging
 import threading
 import time
@@ -29,6 +30,14 @@ MAX_BREAKPOINTS = 16
 
 ROM_ALIAS_END = 0x100000
 MAX_ROM = 16 << 20
+
+
+# Machines inside run(), on any thread.  The interpreter must not exit while
+# one of them runs native or LLVM code on another thread (its static
+# destructors run under it: SIGSEGV, SIGABRT): see _stop_all_at_exit.
+_running = set()
+_running_lock = threading.Condition()
+_exiting = False
 
 
 class FirmwareError(ValueError):
@@ -73,6 +82,11 @@ class Machine:
         self._resume = threading.Event()
         self._foreign_reset = False
         self._vcpu_thread = None
+        # Set in a finally on the vCPU thread when it has left run(): on
+        # Python 3.11 a Thread.join() cut short by Ctrl-C can mark a thread
+        # that still runs as finished, so is_alive() is not trusted.
+        self._vcpu_done = threading.Event()
+        self._vcpu_done.set()
         self._in_run = False
         self.run_result = None
         self.run_error = None  # what run() raised on the vCPU thread, if anything
@@ -188,7 +202,7 @@ class Machine:
         (a device handler), the reset happens at the next instruction
         boundary and None is returned.  With no vCPU running, at once."""
         vcpu = self._vcpu_thread
-        if vcpu is not None and vcpu.is_alive() and self._in_run:
+        if vcpu is not None and self.vcpu_running and self._in_run:
             if threading.current_thread() is vcpu:
                 self.request_reset(source)
                 return None
@@ -198,7 +212,7 @@ class Machine:
                 self._foreign_reset = True
                 self.request_reset(source)
                 while not self._acked.wait(0.05):
-                    if not vcpu.is_alive() or not self._in_run:
+                    if not self.vcpu_running or not self._in_run:
                         break  # the run ended first: nobody to wait for
                 try:
                     self._do_reset()
@@ -355,21 +369,69 @@ class Machine:
             except BaseException as e:  # noqa: BLE001 - kept for the caller
                 self.run_error = e
                 self.run_result = "error"
+            finally:
+                self._vcpu_done.set()
+        if self.vcpu_running:
+            raise RuntimeError("the vCPU is already running")
         self._vcpu_thread = threading.Thread(target=body, name="vcpu", daemon=True)
         self._in_run = True  # before start(): a reset() right away must wait
-        self._vcpu_thread.start()
+        self._vcpu_done.clear()
+        try:
+            self._vcpu_thread.start()
+        except BaseException:
+            self._in_run = False
+            self._vcpu_done.set()
+            raise
         return self._vcpu_thread
+
+    @property
+    def vcpu_running(self):
+        """The thread start() made is still inside run()."""
+        return not self._vcpu_done.is_set()
+
+    def wait_vcpu(self, timeout=None):
+        """Wait up to `timeout` seconds (None: for ever) for the thread
+        start() made to leave run(); True once it has (then it is joined)."""
+        if not self._vcpu_done.wait(timeout):
+            return False
+        t = self._vcpu_thread
+        if t is not None and t is not threading.current_thread():
+            t.join()  # it has left run(): only the thread's own exit is left
+        return True
+
+    def halt_vcpu(self):
+        """Stop the thread start() made and wait until it has left run().
+        Nothing cuts the wait short (a long LLVM compile cannot be
+        interrupted): a Ctrl-C meanwhile is raised once the vCPU is out."""
+        if self.vcpu_running:
+            self.stop()  # once: a stop left over would end the next run at once
+        interrupted = None
+        while True:
+            try:
+                self.wait_vcpu()
+                break
+            except KeyboardInterrupt as e:
+                interrupted = e
+        if interrupted is not None:
+            raise interrupted
 
     def run(self, max_instructions=None):
         """Run the guest until it halts, a device or stop() asks it to
         leave, or `max_instructions` have run.  Returns 'halt', 'exit',
         'stop' or 'limit'."""
+        with _running_lock:
+            if _exiting:
+                return "stop"  # the interpreter is exiting: nothing may start
+            _running.add(self)
         self._in_run = True
         try:
             return self._run(max_instructions)
         finally:
             self._in_run = False
             self._acked.set()  # a reset() waiting on a run that ended
+            with _running_lock:
+                _running.discard(self)
+                _running_lock.notify_all()
 
     def _run(self, max_instructions):
         s = self.s
@@ -455,6 +517,25 @@ class Machine:
             "compile_seconds": t.compiler.seconds if t else 0.0,
             "exceptions": self.s.exc_count,
         }
+
+
+@atexit.register
+def _stop_all_at_exit():
+    """The last guard: the interpreter exits only once no Machine runs
+    guest or LLVM code on any thread (daemon vCPU threads included)."""
+    global _exiting
+    with _running_lock:
+        _exiting = True
+    while True:
+        try:
+            with _running_lock:
+                if not _running:
+                    return
+                for m in _running:
+                    m.stop()
+                _running_lock.wait(0.5)
+        except KeyboardInterrupt:
+            pass  # keep waiting: exiting under it is what must not happen
 
 
 def _guard(fn):

@@ -11,12 +11,23 @@ back when it detaches.
 
     ctl = Controller(machine, max_instructions=None)
     status = drive(ctl, tickers=[progress, screen])   # until the run ends
+
+Whatever ends the command (the run, Ctrl-C, SIGTERM, the monitor's quit, an
+error), the vCPU thread is stopped and waited for first: the process must
+not exit while that thread runs guest code or LLVM.  The vCPU's end is
+Machine.vcpu_running (an Event), never Thread.is_alive(): on Python 3.11
+a join() interrupted by Ctrl-C can mark a running thread as finished.
 """
+import signal
 import threading
 import time
 
 # Results of Machine.run() after which the guest cannot go on by itself.
 ENDING = ("halt", "exit", "limit", "shutdown", "error")
+# Signals that end the command like Ctrl-C: how the run ended, and the exit
+# status (128 + the signal's number, as a shell reports a process it killed).
+SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+SIGNAL_STATUS = {why: 128 + signum for signum, why in SIGNALS.items()}
 
 
 class Controller:
@@ -38,8 +49,7 @@ class Controller:
     # -- state ------------------------------------------------------------
     @property
     def running(self):
-        t = self.thread
-        return t is not None and t.is_alive()
+        return self.thread is not None and self.m.vcpu_running
 
     def state(self):
         with self.lock:
@@ -60,11 +70,11 @@ class Controller:
     def status(self):
         """The command's exit status for how the run ended."""
         why = self.ended
+        if why in SIGNAL_STATUS:
+            return SIGNAL_STATUS[why]
         status = self._exit_status() if self._exit_status else None
         if status is not None:
             return status
-        if why == "interrupted":
-            return 130
         return 0 if why in ("halt", "exit", "quit", "kill") else 1
 
     # -- internals (lock held) -----------------------------------------------
@@ -111,18 +121,14 @@ class Controller:
     def _halt_vcpu(self):
         """Stop a running vCPU and wait for it: the run's result, or None if
         it was not running."""
-        t = self.thread
-        if t is None:
+        if self.thread is None:
             return None
-        if t.is_alive():
-            self.m.stop()
-            t.join()
+        self.m.halt_vcpu()
         return self._collect()
 
     def _reap(self):
         """Collect a run that ended by itself while free running."""
-        t = self.thread
-        if t is None or t.is_alive() or self.owner is not None:
+        if self.thread is None or self.running or self.owner is not None:
             return
         why = self._collect()
         if why in ENDING or (why == "stop" and not self.paused):
@@ -131,6 +137,7 @@ class Controller:
     def _end(self, why):
         if self.ended is None:
             self._halt_vcpu()
+            self._clear_stop()  # (a stop asked for between runs: the Machine stays usable)
             self.ended = why
             self.changed.notify_all()
 
@@ -146,9 +153,8 @@ class Controller:
     def wait(self, timeout):
         """Sleep up to `timeout` seconds, waking early when the vCPU run ends
         or the state changes."""
-        t = self.thread
-        if t is not None and t.is_alive():
-            t.join(timeout)
+        if self.running:
+            self.m.wait_vcpu(timeout)
             return
         with self.changed:
             if self.ended is None:
@@ -207,14 +213,12 @@ class Controller:
 
     def gdb_wait(self, timeout):
         """The result of the debugger's run once it has ended, else None."""
-        t = self.thread
-        if t is not None and t.is_alive():
-            t.join(timeout)
+        if self.running:
+            self.m.wait_vcpu(timeout)
         with self.lock:
-            t = self.thread
-            if t is None:
+            if self.thread is None:
                 return self.ended or self.last
-            if t.is_alive():
+            if self.running:
                 return None
             return self._collect()
 
@@ -248,14 +252,39 @@ class Controller:
 
 def drive(ctl, tickers=(), interval=0.1):
     """Run the guest until the run ends; call each ticker's tick() about
-    every `interval` seconds (progress line, screen).  Ctrl-C ends the run
-    ('interrupted').  Returns the command's exit status."""
+    every `interval` seconds (progress line, screen).  SIGINT (Ctrl-C) ends
+    the run as 'interrupted', SIGTERM as 'terminated' (exit status 128 +
+    the signal).  Returns the command's exit status.
+
+    On the main thread the signals get handlers that only note the signal
+    and ask the vCPU to stop (no exception can land in the middle of the
+    controller's bookkeeping); the loop then stops the vCPU and waits for
+    it, however long its current compile takes, before the handlers are
+    put back.  An exception out of a ticker also stops the vCPU first."""
+    caught = []
+
+    def on_signal(signum, frame):
+        caught.append(signum)
+        ctl.m.stop()  # only sets a bit in the CPU state
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in SIGNALS:
+            previous[signum] = signal.signal(signum, on_signal)
     try:
-        while ctl.ended is None:
+        while ctl.ended is None and not caught:
             ctl.poll()
             ctl.wait(interval)
             for t in tickers:
                 t.tick()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # (from a ticker: the signals have handlers here)
         ctl.end("interrupted")
+    except BaseException:
+        ctl.end("error")
+        raise
+    finally:
+        if caught:
+            ctl.end(SIGNALS[caught[0]])
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return ctl.status()
