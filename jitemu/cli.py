@@ -90,13 +90,20 @@ def cmd_boot(args):
         return _fail(str(e))
     disk = None
     if args.disk is not None:
+        from .devices.ata import Disk
+        # Opened, never read whole: the guest reads sectors as it needs them.
         try:
-            disk = _read_image(args.disk)
-        except (ValueError, OSError) as e:
-            return _fail(str(e).replace("firmware image", "disk image"))
-        if not disk or len(disk) % 512:
+            disk = Disk(args.disk, snapshot=args.snapshot)
+        except OSError as e:
+            import errno
+            if not args.snapshot and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                return _fail("cannot open disk image for writing: %s: %s; use --snapshot to keep the "
+                             "guest's writes in memory" % (args.disk, e.strerror))
+            return _fail("cannot open disk image: %s: %s" % (args.disk, e.strerror))
+        if not disk.size or disk.size % 512:
+            disk.close()
             return _fail("%s: disk image is %d bytes; expected a non-empty whole number of 512-byte sectors"
-                         % (args.disk, len(disk)))
+                         % (args.disk, disk.size))
     if args.fixed_time is not None:
         import datetime
         try:
@@ -273,6 +280,9 @@ def _summary(m, why, elapsed):
                          % (by_source, st["blocks_invalidated"],
                             "median %.1f us, max %.1f us" % (statistics.median(ack) * 1e6, max(ack) * 1e6)
                             if ack else "n/a"))
+    cache = m._translator.cache if m._translator is not None else None
+    if cache is not None and cache.ignored:
+        sys.stderr.write("jitemu: cache: %d entries ignored (corrupt)\n" % cache.ignored)
 
 
 def _add_machine_options(parser, debug_ports):
@@ -300,6 +310,8 @@ def build_parser():
     b.error = p.error
     b.add_argument("--bios", metavar="IMAGE", help="firmware image (default: Debian's SeaBIOS, %s)" % SYSTEM_SEABIOS)
     b.add_argument("--disk", metavar="IMAGE", help="raw hard-disk image on the primary IDE channel")
+    b.add_argument("--snapshot", action="store_true",
+                   help="keep the guest's disk writes in memory; the image file is not modified")
     b.add_argument("--serial", default="none", metavar="FILE|stdio|none",
                    help="where the first serial port (0x3F8) goes (default none)")
     b.add_argument("--fixed-time", metavar="ISO-DATE",

@@ -4,6 +4,10 @@ machine description on a jitemu Machine.
     pc = build_pc(bios="bios.bin", disk="disk.img", memory_mb=16, debugcon=sys.stdout)
     pc.run()
 
+`disk` is a path (read on demand and written in place, or with
+snapshot=True written to an overlay in memory), bytes (a disk in memory) or
+a devices.ata.Disk.
+
 Devices, their ports and IRQs:
 
     device          ports                         IRQ   module
@@ -57,7 +61,7 @@ class PC:
 
     def __init__(self, bios=None, disk=None, memory_mb=16, debugcon=None, serial=None,
                  fixed_time=None, boot_order="cad", boot_fail_wait=-1, bootorder=b"", cpus=1,
-                 post_out=None, cache=False):
+                 post_out=None, cache=False, snapshot=False):
         self.machine = m = Machine(memory_mb=memory_mb, cache=cache)
         if bios is not None:
             if isinstance(bios, (str, os.PathLike)):
@@ -66,7 +70,7 @@ class PC:
             m.load_firmware(bios)  # before the host bridge maps the PAM area
         if isinstance(fixed_time, str):
             fixed_time = datetime.datetime.fromisoformat(fixed_time)
-        self.disk = disk if disk is None or isinstance(disk, Disk) else Disk(disk)
+        self.disk = disk if disk is None or isinstance(disk, Disk) else Disk(disk, snapshot=snapshot)
 
         self.pic = PIC()
         self.pit = PIT()
@@ -125,6 +129,7 @@ class PC:
         return [(type(d).__name__, d) for d in self.devices]
 
 
-def build_pc(bios=None, disk=None, memory_mb=16, debugcon=None, serial=None, fixed_time=None, **kw):
+def build_pc(bios=None, disk=None, memory_mb=16, debugcon=None, serial=None, fixed_time=None,
+             snapshot=False, **kw):
     return PC(bios=bios, disk=disk, memory_mb=memory_mb, debugcon=debugcon, serial=serial,
-              fixed_time=fixed_time, **kw)
+              fixed_time=fixed_time, snapshot=snapshot, **kw)

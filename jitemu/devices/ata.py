@@ -19,7 +19,9 @@ devices to the ATA signature.
 
 A channel with no device floats: every register reads 0xFF.  With only a
 master, a selected absent slave reads 0.  Disks are backed by a bytes-like
-image (kept in memory; `disk.image`) or a path (read and written in place).
+image (kept in memory; `disk.image`) or a path, read sector by sector as the
+guest asks and written in place; with snapshot=True writes go to an overlay
+in memory instead and the file is never modified (QEMU's -snapshot).
 """
 import os
 
@@ -32,18 +34,25 @@ MAX_MULT = 16
 
 
 class Disk:
-    """A raw disk image and its default geometry."""
+    """A raw disk image and its default geometry.
 
-    def __init__(self, image, model="JITEMU HARDDISK", serial="JE0001", readonly=False):
+    A path is opened, never read whole: a large (sparse) image costs memory
+    only for the sectors in flight.  `overlay` ({lba: 512 bytes}, with
+    snapshot=True) takes the writes and is read first; `readonly` drops
+    writes altogether."""
+
+    def __init__(self, image, model="JITEMU HARDDISK", serial="JE0001", readonly=False, snapshot=False):
         if isinstance(image, (str, os.PathLike)):
-            self.file = open(image, "rb" if readonly else "r+b")
-            self.file.seek(0, 2)
-            size = self.file.tell()
+            # Unbuffered: pread/pwrite on the descriptor are all we use.
+            self.file = open(image, "rb" if readonly or snapshot else "r+b", buffering=0)
+            size = os.fstat(self.file.fileno()).st_size
             self.image = None
         else:
             self.file = None
             self.image = bytearray(image)
             size = len(self.image)
+        self.size = size
+        self.overlay = {} if snapshot else None
         self.sectors = size // SECTOR
         self.model, self.serial, self.readonly = model, serial, readonly
         self.heads, self.spt = 16, 63
@@ -51,20 +60,36 @@ class Disk:
 
     def read(self, lba, n):
         if self.file is not None:
-            self.file.seek(lba * SECTOR)
-            data = self.file.read(n * SECTOR)
-            return data + bytes(n * SECTOR - len(data))
-        return bytes(self.image[lba * SECTOR:(lba + n) * SECTOR])
+            data = os.pread(self.file.fileno(), n * SECTOR, lba * SECTOR)
+            data += bytes(n * SECTOR - len(data))  # a file cut short under us reads zeros
+        else:
+            data = bytes(self.image[lba * SECTOR:(lba + n) * SECTOR])
+        if self.overlay:
+            data = bytearray(data)
+            for i in range(n):
+                sector = self.overlay.get(lba + i)
+                if sector is not None:
+                    data[i * SECTOR:(i + 1) * SECTOR] = sector
+            data = bytes(data)
+        return data
 
     def write(self, lba, data):
         if self.readonly:
             return
-        if self.file is not None:
-            self.file.seek(lba * SECTOR)
-            self.file.write(data)
-            self.file.flush()
+        if self.overlay is not None:
+            for i in range(0, len(data), SECTOR):
+                self.overlay[lba + i // SECTOR] = bytes(data[i:i + SECTOR])
+        elif self.file is not None:
+            view, pos = memoryview(data), lba * SECTOR
+            while view:
+                done = os.pwrite(self.file.fileno(), view, pos)
+                view, pos = view[done:], pos + done
         else:
             self.image[lba * SECTOR:lba * SECTOR + len(data)] = data
+
+    def close(self):
+        if self.file is not None:
+            self.file.close()
 
 
 def ata_string(s, words):

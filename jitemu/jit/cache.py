@@ -16,16 +16,31 @@ list and the host CPU the code was made for, so a foreign cache is never
 read.  An index line that does not parse, an object whose hash does not
 match its name, or one that does not link is ignored
 and the block is translated again: a corrupt cache never crashes a run.
+Nor does an unusable one: a directory that cannot be made (a file, /proc,
+/dev/null) or a full or read-only disk while storing gets one warning on
+stderr and the run goes on without storing.
+
+Several runs may share a cache.  Objects are written under a temporary
+name and renamed, so readers see whole files.  The index is appended to
+with one write of whole lines on an O_APPEND descriptor, under flock;
+before appending, a run reads the lines others appended since it last
+looked and leaves out entries already there, so concurrent runs on one
+cache do not store every entry once each.
 
 Location: $JITEMU_CACHE_DIR, else $XDG_CACHE_HOME/jitemu, else
 ~/.cache/jitemu.  `jitemu boot --no-cache` (Machine(cache=False)) runs
 without it.
 """
+import errno
+import fcntl
 import hashlib
+import logging
 import os
 
 from ..cpu import layout
 from . import helpers
+
+log = logging.getLogger("jitemu.jit.cache")
 
 
 def default_dir():
@@ -67,29 +82,61 @@ def _source_digest():
 
 class CodeCache:
     def __init__(self, directory=None):
-        self.dir = os.path.join(directory or default_dir(), _version())
+        base = directory or default_dir()
+        self.dir = os.path.join(base, _version())
         self.objects_dir = os.path.join(self.dir, "objects")
-        os.makedirs(self.objects_dir, exist_ok=True)
         self.index_path = os.path.join(self.dir, "index")
         self._index = {}     # (pc, cs_base, hflags) -> [([(phys, length), ...], digest, obj, symbol)]
         self._linked = {}    # obj id -> {symbol: address} or None (bad object)
         self._symbols = {}   # obj id -> its block symbols
+        self._seen = set()   # _key() of every entry in the index, so none is appended twice
+        self._read_to = 0    # bytes of the index parsed (whole lines only)
+        self._fd = None      # the index, opened for appending by the first store
         self.ignored = 0     # index lines or objects that were unusable
+        self.writable = True
+        self._warned = False
+        try:
+            os.makedirs(self.objects_dir, exist_ok=True)
+        except (OSError, ValueError) as e:
+            self._disable(base, e)
+            return
         self._load_index()
-        self._out = None
 
     @staticmethod
     def digest(code):
         return hashlib.sha256(code).hexdigest()[:32]
 
+    @staticmethod
+    def _key(pc, cs_base, hflags, ranges, digest, symbol):
+        # What an entry was made from, and its tier (a region may start
+        # where a first-tier block does, from the same bytes).
+        return pc, cs_base, hflags, tuple(ranges), digest, symbol[:1]
+
+    def _disable(self, path, error):
+        """Stop storing, with one warning: the run goes on without the cache."""
+        self.writable = False
+        if not self._warned:
+            self._warned = True
+            reason = getattr(error, "strerror", None) or str(error)
+            log.warning("jitemu: warning: translation cache disabled: %s: %s", path, reason)
+
     def _load_index(self):
         try:
-            with open(self.index_path, "r", encoding="ascii", errors="replace") as f:
-                lines = f.readlines()
+            with open(self.index_path, "rb") as f:
+                data = f.read()
         except OSError:
             return
-        for line in lines:
+        self._parse(data)
+
+    def _parse(self, data):
+        """Take in the whole lines of `data`, which starts at _read_to; a
+        last line without its newline is left for the next read."""
+        end = data.rfind(b"\n") + 1
+        self._read_to += end
+        for line in data[:end].decode("ascii", errors="replace").splitlines():
             parts = line.split()
+            if not parts:
+                continue
             try:
                 pc, cs_base, hflags, phys, length = (int(x, 16) for x in parts[:5])
                 digest, obj, symbol = parts[5], parts[6], parts[7]
@@ -101,8 +148,13 @@ class CodeCache:
             except (ValueError, IndexError):
                 self.ignored += 1
                 continue
+            key = self._key(pc, cs_base, hflags, ranges, digest, symbol)
+            if key in self._seen:
+                continue
+            self._seen.add(key)
             self._index.setdefault((pc, cs_base, hflags), []).append((ranges, digest, obj, symbol))
             self._symbols.setdefault(obj, set()).add(symbol)
+        return data[end:]
 
     def candidates(self, pc, cs_base, hflags):
         return self._index.get((pc, cs_base, hflags))
@@ -112,8 +164,18 @@ class CodeCache:
         first time; None when the object is missing, corrupt or foreign."""
         if obj not in self._linked:
             self._linked[obj] = self._link(obj, compiler)
+            if self._linked[obj] is None:
+                self._forget(obj)
         syms = self._linked[obj]
         return None if syms is None else syms.get(symbol)
+
+    def _forget(self, obj):
+        """A bad object's entries no longer count as stored: the blocks
+        translated again in their place are appended."""
+        for (pc, cs_base, hflags), entries in self._index.items():
+            for ranges, digest, o, symbol in entries:
+                if o == obj:
+                    self._seen.discard(self._key(pc, cs_base, hflags, ranges, digest, symbol))
 
     def _link(self, obj, compiler):
         try:
@@ -135,25 +197,59 @@ class CodeCache:
     def store(self, obj_code, blocks):
         """Keep a freshly compiled module: blocks are (pc, cs_base, hflags,
         [(phys, guest bytes), ...], symbol); a first-tier block has one
-        range, a region one per block in it."""
+        range, a region one per block in it.  Entries the index already
+        has (stored by another run since this one started) are left out."""
+        if not self.writable:
+            return
         obj = hashlib.sha256(obj_code).hexdigest()[:32]
         path = os.path.join(self.objects_dir, obj + ".o")
+        tmp = None
+        locked = False
         try:
-            if not os.path.exists(path):
+            if self._fd is None:
+                self._fd = os.open(self.index_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                locked = True
+            except OSError:
+                pass  # no locks (some network file systems): a rare duplicate line, no harm
+            size = os.fstat(self._fd).st_size
+            torn = self._parse(os.pread(self._fd, max(0, size - self._read_to), self._read_to))
+            lines = []
+            for pc, cs_base, hflags, made, symbol in blocks:
+                ranges = [(phys, len(code)) for phys, code in made]
+                digest = self.digest(b"".join(code for _, code in made))
+                key = self._key(pc, cs_base, hflags, ranges, digest, symbol)
+                if key in self._seen:
+                    continue
+                self._seen.add(key)
+                self._index.setdefault((pc, cs_base, hflags), []).append((ranges, digest, obj, symbol))
+                self._symbols.setdefault(obj, set()).add(symbol)
+                more = " " + ",".join("%x:%x" % r for r in ranges[1:]) if len(ranges) > 1 else ""
+                lines.append("%x %x %x %x %x %s %s %s%s\n" % (pc, cs_base, hflags, ranges[0][0], ranges[0][1],
+                                                             digest, obj, symbol, more))
+            if not lines:
+                return
+            if self._linked.get(obj, {}) is None or not os.path.exists(path):
+                self._linked.pop(obj, None)  # a bad copy on disk is replaced
                 tmp = path + ".%d.tmp" % os.getpid()
                 with open(tmp, "wb") as f:
                     f.write(obj_code)
                 os.replace(tmp, path)  # readers never see half a file
-            if self._out is None:
-                self._out = open(self.index_path, "a", encoding="ascii")
-            for pc, cs_base, hflags, made, symbol in blocks:
-                ranges = [(phys, len(code)) for phys, code in made]
-                entry = (ranges, self.digest(b"".join(code for _, code in made)), obj, symbol)
-                self._index.setdefault((pc, cs_base, hflags), []).append(entry)
-                self._symbols.setdefault(obj, set()).add(symbol)
-                more = " " + ",".join("%x:%x" % r for r in ranges[1:]) if len(ranges) > 1 else ""
-                self._out.write("%x %x %x %x %x %s %s %s%s\n" % (pc, cs_base, hflags, ranges[0][0], ranges[0][1],
-                                                                entry[1], obj, symbol, more))
-            self._out.flush()
-        except OSError:
-            pass  # a read-only or full disk: run on without the cache
+                tmp = None
+            # A torn line (a writer that failed half way) gets its end, so
+            # that ours are not glued to it; our own lines are read back
+            # with the next tail and skipped as seen.
+            data = (("\n" if torn else "") + "".join(lines)).encode("ascii")
+            if os.write(self._fd, data) != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.index_path)
+        except OSError as e:
+            self._disable(e.filename or self.index_path, e)
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+        finally:
+            if locked:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
