@@ -4,6 +4,16 @@ firmware detects it."""
 import sys
 
 
+class OutputError(OSError):
+    """A device could not write its output stream (a full disk, a closed
+    pipe): the OSError, with the device's name in `device` so that the
+    error can say which output failed."""
+
+    def __init__(self, device, stream, err):
+        super().__init__(err.errno, err.strerror, getattr(stream, "name", None))
+        self.device = device
+
+
 class DebugConsole:
     def __init__(self, ports=(0x402, 0xE9), out=None):
         self.ports = tuple(ports)
@@ -21,11 +31,14 @@ class DebugConsole:
 
     def write(self, port, value, size):
         self.data.append(value & 0xFF)
-        out = self.out if self.out is not None else None
+        out = self.out
         if out is not None:
-            out.write(chr(value & 0xFF))
-            if value & 0xFF == 10:
-                out.flush()
+            try:
+                out.write(chr(value & 0xFF))
+                if value & 0xFF == 10:
+                    out.flush()
+            except OSError as e:
+                raise OutputError("debug console", out, e) from e
 
     @property
     def text(self):

@@ -18,6 +18,7 @@ board, the IRQ line is the INTR output gated by OUT2 (and off in loopback).
 import io
 from collections import deque
 
+from .debugcon import OutputError
 from .isa import IRQLine
 
 IER_RDI, IER_THRI, IER_RLSI, IER_MSI = 1, 2, 4, 8
@@ -114,12 +115,15 @@ class UART:
         self.output.append(b)
         out = self.out
         if out is not None:
-            if isinstance(out, io.TextIOBase):
-                out.write(chr(b))
-                if b == 10:
-                    out.flush()
-            else:
-                out.write(bytes([b]))
+            try:
+                if isinstance(out, io.TextIOBase):
+                    out.write(chr(b))
+                    if b == 10:
+                        out.flush()
+                else:
+                    out.write(bytes([b]))
+            except OSError as e:
+                raise OutputError("serial", out, e) from e
 
     @property
     def text(self):
