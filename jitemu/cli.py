@@ -12,6 +12,8 @@ import argparse
 import os
 import sys
 
+from . import __version__
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
@@ -299,6 +301,7 @@ def _add_machine_options(parser, debug_ports):
 
 def build_parser():
     p = _Parser(prog="jitemu", description="A PC (x86) emulator whose CPU is an LLVM JIT.")
+    p.add_argument("--version", action="version", version="jitemu " + __version__)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     r = sub.add_parser("run", help="run a raw firmware image from the x86 reset vector")
     r.error = p.error
