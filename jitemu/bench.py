@@ -8,9 +8,15 @@ its debug-console file and ends it); both emulators pay their start-up.
 Instruction counts come from jitemu's run of the same image (QEMU executes
 the same guest code), so MIPS are comparable.  Shared machines are noisy:
 read the ratios, not the absolute times.
+
+All the work happens in child processes, each in its own process group:
+Ctrl-C or SIGTERM kills every one of them (and their own children, such as
+jitemu's compile worker) at once, and the bench exits 130 or 143.
 """
+import contextlib
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -63,9 +69,13 @@ def scale_kernels(selected, scale, tmp, progress):
     for w in kernels:
         name = os.path.splitext(os.path.basename(w.image))[0]
         out = os.path.join(tmp, name + ".bin")
-        subprocess.run([nasm, "-f", "bin", "-I", os.path.join(src, "include") + os.sep,
-                        "-DREPEAT=%d" % (w.repeat * scale), "-o", out, os.path.join(src, name + ".asm")],
-                       check=True, capture_output=True)
+        cmd = [nasm, "-f", "bin", "-I", os.path.join(src, "include") + os.sep,
+               "-DREPEAT=%d" % (w.repeat * scale), "-o", out, os.path.join(src, name + ".asm")]
+        with _child(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc, proc.stdout:
+            said = proc.stdout.read().decode(errors="replace").strip().splitlines()
+            _reap(proc, block=True)
+        if proc.returncode != 0:
+            raise BenchError("%s: nasm failed: %s" % (w.name, said[-1] if said else proc.returncode))
         w.image = out
 
 
@@ -120,17 +130,31 @@ def _note_peak(proc):
         proc.peaks[pid] = max(proc.peaks.get(pid, 0), hwm)
 
 
+@contextlib.contextmanager
+def _child(cmd, **kw):
+    """A child process in a process group of its own, killed with all of
+    its group when the block ends, however it ends (an interrupted bench
+    leaves nothing running)."""
+    proc = subprocess.Popen(cmd, process_group=0, **kw)
+    proc.peaks = {}
+    try:
+        yield proc
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # the group has ended
+        _reap(proc, block=True)
+
+
 def _timed(cmd, log, needle, timeout=600, env=None):
     """(seconds until `needle` appeared in `log` or None, peak RSS in MB)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    proc.peaks = {}
-    ok = _wait_for(log, needle, proc, timeout)
-    elapsed = time.perf_counter() - t0
-    if proc.returncode is None:
-        _note_peak(proc)
-        proc.kill()
-    _reap(proc, block=True)
+    with _child(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env) as proc:
+        ok = _wait_for(log, needle, proc, timeout)
+        elapsed = time.perf_counter() - t0
+        if proc.returncode is None:
+            _note_peak(proc)
     return (elapsed if ok else None), sum(proc.peaks.values()) / 1024.0
 
 
@@ -175,19 +199,39 @@ def run_unicorn(w, tmp):
 
 
 def instructions(w):
-    """Guest instructions in the workload, counted by jitemu in-process."""
+    """Guest instructions in the workload, counted by jitemu in a child
+    process (in-process, native code would hold off Ctrl-C)."""
+    code = "import sys; from jitemu.bench import count; print(count(*sys.argv[1:]))"
+    cmd = [sys.executable, "-c", code, w.kind, w.image] + ([w.disk] if w.disk else [])
+    with _child(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc, proc.stdout:
+        out = proc.stdout.read().decode(errors="replace").strip().splitlines()
+        _reap(proc, block=True)
+    if proc.returncode != 0 or not out or not out[-1].isdigit():
+        raise BenchError("%s: counting its instructions failed: %s"
+                         % (w.name, out[-1] if out else "exit status %d" % proc.returncode))
+    return int(out[-1])
+
+
+def count(kind, image, disk=None):
+    """Guest instructions in one run of an image (a bare machine's ROM, or a
+    PC's BIOS and disk)."""
     from .devices.debugcon import DebugConsole
     from .machine import Machine
-    if w.kind == "pc":
+    if kind == "pc":
         from .pc import build_pc
-        pc = build_pc(bios=w.image, disk=w.disk, fixed_time="2024-01-01T00:00:00")
+        pc = build_pc(bios=image, disk=disk, fixed_time="2024-01-01T00:00:00")
         pc.run()
         return pc.machine.icount
     m = Machine()
-    m.load_firmware(open(w.image, "rb").read())
+    with open(image, "rb") as f:
+        m.load_firmware(f.read())
     m.attach(DebugConsole())
     m.run()
     return m.icount
+
+
+class BenchError(Exception):
+    """A workload could not be measured (one-line message)."""
 
 
 def measure(selected, rounds, progress, scale=1):
@@ -263,13 +307,37 @@ def plot(results, path):
     ratio_chart(bars, path)
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that the same clean-up runs."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
 def main(args):
-    selected = [w for w in workloads() if not args.only or w.name in args.only.split(",")]
-    if not selected:
-        sys.stderr.write("jitemu: error: no workload named %s\n" % args.only)
+    names = [w.name for w in workloads()]
+    unknown = [n for n in args.only.split(",") if n not in names] if args.only else []
+    if unknown:
+        sys.stderr.write("jitemu: error: --only: no workload named %s (the workloads: %s)\n"
+                         % (", ".join(unknown), ", ".join(names)))
         return 2
+    selected = [w for w in workloads() if not args.only or w.name in args.only.split(",")]
     progress = (lambda msg: None) if args.quiet else (lambda msg: sys.stderr.write("bench: %s\n" % msg))
-    results = measure(selected, args.rounds, progress, args.scale)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        results = measure(selected, args.rounds, progress, args.scale)
+    except KeyboardInterrupt:  # every child is killed on the way out (_child)
+        sys.stderr.write("jitemu: bench interrupted\n")
+        return 128 + signal.SIGINT
+    except _Terminated:
+        sys.stderr.write("jitemu: bench terminated\n")
+        return 128 + signal.SIGTERM
+    except BenchError as e:
+        sys.stderr.write("jitemu: error: %s\n" % e)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(table(results))
     if args.plot:
         plot(results, args.plot)

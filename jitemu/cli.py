@@ -299,6 +299,21 @@ def _add_machine_options(parser, debug_ports):
     _add_tool_options(parser)
 
 
+class _BenchHelp(argparse.HelpFormatter):
+    """Lists the workloads in --only's help; jitemu.bench (and what it
+    imports) is loaded only when that help is shown, not at every start."""
+
+    def _get_help_string(self, action):
+        if action.dest == "only":
+            from .bench import workloads
+            return "%s: %s" % (action.help, ", ".join(w.name for w in workloads()))
+        return action.help
+
+    def _split_lines(self, text, width):
+        import textwrap
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)  # whole names
+
+
 def build_parser():
     p = _Parser(prog="jitemu", description="A PC (x86) emulator whose CPU is an LLVM JIT.")
     p.add_argument("--version", action="version", version="jitemu " + __version__)
@@ -322,7 +337,8 @@ def build_parser():
     _add_machine_options(b, "port 0x402")
     b.set_defaults(func=cmd_boot)
 
-    n = sub.add_parser("bench", help="time jitemu against QEMU TCG (and Unicorn) on the same images")
+    n = sub.add_parser("bench", help="time jitemu against QEMU TCG (and Unicorn) on the same images",
+                       formatter_class=_BenchHelp)
     n.error = p.error
     n.add_argument("--rounds", type=int, default=3, metavar="N", choices=range(1, 101),
                    help="runs per emulator, alternating (default 3)")
