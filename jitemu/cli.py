@@ -10,6 +10,7 @@ llvmlite, capstone) are imported only by the commands that need them.
 """
 import argparse
 import os
+import stat
 import sys
 
 from . import __version__
@@ -26,18 +27,47 @@ def _fail(message):
     return 2
 
 
-def _read_image(path):
-    if not os.path.exists(path):
-        raise ValueError("firmware image not found: %s" % path)
-    if os.path.isdir(path):
-        raise ValueError("firmware image is a directory: %s" % path)
-    with open(path, "rb") as f:
-        return f.read()
+_NOT_REGULAR = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _regular_file(path, what):
+    """None, or a one-line error unless `path` is a regular file: reading
+    a FIFO can block for ever and /dev/zero never ends."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "%s not found: %s" % (what, path)
+    except OSError as e:
+        return "cannot open %s: %s" % (what, e)
+    if stat.S_ISDIR(st.st_mode):
+        return "%s is a directory: %s" % (what, path)
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _NOT_REGULAR if test(st.st_mode)), "special")
+        return "%s is not a regular file (%s): %s" % (what, kind, path)
+    return None
+
+
+def _read_image(path, what="firmware image", limit=None):
+    """The bytes of a regular file, or ValueError with a one-line message;
+    at most `limit` bytes (one more is read to tell a file that is too big)."""
+    err = _regular_file(path, what)
+    if err:
+        raise ValueError(err)
+    try:
+        with open(path, "rb") as f:
+            data = f.read() if limit is None else f.read(limit + 1)
+    except OSError as e:
+        raise ValueError("cannot read %s: %s" % (what, e)) from e
+    if limit is not None and len(data) > limit:
+        raise ValueError("%s is larger than %d MiB: %s" % (what, limit >> 20, path))
+    return data
 
 
 def cmd_run(args):
+    from .machine import MAX_ROM
     try:
-        image = _read_image(args.image)
+        image = _read_image(args.image, limit=MAX_ROM)
     except (ValueError, OSError) as e:
         return _fail(str(e))
     tools, err = _tool_setup(args)
@@ -86,12 +116,16 @@ def cmd_boot(args):
     if args.bios is None and not os.path.exists(SYSTEM_SEABIOS):
         return _fail("no --bios given and %s is missing: install Debian's `seabios` package "
                      "(apt-get install seabios)" % SYSTEM_SEABIOS)
+    from .machine import MAX_ROM
     try:
-        bios = _read_image(bios_path)
+        bios = _read_image(bios_path, limit=MAX_ROM)
     except (ValueError, OSError) as e:
         return _fail(str(e))
     disk = None
     if args.disk is not None:
+        err = _regular_file(args.disk, "disk image")
+        if err:
+            return _fail(err)
         from .devices.ata import Disk
         # Opened, never read whole: the guest reads sectors as it needs them.
         try:
@@ -287,13 +321,26 @@ def _summary(m, why, elapsed):
         sys.stderr.write("jitemu: cache: %d entries ignored (corrupt)\n" % cache.ignored)
 
 
+MAX_INSTRUCTIONS = (1 << 63) - 1  # the budget is added to a 64-bit count
+
+
+def _instruction_count(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number: %r" % text) from None
+    if not 1 <= n <= MAX_INSTRUCTIONS:
+        raise argparse.ArgumentTypeError("must be between 1 and 2**63-1 (%d), not %s" % (MAX_INSTRUCTIONS, text))
+    return n
+
+
 def _add_machine_options(parser, debug_ports):
     """The options `run` and `boot` share."""
     parser.add_argument("--memory", type=int, default=16, metavar="MB", help="guest RAM in MiB (default 16)")
     parser.add_argument("--debugcon", default="stdio", metavar="FILE|stdio|none",
                         help="where bytes written to %s go (default stdio)" % debug_ports)
-    parser.add_argument("--max-instructions", type=int, default=None, metavar="N",
-                        help="stop after about N guest instructions")
+    parser.add_argument("--max-instructions", type=_instruction_count, default=None, metavar="N",
+                        help="stop after about N guest instructions (1 to 2**63-1)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no closing summary on stderr")
     parser.add_argument("--no-cache", action="store_true", help=CACHE_HELP)
     _add_tool_options(parser)
