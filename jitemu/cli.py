@@ -4,9 +4,12 @@
     jitemu boot [--bios IMAGE] [--disk IMAGE] ...
                               boot a PC (i440FX + PIIX3, like QEMU -M pc)
 
-Bad input (a missing, empty or wrongly sized image, an unknown option) gets
-one line on standard error and exit status 2.  Heavy modules (the runtime,
-llvmlite, capstone) are imported only by the commands that need them.
+Every error is one line on standard error (`jitemu: error: ...`, never a
+traceback): exit status 2 for bad input (a missing, empty, wrongly sized or
+special image file, an unknown option) or the host's environment (an output
+that cannot be written), else the status of how the guest's run ended.
+Heavy modules (the runtime, llvmlite, capstone) are imported only by the
+commands that need them.
 """
 import argparse
 import os
@@ -91,7 +94,7 @@ def cmd_run(args):
             return _fail("cannot open debug console file: %s" % e)
     m.attach(DebugConsole(out=out))
     dexit = m.attach(DebugExit())
-    return _execute(m, args, tools, lambda: dexit.status, [out])
+    return _execute(m, args, tools, lambda: dexit.status, [("debug console", out)])
 
 
 SYSTEM_SEABIOS = "/usr/share/seabios/bios.bin"
@@ -164,7 +167,8 @@ def cmd_boot(args):
                       fixed_time=args.fixed_time, cache=not args.no_cache and not tools.get("no_cache"))
     except FirmwareError as e:
         return _fail("%s: %s" % (bios_path, e))
-    return _execute(pc.machine, args, tools, lambda: pc.exit_status, [debugcon, serial])
+    return _execute(pc.machine, args, tools, lambda: pc.exit_status,
+                    [("debug console", debugcon), ("serial", serial)])
 
 
 def _tool_setup(args):
@@ -212,7 +216,8 @@ def _tool_setup(args):
 def _execute(m, args, tools, exit_status, streams):
     """Run the machine on its vCPU thread with the tools asked for (gdb
     stub, monitor, tracing, screen, progress) until the run ends; the
-    closing summary; the exit status."""
+    closing summary, or the one-line error that ended it; the exit status.
+    `streams` are the (name, stream or None) the devices write to."""
     from .tools.control import Controller, drive
     ctl = Controller(m, args.max_instructions, exit_status=exit_status, paused=args.wait_gdb)
     tracer = None
@@ -257,16 +262,32 @@ def _execute(m, args, tools, exit_status, streams):
         from .tools.progress import Progress
         progress = Progress(m, force=args.progress)
         tickers.append(progress)
+    trace_error = None
     try:
         status = drive(ctl, tickers)
     finally:
         for srv in servers:
             srv.close()
         if tracer is not None:
-            tracer.close()
-    for stream in streams:
+            try:
+                tracer.close()
+            except OSError as e:
+                trace_error = _output_failed("trace", tracer.out, e)
+    error = None
+    if ctl.ended == "error":
+        error, host_side = _run_error(m, ctl)
+        if host_side:
+            status = 2
+    if trace_error:
+        error, status = error or trace_error, 2
+    for name, stream in streams:
         if stream is not None:
-            stream.flush()
+            try:
+                # Closing flushes, and a file that failed is not flushed
+                # again (with a warning) when the interpreter exits.
+                stream.flush() if stream is sys.stdout else stream.close()
+            except OSError as e:
+                error, status = error or _output_failed(name, stream, e), 2
     if screen is not None:
         screen.finish()
     if args.screenshot:
@@ -274,12 +295,41 @@ def _execute(m, args, tools, exit_status, streams):
         try:
             save_screenshot(m, args.screenshot)
         except OSError as e:
-            sys.stderr.write("jitemu: error: cannot write screenshot: %s\n" % e)
+            error, status = error or "cannot write screenshot %s: %s" % (args.screenshot, e.strerror), 2
     if progress is not None:
         progress.clear()
-    if not args.quiet:
+    if error:
+        _fail(error)
+    elif not args.quiet:
         _summary(m, ctl.ended, ctl.seconds())
     return status
+
+
+def _output_failed(what, stream, err):
+    """'cannot write debug console output to /dev/full: No space left on device'."""
+    where = err.filename if getattr(err, "filename", None) else getattr(stream, "name", "?")
+    where = {"<stdout>": "standard output", "<stderr>": "standard error"}.get(where, where)
+    return "cannot write %s output to %s: %s" % (what, where, err.strerror or err)
+
+
+def _run_error(m, ctl):
+    """(one line saying what ended the run with an error and why, whether
+    the cause is on the host: an output that cannot be written, no memory)."""
+    from .devices.debugcon import OutputError
+    from .machine import GuestError
+    err = ctl.error or m.run_error
+    cause = err.__cause__ if isinstance(err, GuestError) and err.__cause__ is not None else err
+    if isinstance(cause, OutputError):
+        what = _output_failed(cause.device, None, cause)
+    elif isinstance(err, GuestError):
+        what = str(err)
+    elif err is not None:
+        what = "%s: %s" % (type(err).__name__, err)
+    else:
+        what = "the run failed"
+    what = " ".join(what.split())  # one line, whatever the exception said
+    return ("%s (after %d instructions)" % (what, m.icount),
+            isinstance(cause, (OSError, MemoryError)))
 
 
 def _add_tool_options(p):
@@ -400,6 +450,17 @@ def build_parser():
 
 
 def main(argv=None):
+    try:
+        status = _main(argv)
+    except SystemExit as e:  # argparse's --help, --version and usage errors: stdout still to flush
+        status = 0 if e.code is None else e.code
+    except KeyboardInterrupt:  # before the run (a run's own Ctrl-C ends it with a summary)
+        sys.stderr.write("jitemu: interrupted\n")
+        status = 130
+    return _flush_stdout(status)
+
+
+def _main(argv):
     p = build_parser()
     args = p.parse_args(argv)
     if not getattr(args, "func", None):
@@ -408,6 +469,21 @@ def main(argv=None):
     if not 1 <= getattr(args, "memory", 16) <= 3072:
         return _fail("--memory must be between 1 and 3072 MiB")
     return args.func(args)
+
+
+def _flush_stdout(status):
+    """Flush standard output here, where a full disk or a closed pipe can
+    be reported in one line, rather than in the interpreter's exit."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError as e:
+        if status != 2:  # (2: the error has been reported already)
+            _fail("cannot write standard output: %s" % (e.strerror or e))
+        # What is still buffered would fail again, with a traceback, at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 2
+    return status
 
 
 if __name__ == "__main__":
