@@ -296,9 +296,7 @@ class BlockBuilder:
         or device runs (guest time, RDTSC and timers read it; a loop that
         never leaves the region must still see time pass)."""
         if self.region:
-            done = self.bin("add", 8, self.op("load i64, ptr %icb"), self.icount)
-            self.store_field("icount", self.bin("add", 8, self.load_field("icount", ty="i64"), done), ty="i64")
-            self.emit("store i64 %d, ptr %%icb" % -self.icount)
+            self.store_field("icount", self._region_count(self.icount, keep=False), ty="i64")
 
     def regs_out(self):
         """Region: the registers back into the state (a helper reads them,
@@ -336,14 +334,13 @@ class BlockBuilder:
         count = self.icount + (1 if completed else 0)
         if self.region:
             inside = self.region(eip) if chain and isinstance(eip, int) else None
+            if inside is not None and inside[1]:
+                self._region_edge(eip, self._region_count(count, keep=False), inside[0])
+                return
             count = self._region_count(count, keep=inside is not None)
-            if inside is not None:
-                label, backward = inside
-                if backward:
-                    self._region_edge(eip, count, label)
-                else:  # forward edges cannot loop: no check needed
-                    self.br(label)
-                    self.terminated = True
+            if inside is not None:  # a forward edge cannot loop: no check needed
+                self.br(inside[0])
+                self.terminated = True
                 return
         slot = "null"
         if chain and not self.hflags & (32 | 128):  # not while single-stepping
@@ -354,27 +351,35 @@ class BlockBuilder:
         self.terminated = True
 
     def _region_count(self, n, keep):
-        """Region: instructions completed since the function was entered
-        (n in the current block, plus those of the blocks before it)."""
+        """Region: the instruction count after the first n instructions of
+        the current block (%icb is the count where that block started: a
+        region only ever adds to `icount`, and no helper changes it, so
+        its value lives in SSA and is stored, never loaded, in loops);
+        with keep, the next block starts there."""
         total = self.bin("add", 8, self.op("load i64, ptr %icb"), n)
         if keep:
             self.emit("store i64 %s, ptr %%icb" % total)
         return total
 
-    def _must_stop(self, pending=0):
+    def _must_stop(self, icount=None):
         """i1: another thread asked the vCPU to leave (exit_request), or the
-        instruction budget is spent counting `pending` instructions not yet
-        added to icount."""
+        instruction budget is spent (`icount`: the count, if just computed)."""
         req = self.load_field("exit_request", volatile=True)
-        done = self.bin("add", 8, self.load_field("icount", ty="i64"), pending)
+        if icount is None:
+            icount = self.load_field("icount", ty="i64")
         return self.bor(self.icmp("ne", 4, req, 0),
-                        self.icmp("uge", 8, done, self.load_field("icount_limit", ty="i64")))
+                        self.icmp("uge", 8, icount, self.load_field("icount_limit", ty="i64")))
 
     def _region_edge(self, eip, count, label):
         """A backward branch to a block of the region (every loop has one):
-        it still stops at this instruction boundary when another thread
-        asks (exit_request) or the budget is spent, as a chained block's
-        prologue would."""
+        `icount` becomes `count` there (so the progress line, the monitor
+        and the budget see a loop that never leaves the region), and it
+        stops at this instruction boundary when another thread asks
+        (exit_request) or the budget is spent, as a chained block's
+        prologue would.  The store is atomic (monotonic: a plain move on
+        x86) so that LLVM cannot sink it out of the loop."""
+        self.emit("store atomic i64 %s, ptr %s monotonic, align 8%s" % (count, self.field("icount"), HOST))
+        self.emit("store i64 %s, ptr %%icb" % count)
         out = self.new_label("rx")
         self.cbr(self._must_stop(count), out, label)
         self.place(out)
@@ -767,7 +772,7 @@ class BlockBuilder:
             self.load_flags([n for n in FLAG_BITS if n in self._used])
         if self.region:
             self.regs_in()
-            self.emit("store i64 0, ptr %icb")
+            self.emit("store i64 %s, ptr %%icb" % self.load_field("icount", ty="i64"))
         body[self._phys_stores:self._phys_stores] = self.lines
         self.lines = body
         self.lines.append("epilogue:")
@@ -781,8 +786,9 @@ class BlockBuilder:
         self.flush_flags()
         self.regs_out()
         self.store_field("eip", eip)
-        c = self.load_field("icount", ty="i64")
-        self.store_field("icount", self.op("add i64 %s, %s" % (c, n)), ty="i64")
+        if not self.region:  # (a region's exits carry the whole count)
+            n = self.op("add i64 %s, %s" % (self.load_field("icount", ty="i64"), n))
+        self.store_field("icount", n, ty="i64")
         self.store_field("last_slot", slot, ty="ptr")
         self.store_field("last_hflags", self.hflags)
         self.cbr(self.op("icmp eq ptr %s, null" % slot), "leave", "chain")

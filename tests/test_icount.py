@@ -1,0 +1,74 @@
+"""The instruction count while a hot loop runs inside a region (one native
+function that never returns to the dispatcher): the progress line, the
+monitor's `info jit` and the budget see it move, exact at the loop's last
+backward edge, and exact at every helper call and when the run stops."""
+import re
+import time
+
+from jitemu.machine import Machine
+from jitemu.tools.monitor import Monitor
+from jitemu.tools.progress import progress_line
+
+from romutil import rom_with
+
+LOOP = bytes.fromhex("6640ebfc")  # f0000: inc eax; jmp f0000
+
+
+def hot_machine(code):
+    m = Machine()
+    m.load_firmware(rom_with(code))
+    m.translator.background = False  # the region is compiled at once, on the vCPU's thread
+    return m
+
+
+def wait_until(cond, timeout=60):
+    end = time.monotonic() + timeout
+    while not cond() and time.monotonic() < end:
+        time.sleep(0.01)
+    return cond()
+
+
+def shown(text):
+    return int(re.search(r"([\d,]+) instructions", text).group(1).replace(",", ""))
+
+
+def test_the_count_moves_while_a_region_loops_and_is_exact_when_it_stops():
+    m = hot_machine(LOOP)
+    mon = Monitor(m)
+    assert mon.execute("cont") == ""
+    assert wait_until(lambda: m.stats()["blocks_hot"] >= 1)
+    a = m.icount
+    time.sleep(0.3)
+    b = m.icount
+    assert b - a > 10_000_000  # (it used to stay where the region was entered)
+    assert shown(progress_line(m, 1.0)) >= b
+    assert int(re.search(r"instructions: (\d+)", mon.execute("info jit")).group(1)) >= b
+    assert mon.execute("stop") == ""
+    # The far jump at the reset vector, then two instructions per pass.
+    assert m.regs.ip == 0 and m.icount == 1 + 2 * m.regs.eax
+
+
+def test_a_budget_ends_a_region_loop_within_one_pass():
+    m = hot_machine(LOOP)
+    assert m.run(max_instructions=200_001) == "limit" and m.stats()["blocks_hot"] >= 1
+    start = m.icount
+    assert m.run(max_instructions=1_000_000) == "limit"
+    assert 1_000_000 <= m.icount - start <= 1_000_001
+    assert m.icount == 1 + 2 * m.regs.eax + (m.regs.ip == 2)
+
+
+def test_a_device_sees_the_exact_count_from_inside_a_region():
+    # l: inc eax; out 80h, al; jmp l -- the OUT of pass k is instruction 3k - 1.
+    # (First-tier code brings the count up to date at its block's end, and
+    # for RDTSC; a region before every helper call.)
+    m = hot_machine(bytes.fromhex("6640 e680 ebfa"))
+    seen, wrong = [], []
+
+    def write(port, value, size):
+        if m.translator.blocks_hot:
+            seen.append(1)
+            if m.icount != 3 * m.regs.eax - 1:
+                wrong.append((m.icount, m.regs.eax))
+    m.ports.register(0x80, write=write)
+    assert m.run(max_instructions=600_000) == "limit"
+    assert len(seen) > 50_000 and wrong == []
