@@ -73,23 +73,32 @@ class Translator:
 
     def _fetch(self, pc, phys):
         """Bytes from `phys` to the end of its page, plus up to 15 from the
-        next linear page for an instruction that straddles the boundary."""
+        next linear page for an instruction that straddles the boundary
+        (its linear address is returned when paging must translate it
+        first, else None).  Linear addresses wrap at 4 GiB as on a 32-bit
+        CPU (and as QEMU fetches): after FFFFFFFF comes 00000000."""
         n = 4096 - (phys & 0xFFF)
         self.lib.phys_read_bytes(self.s, phys, self._buf, n)
         code = bytes(self.ffi.buffer(self._buf, n))
         nxt = (pc + n) & 0xFFFFFFFF
         if self.s.cr[0] & 0x80000000:
             return code, nxt  # the next page is translated only if needed
-        self.lib.phys_read_bytes(self.s, nxt & self.s.a20_mask, self._buf, 15)
+        self.lib.phys_read_bytes(self.s, self._next_phys(pc, phys), self._buf, 15)
         return code + bytes(self.ffi.buffer(self._buf, 15)), None
 
+    def _next_phys(self, pc, phys):
+        """Paging off: the physical address of the linear page after the
+        one holding `pc` (at `phys`)."""
+        return ((pc + 4096 - (phys & 0xFFF)) & 0xFFFFFFFF) & self.s.a20_mask
+
     def _tail(self, lin):
-        """The first 15 bytes of the linear page at `lin` (paging on)."""
+        """The first 15 bytes of the linear page at `lin` (paging on) and
+        its physical address, or None when the fetch faulted."""
         phys = self._code_phys(lin)
         if phys is None:
             return None
         self.lib.phys_read_bytes(self.s, phys, self._buf, 15)
-        return bytes(self.ffi.buffer(self._buf, 15))
+        return bytes(self.ffi.buffer(self._buf, 15)), phys
 
     def translate(self, pc, cs_base, hflags):
         """Translate the block at linear `pc` and its direct successors."""
@@ -115,23 +124,23 @@ class Translator:
             if lifted is None:  # the fetch faulted
                 break
             self.next_id += 1
-            ir, lo, hi, successors = lifted
+            ir, ranges, successors = lifted
             if hflags & (HF_PG | HF_NOREGION):
                 successors = []  # a fetch ahead could fault; a side exit needs one block
             parts.append(ir)
             exports.append(name)
-            regs.append((p, lo, hi, name))
+            regs.append((p, ranges, name))
             todo.extend((cs_base + e) & 0xFFFFFFFF for e in successors)
         if not parts:
             return
         addrs, obj = self.compiler.compile(module_prelude() + "\n\n".join(parts), exports)
-        made = [(p, lo, hi, name, self._read(lo, hi - lo + 1)) for p, lo, hi, name in regs]
+        made = [(p, [(lo, self._read(lo, hi - lo + 1)) for lo, hi in ranges], name) for p, ranges, name in regs]
         if self.cache is not None:
-            self.cache.store(obj, [(p, cs_base, hflags, [(lo, code)], name) for p, lo, _, name, code in made])
-        for p, lo, hi, name, code in made:
+            self.cache.store(obj, [(p, cs_base, hflags, code, name) for p, code, name in made])
+        for p, code, name in made:
             fn = self.ffi.cast("void *", addrs[name])
-            self.lib.bt_insert(self.s, p, cs_base, hflags, lo, hi, fn, int(name[1:]))
-            self._done[(p, cs_base, hflags)] = ([(lo, code)], fn, int(name[1:]), False)
+            self._install(p, cs_base, hflags, code, fn, int(name[1:]))
+            self._done[(p, cs_base, hflags)] = (code, fn, int(name[1:]), False)
         self.blocks_translated += len(regs)
 
     def _from_cache(self, pc, cs_base, hflags):
@@ -255,8 +264,7 @@ class Translator:
             if got is None:
                 s.fault_pending = 0  # a fetch that faults now: stay on tier 1
                 return
-            lo, hi, _ = got
-            ranges.append((lo, hi))
+            ranges.extend(got[0])
         self.next_id += 1
         ir = module_prelude() + b.finish(min(r[0] for r in ranges), max(r[1] for r in ranges))
         made = [(r_lo, self._read(r_lo, r_hi - r_lo + 1)) for r_lo, r_hi in ranges]
@@ -340,17 +348,21 @@ class Translator:
         got = self._lift_into(b, pc, cs_base, hflags, int(name[1:]))
         if got is None:
             return None
-        lo, hi, successors = got
-        return b.finish(lo, hi), lo, hi, successors
+        ranges, successors = got
+        return b.finish(min(r[0] for r in ranges), max(r[1] for r in ranges)), ranges, successors
 
     def _lift_into(self, b, pc, cs_base, hflags, ident):
-        """Lift the block at linear `pc` into builder `b`: returns (first
-        and last physical byte, constant successors), or None when the
-        fetch faulted."""
+        """Lift the block at linear `pc` into builder `b`: returns (the
+        [first, last] physical bytes it was made from: one range, or two
+        when its last instruction runs onto a page that is not the next
+        physical one (paging, A20, the wrap from 4 GiB to 0), constant
+        successors), or None when the fetch faulted."""
         phys0 = self._code_phys(pc)
         if phys0 is None:
             return None
         code, tail_lin = self._fetch(pc, phys0)
+        tail_phys = None if tail_lin is not None else self._next_phys(pc, phys0)
+        on_page = 4096 - (phys0 & 0xFFF)
         code32 = bool(hflags & HF_CODE32)
         eip_mask = 0xFFFFFFFF if code32 else 0xFFFF
         eip = (pc - cs_base) & 0xFFFFFFFF
@@ -359,7 +371,7 @@ class Translator:
         breakpoints = {self.s.bp[i] for i in range(self.s.bp_count)}
         listing = [] if self.on_translate is not None else None
         off = 0
-        hi = phys0
+        end = 1  # bytes from pc the block was made from
         successors = []
         while True:
             insn = None
@@ -370,9 +382,10 @@ class Translator:
                     if off:
                         b.exit(eip, completed=False)  # start a block there
                         break
-                    tail = self._tail(tail_lin)
-                    if tail is None:
+                    got = self._tail(tail_lin)
+                    if got is None:
                         return None
+                    tail, tail_phys = got
                     window += tail
             try:
                 insn = self.decoder.decode(window[:15], eip, code32)
@@ -380,16 +393,16 @@ class Translator:
                 insn = None
             lifter = LIFTERS.get(insn.name) if insn is not None else None
             if insn is None or lifter is None or insn.name not in TABLE:
-                self._log_ud(pc + off, insn, code[off:off + 8])
+                self._log_ud((pc + off) & 0xFFFFFFFF, insn, code[off:off + 8])
                 b.insn = _AtEip(eip)
                 b.fault(6)
-                hi = max(hi, phys0 + off)
+                end = max(end, off + 1)
                 break
             b.start_insn(insn)
             if listing is not None:
                 listing.append(((cs_base + eip) & 0xFFFFFFFF, insn.raw, insn.text))
             lifter(b, insn)
-            hi = phys0 + off + insn.length - 1
+            end = off + insn.length
             self.insns_translated += 1
             if b.terminated:
                 successors.extend(_static_targets(insn))
@@ -412,7 +425,9 @@ class Translator:
             eip = nxt
         if listing is not None:
             self.on_translate(pc, cs_base, hflags, ident, listing)
-        return phys0, hi, successors
+        if end <= on_page or tail_phys == phys0 + on_page:  # (the next page follows physically)
+            return [(phys0, phys0 + end - 1)], successors
+        return [(phys0, phys0 + on_page - 1), (tail_phys, tail_phys + end - on_page - 1)], successors
 
     def _straddles(self, window, eip, code32):
         try:
