@@ -132,6 +132,17 @@ def lift_int3(b, insn):
     _software_interrupt(b, insn, 3)
 
 
+@lifts("int1")
+def lift_int1(b, insn):
+    """INT1 (ICEBP): a debug exception (#DB, vector 1) taken as a trap,
+    after the instruction.  Unlike INT 1 it is not a software interrupt:
+    no gate DPL check in protected mode (SDM vol. 2, INT n/INTO/INT3/INT1),
+    and it counts as an exception (so no single-step #DB follows it)."""
+    b.set_eip(insn.next_eip)
+    b.call("void", "helper_raise", 1, flags="in")
+    b.exit_keep_eip()
+
+
 @lifts("into")
 def lift_into(b, insn):
     yes, no = b.new_label("t"), b.new_label("f")
