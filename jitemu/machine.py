@@ -592,8 +592,10 @@ _mmio_write = _guard(lambda m, h, addr, value, size: m._mmio[h][3](addr, value, 
 
 
 def _log_impl(m, kind, a, b):
-    if kind == 6:
+    if kind == 6:  # translated code raised #UD at linear a
         m.ud_log.append(a)
+        if m._translator is not None:
+            m._translator.executed_ud(a)
 
 
 _log = _guard(_log_impl)

@@ -60,6 +60,9 @@ class Translator:
         # sees every block's guest instructions (tracing: in_asm).
         self.on_translate = None
         self.insns_translated = 0
+        # Linear address -> what the translator could not lift there; the
+        # warning waits until the guest runs it (executed_ud).
+        self._undecodable = {}
         self._logged_ud = set()
         self._buf = ffi.new("uint8_t[]", 4096 + 16)
         self._phys = ffi.new("uint32_t *")
@@ -393,7 +396,7 @@ class Translator:
                 insn = None
             lifter = LIFTERS.get(insn.name) if insn is not None else None
             if insn is None or lifter is None or insn.name not in TABLE:
-                self._log_ud((pc + off) & 0xFFFFFFFF, insn, code[off:off + 8])
+                self._note_ud((pc + off) & 0xFFFFFFFF, insn, code[off:off + 8])
                 b.insn = _AtEip(eip)
                 b.fault(6)
                 end = max(end, off + 1)
@@ -436,10 +439,17 @@ class Translator:
             return False
         return insn is None
 
-    def _log_ud(self, pc, insn, raw):
-        if pc not in self._logged_ud:
+    def _note_ud(self, pc, insn, raw):
+        """Bytes at linear `pc` that raise #UD when run: noted, not logged
+        (a batch lifts successors the guest may never reach)."""
+        self._undecodable[pc] = insn.text if insn is not None else "undecodable bytes " + raw.hex(" ")
+
+    def executed_ud(self, pc):
+        """The guest ran into #UD at linear `pc`: one warning per address,
+        for the bytes the translator could not lift."""
+        what = self._undecodable.get(pc)
+        if what is not None and pc not in self._logged_ud:
             self._logged_ud.add(pc)
-            what = insn.text if insn is not None else "undecodable bytes " + raw.hex(" ")
             log.warning("#UD at %08x: %s", pc, what)
 
 
