@@ -174,9 +174,15 @@ uint32_t pm_flags_mask(CPUState *s, int op32);
 void cpu_set_flags(CPUState *s, uint32_t v, uint32_t mask);
 
 /* stencil.c: the copy-and-patch baseline tier.  Each stencil instance has
- * BL_HOLES hole values (operands, and which data word each DATA reference
- * names); jitemu/jit reads this number through bl_holes(). */
+ * BL_HOLES hole values: operands, and for a DATA reference with index i,
+ * hole i holds the number of the block's data word it names (Python reads
+ * this number through bl_holes()).  A relocation's second word is
+ * type | kind << 8 | index << 16, kind one of: */
 #define BL_HOLES 16
+#define BL_KIND_HOLE 0     /* S = hole value */
+#define BL_KIND_HELPER 1   /* S = helper's trampoline (PC32, PLT32) or address (64) */
+#define BL_KIND_CONTINUE 2 /* S = the next stencil instance */
+#define BL_KIND_DATA 3     /* S = the data word a hole names */
 int bl_holes(void);
 int bl_load(const uint8_t *code, uint32_t code_len,
             const uint32_t *stencils, uint32_t n_stencils,

@@ -19,7 +19,7 @@
 #include "jitemu.h"
 
 enum { R_64 = 1, R_PC32 = 2, R_PLT32 = 4, R_32 = 10, R_32S = 11, R_16 = 12, R_8 = 14 };
-enum { K_HOLE, K_HELPER, K_CONTINUE, K_DATA };
+enum { K_HOLE = BL_KIND_HOLE, K_HELPER = BL_KIND_HELPER, K_CONTINUE = BL_KIND_CONTINUE, K_DATA = BL_KIND_DATA };
 
 #define BL_CHUNK (16u << 20)
 #define BL_TRAMP 16 /* ff 25 00 00 00 00 <abs64>, padded */
@@ -273,12 +273,13 @@ static void *assemble(uint32_t n, const uint16_t *ids, const uint32_t *holes,
         p = next;
     }
     memset(p, 0xcc, data_off - code_len); /* int3 up to the data words */
-    if (n_data) memcpy(data, data_init, (size_t)n_data * 8);
+    if (n_data && data_init) memcpy(data, data_init, (size_t)n_data * 8);
+    else memset(data, 0, (size_t)n_data * 8);
     arena_commit(base, size);
     stat_code += code_len;
     stat_data += (uint64_t)n_data * 8;
     stat_blocks++;
-    last_data = data;
+    last_data = n_data ? data : NULL;
     return base;
 }
 
@@ -291,7 +292,8 @@ void *bl_assemble(uint32_t n, const uint16_t *ids, const uint32_t *holes,
     return fn;
 }
 
-/* The data words of the last block assembled (to read its counters). */
+/* The data words of the last block assembled (to read its counters), or
+ * NULL if it had none. */
 uint64_t *bl_last_data(void)
 {
     pthread_mutex_lock(&bl_lock);
@@ -300,6 +302,8 @@ uint64_t *bl_last_data(void)
     return d;
 }
 
+/* Bytes of block code (without trampolines and padding), bytes of data
+ * words, blocks assembled. */
 void bl_stats(uint64_t *out3)
 {
     pthread_mutex_lock(&bl_lock);

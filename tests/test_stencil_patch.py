@@ -197,7 +197,10 @@ def ids(obj):
 def test_holes_constant_is_shared():
     assert HOLES == 16
     with open(os.path.join(os.path.dirname(__file__), "..", "runtime", "jitemu.h")) as f:
-        assert "#define BL_HOLES 16" in f.read()
+        header = f.read()
+    assert "#define BL_HOLES 16" in header
+    for name, value in (("HOLE", HOLE), ("HELPER", HELPER), ("CONTINUE", CONTINUE), ("DATA", DATA)):
+        assert "#define BL_KIND_%s %d " % (name, value) in header
 
 
 def test_stencils_have_the_expected_shape(obj):
@@ -260,6 +263,22 @@ def test_data_words_count_runs_and_are_readable(ids):
         run(addr, m)
     assert [data[0], data[1]] == [1003, 5006]
     assert m.s.regs[2] == 5006
+
+
+def test_data_words_start_at_zero_without_initial_values(ids):
+    m = machine()
+    addr = assemble([ids["count"], ids["load_data"], ids["end"]], [{4: 2}, {0: 5, 4: 2}, {}])
+    assert addr == ffi.NULL  # no data words at all
+    addr = lib.bl_assemble(3, ffi.new("uint16_t[]", [ids["count"], ids["load_data"], ids["end"]]),
+                           ffi.new("uint32_t[]", [0] * 4 + [2] + [0] * 11 + [5, 0, 0, 0, 2] + [0] * 27),
+                           3, ffi.NULL)
+    assert addr != ffi.NULL
+    data = lib.bl_last_data()
+    assert [data[i] for i in range(3)] == [0, 0, 0]
+    run(addr, m)
+    assert m.s.regs[5] == 1 and data[2] == 1
+    assert assemble([ids["end"]]) != ffi.NULL
+    assert lib.bl_last_data() == ffi.NULL
 
 
 def test_continuation_jumps_are_elided_and_counted(obj, ids):
