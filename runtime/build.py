@@ -102,6 +102,16 @@ void helper_lmsw(CPUState *s, uint32_t v);
 void helper_invlpg(CPUState *s, uint32_t lin);
 void cpu_tlb_flush(CPUState *s);
 int cpu_code_phys(CPUState *s, uint32_t lin, uint32_t *phys);
+
+int bl_holes(void);
+int bl_load(const uint8_t *code, uint32_t code_len,
+            const uint32_t *stencils, uint32_t n_stencils,
+            const uint32_t *relocs, uint32_t n_relocs,
+            const uint64_t *helpers, uint32_t n_helpers);
+void *bl_assemble(uint32_t n, const uint16_t *ids, const uint32_t *holes,
+                  uint32_t n_data, const uint64_t *data_init);
+uint64_t *bl_last_data(void);
+void bl_stats(uint64_t *out3);
 """
 
 # Python callbacks the runtime calls (non-static so every C file can).

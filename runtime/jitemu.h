@@ -173,6 +173,26 @@ int pm_deliver(CPUState *s, int vector, uint32_t return_eip, int has_code, uint3
 uint32_t pm_flags_mask(CPUState *s, int op32);
 void cpu_set_flags(CPUState *s, uint32_t v, uint32_t mask);
 
+/* stencil.c: the copy-and-patch baseline tier.  Each stencil instance has
+ * BL_HOLES hole values: operands, and for a DATA reference with index i,
+ * hole i holds the number of the block's data word it names (Python reads
+ * this number through bl_holes()).  A relocation's second word is
+ * type | kind << 8 | index << 16, kind one of: */
+#define BL_HOLES 16
+#define BL_KIND_HOLE 0     /* S = hole value */
+#define BL_KIND_HELPER 1   /* S = helper's trampoline (PC32, PLT32) or address (64) */
+#define BL_KIND_CONTINUE 2 /* S = the next stencil instance */
+#define BL_KIND_DATA 3     /* S = the data word a hole names */
+int bl_holes(void);
+int bl_load(const uint8_t *code, uint32_t code_len,
+            const uint32_t *stencils, uint32_t n_stencils,
+            const uint32_t *relocs, uint32_t n_relocs,
+            const uint64_t *helpers, uint32_t n_helpers);
+void *bl_assemble(uint32_t n, const uint16_t *ids, const uint32_t *holes,
+                  uint32_t n_data, const uint64_t *data_init);
+uint64_t *bl_last_data(void);
+void bl_stats(uint64_t *out3);
+
 /* stack.c */
 void push16(CPUState *s, uint32_t v);
 void push32(CPUState *s, uint32_t v);
