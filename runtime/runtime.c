@@ -1,6 +1,7 @@
 /* Creating and tearing down a Runtime: the CPU state, guest RAM and the
  * physical page tables the JIT's memory fast path reads. */
 #include <stdlib.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include "jitemu.h"
 
@@ -10,14 +11,32 @@ void rt_destroy(CPUState *s);
  * mapped top-down next to them and reaches the runtime's helpers with
  * 32-bit PC-relative relocations: a few GiB of RAM allocated in between
  * would push later code more than 2 GiB from the helpers (LLVM's
- * RuntimeDyld asserts).  The hint is only a hint; MAP_NORESERVE because
- * untouched guest RAM should cost nothing. */
-#define RAM_HINT ((void *)0x100000000000ull)
+ * RuntimeDyld asserts).  Each machine's RAM takes the next free place in
+ * a region of its own (MAP_FIXED_NOREPLACE never lands on a mapping);
+ * MAP_NORESERVE because untouched guest RAM should cost nothing. */
+#define RAM_REGION 0x100000000000ull
+#define RAM_ALIGN (1ull << 30)
 
 static uint8_t *ram_alloc(uint32_t size)
 {
-    void *p = mmap(RAM_HINT, size ? size : 1, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    static uint64_t next = RAM_REGION;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    uint64_t len = size ? size : 1;
+    void *p = MAP_FAILED;
+    pthread_mutex_lock(&lock);
+    for (int tries = 0; tries < 64 && p == MAP_FAILED; tries++) {
+        void *hint = (void *)next;
+        next += (len + RAM_ALIGN - 1) / RAM_ALIGN * RAM_ALIGN + RAM_ALIGN;
+#ifdef MAP_FIXED_NOREPLACE
+        p = mmap(hint, len, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+#else
+        p = mmap(hint, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+#endif
+    }
+    pthread_mutex_unlock(&lock);
+    if (p == MAP_FAILED) /* no room up there: anywhere */
+        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
