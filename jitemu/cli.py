@@ -353,11 +353,11 @@ def _add_tool_options(p):
 def _summary(m, why, elapsed):
     st = m.stats()
     sys.stderr.write(
-        "jitemu: %s after %d instructions in %.3f s (%.1f MIPS); %d blocks translated (%d optimised), "
-        "%d from the cache, %d reused; %.3f s compiling; %d guest exceptions\n"
+        "jitemu: %s after %d instructions in %.3f s (%.1f MIPS); %d blocks translated (%d from stencils, "
+        "%d optimised), %d from the cache, %d reused; %.3f s compiling (%d new stencils); %d guest exceptions\n"
         % (why, st["instructions"], elapsed, st["instructions"] / max(elapsed, 1e-9) / 1e6,
-           st["blocks_translated"], st["blocks_hot"], st["blocks_from_cache"], st["blocks_reused"],
-           st["compile_seconds"], st["exceptions"]))
+           st["blocks_translated"], st["blocks_baseline"], st["blocks_hot"], st["blocks_from_cache"],
+           st["blocks_reused"], st["compile_seconds"], st["stencils_made"], st["exceptions"]))
     if m.resets:
         import statistics
         by_source = ", ".join("%s %d" % kv for kv in sorted(m.resets.items()))

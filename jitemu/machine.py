@@ -514,7 +514,9 @@ class Machine:
             "blocks_reused": t.blocks_reused if t else 0,
             "blocks_from_cache": t.blocks_cached if t else 0,
             "blocks_hot": t.blocks_hot if t else 0,
-            "compile_seconds": t.compiler.seconds if t else 0.0,
+            "blocks_baseline": t.baseline.blocks if t and t.baseline else 0,
+            "stencils_made": t.baseline.library.compiled if t and t.baseline and t.baseline.made else 0,
+            "compile_seconds": t.compile_seconds if t else 0.0,
             "exceptions": self.s.exc_count,
         }
 

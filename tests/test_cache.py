@@ -19,6 +19,13 @@ IMAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
                      "selftest.bin")
 
 
+@pytest.fixture(autouse=True)
+def _llvm_tier(monkeypatch):
+    """The cache keeps the LLVM tier's object code (baseline blocks are
+    copied from stencils each run, not cached): these tests run that tier."""
+    monkeypatch.setenv("JITEMU_BASELINE", "0")
+
+
 def run(cache_dir):
     m = Machine(cache=cache_dir)
     m.load_firmware(open(IMAGE, "rb").read())

@@ -1,8 +1,10 @@
-"""The region compiler (the hot tier) against Unicorn.  Every differential
-test of the first tier (tests/test_diff_*.py, tests/test_diff32_*.py) runs
-again, its cases compiled straight into regions: registers and flags in
-SSA, side exits to first-tier code for accesses the TLB cannot serve.  The
-first tier runs cold code; this is how hot loops run the same instructions."""
+"""The other tiers against Unicorn.  Every differential test
+(tests/test_diff_*.py, tests/test_diff32_*.py) runs its cases on the
+baseline tier (stencils), which runs cold code; here they run again on
+the LLVM tier, which takes the blocks the baseline tier cannot (and whose
+code the persistent cache keeps), and compiled straight into regions (the
+hot tier: registers and flags in SSA, side exits to first-tier code for
+accesses the TLB cannot serve), which is how hot loops run them."""
 import dataclasses
 import importlib
 import os
@@ -22,24 +24,26 @@ EXAMPLES = 4  # per case (the first tier's tests run 10-40)
 _machines = {}
 
 
-def _region_mode(mode):
-    """The same mode, on a jitemu machine that compiles every block as a region."""
+def _tier_mode(mode, tier):
+    """The same mode, on a jitemu machine that compiles every block as a
+    region ("region") or with the LLVM tier ("llvm")."""
     base = type(mode)
     jitemu_cls = oracle32.Jitemu if mode.code32 else oracle.Jitemu
     unicorn_cls = oracle32.Unicorn if mode.code32 else oracle.Unicorn
 
     def make():
         j = jitemu_cls()
-        j.m.translator.regions_first = True
+        j.m.translator.baseline = None
+        j.m.translator.regions_first = tier == "region"
         return j
 
-    cache = _machines.setdefault(base, {})
-    region = type("Region" + base.__name__, (base,), {
+    cache = _machines.setdefault((base, tier), {})
+    cls = type(tier.capitalize() + base.__name__, (base,), {
         "machines": lambda self: oracle.shared_machines(cache, make, unicorn_cls)})
-    return region()
+    return cls()
 
 
-def _collect():
+def _collect(tier):
     out = []
     modes = {}
     for name in MODULES:
@@ -52,13 +56,22 @@ def _collect():
             if not marks:
                 continue
             for case in marks[0].args[1]:
-                mode = modes.setdefault(type(case.mode), _region_mode(case.mode))
+                mode = modes.setdefault(type(case.mode), _tier_mode(case.mode, tier))
                 out.append(pytest.param(fn, dataclasses.replace(case, mode=mode), id="%s-%s" % (attr, case.id)))
     return out
 
 
-@pytest.mark.parametrize("test,case", _collect())
-def test_region(test, case):
+def _run(test, case):
     inner = test.hypothesis.inner_test
     run = given(**test.hypothesis._given_kwargs)(lambda **drawn: inner(case=case, **drawn))
     oracle.settings(EXAMPLES)(run)()
+
+
+@pytest.mark.parametrize("test,case", _collect("region"))
+def test_region(test, case):
+    _run(test, case)
+
+
+@pytest.mark.parametrize("test,case", _collect("llvm"))
+def test_llvm_tier(test, case):
+    _run(test, case)

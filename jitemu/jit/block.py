@@ -737,9 +737,12 @@ class BlockBuilder:
         if self.hot_key is not None:
             self._count_runs()
 
-    def _count_runs(self):
-        counter = "@%s_runs" % self.fname
-        self._globals.append("%s = internal global i32 0" % counter)
+    def _count_runs(self, counter=None):
+        """Count the block's runs in `counter` (a global of its own unless
+        given): name it hot, or start the compile worker, at thresholds."""
+        if counter is None:
+            counter = "@%s_runs" % self.fname
+            self._globals.append("%s = internal global i32 0" % counter)
         n = self.bin("add", 4, self.op("load i32, ptr %s" % counter), 1)
         self.emit("store i32 %s, ptr %s" % (n, counter))
         hot, warm, cold = self.new_label("hot"), self.new_label("warm"), self.new_label("cold")

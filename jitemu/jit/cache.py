@@ -54,14 +54,32 @@ def default_dir():
 def _version():
     # jitemu's own version is not asked of importlib.metadata (20 ms at
     # every start): the digest of the translator's source stands for it.
-    import llvmlite
-    from .compiler import host_cpu
+    import llvmlite  # (its version only: LLVM itself is not loaded)
     h = hashlib.sha256()
     for part in (llvmlite.__version__, layout.c_struct(), repr(sorted(helpers.HELPERS.items())),
-                 _source_digest(), repr(host_cpu())):
+                 _source_digest(), _host()):
         h.update(part.encode())
         h.update(b"\0")
     return "v" + h.hexdigest()[:16]
+
+
+def _host():
+    """The host CPU that code is made for (LLVM targets the host's model
+    and features): its model and feature flags, read without loading LLVM."""
+    import platform
+    seen = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                name = name.strip()
+                if name in ("model name", "flags", "vendor_id", "cpu family", "model") and name not in seen:
+                    seen[name] = value.strip()
+                if not line.strip() and seen:
+                    break
+    except OSError:
+        pass
+    return repr((platform.machine(), sorted(seen.items())))
 
 
 def _source_digest():

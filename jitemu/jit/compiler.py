@@ -40,6 +40,9 @@ class ObjectMaker:
         # between engines crashes).
         self._tm = target.create_target_machine(cpu, features, opt=0, reloc="pic", codemodel="small")
         self._tm_hot = target.create_target_machine(cpu, features, opt=2, reloc="pic", codemodel="small")
+        # Stencils: holes are absolute symbols (a value patched into the
+        # instruction), data words and code sit below 2 GiB (runtime/stencil.c).
+        self._tm_stencil = target.create_target_machine(cpu, features, opt=2, reloc="static", codemodel="small")
 
     def _optimise(self, mod):
         # Cheap IR cleanup: registers and flags live in allocas during a
@@ -53,19 +56,28 @@ class ObjectMaker:
         mpm.add_dead_code_elimination_pass()
         mpm.run(mod, pb)
 
-    def _optimise_hot(self, mod):
-        # The second tier: LLVM's whole -O2 pipeline (a fresh pass manager
-        # per module: reusing one aborts) and -O2 code generation.
+    @staticmethod
+    def _optimise_fully(mod, tm):
+        # Regions and stencils: LLVM's whole -O2 pipeline (a fresh pass
+        # manager per module: reusing one aborts) and -O2 code generation.
         pto = llvm.create_pipeline_tuning_options(speed_level=2)
-        pb = llvm.create_pass_builder(self._tm_hot, pto)
+        pb = llvm.create_pass_builder(tm, pto)
         pb.getModulePassManager().run(mod, pb)
+
+    def make_stencils(self, ir_text):
+        """Object code of a module of stencils (jitemu/jit/stencil.py): the
+        whole -O2 pipeline, once per instruction form."""
+        mod = llvm.parse_assembly(ir_text)
+        mod.verify()
+        self._optimise_fully(mod, self._tm_stencil)
+        return self._tm_stencil.emit_object(mod)
 
     def make(self, ir_text, hot=False):
         """Object code for one module of IR text."""
         mod = llvm.parse_assembly(ir_text)
         mod.verify()
         if hot:
-            self._optimise_hot(mod)
+            self._optimise_fully(mod, self._tm_hot)
             return self._tm_hot.emit_object(mod)
         self._optimise(mod)
         return self._tm.emit_object(mod)

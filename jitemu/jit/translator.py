@@ -14,7 +14,6 @@ import queue
 import time
 
 from .block import BlockBuilder, module_prelude
-from .compiler import Compiler
 from .decode import Decoder, UndecodableError
 from .helpers import addresses
 from .lift import LIFTERS
@@ -36,7 +35,7 @@ class Translator:
     def __init__(self, ffi, lib, state):
         self.ffi, self.lib, self.s = ffi, lib, state
         self.decoder = Decoder()
-        self.compiler = Compiler(addresses(ffi, lib))
+        self._compiler = None  # the LLVM tier's, made when first needed (llvmlite loads then)
         self.next_id = 0
         self.blocks_translated = 0
         self.blocks_reused = 0
@@ -53,6 +52,14 @@ class Translator:
         self._ready = queue.Queue()
 
         self.cache = None       # a jitemu.jit.cache.CodeCache, or None
+        # The baseline tier (copy-and-patch stencils, baseline.py) makes a
+        # block without LLVM; the LLVM tier takes what it cannot.
+        self.baseline = None
+        if os.environ.get("JITEMU_BASELINE", "1") != "0":
+            from .baseline import Baseline, shared_library
+            from .helpers import HELPERS
+            self.baseline = Baseline(self, lambda: shared_library(
+                ffi, lib, HELPERS, os.path.join(self.cache.dir, "stencils") if self.cache is not None else None))
         # key -> ([(phys, guest bytes)], native code, id, is a region): code
         # to reinstate when the bytes it was made from are the same again.
         self._done = {}
@@ -66,6 +73,19 @@ class Translator:
         self._logged_ud = set()
         self._buf = ffi.new("uint8_t[]", 4096 + 16)
         self._phys = ffi.new("uint32_t *")
+
+    @property
+    def compiler(self):
+        if self._compiler is None:
+            from .compiler import Compiler
+            self._compiler = Compiler(addresses(self.ffi, self.lib))
+        return self._compiler
+
+    @property
+    def compile_seconds(self):
+        """Time spent in LLVM, for the LLVM tier and for new stencils."""
+        stencils = self.baseline.library.seconds if self.baseline is not None and self.baseline.made else 0.0
+        return (self._compiler.seconds if self._compiler is not None else 0.0) + stencils
 
     def _code_phys(self, lin):
         """Physical address of code at linear `lin`, or None after the
@@ -122,6 +142,15 @@ class Translator:
                 break
             if reused:
                 continue
+            if self.baseline is not None and self.baseline.usable(hflags):
+                made = self.baseline.translate(p, cs_base, hflags)
+                if made is False:  # the fetch faulted
+                    break
+                if made is not None:
+                    self._register(p, cs_base, hflags, *made)
+                    continue
+                if p != pc:
+                    continue  # a successor: it may still be a stencil block when it runs
             name = "b%d" % self.next_id
             lifted = self._lift(name, p, cs_base, hflags)
             if lifted is None:  # the fetch faulted
@@ -145,6 +174,14 @@ class Translator:
             self._install(p, cs_base, hflags, code, fn, int(name[1:]))
             self._done[(p, cs_base, hflags)] = (code, fn, int(name[1:]), False)
         self.blocks_translated += len(regs)
+
+    def _register(self, pc, cs_base, hflags, fn, lo, hi):
+        """Put a baseline block in the block table."""
+        ident = self.next_id
+        self.next_id += 1
+        self.lib.bt_insert(self.s, pc, cs_base, hflags, lo, hi, fn, ident)
+        self._done[(pc, cs_base, hflags)] = ([(lo, self._read(lo, hi - lo + 1))], fn, ident, False)
+        self.blocks_translated += 1
 
     def _from_cache(self, pc, cs_base, hflags):
         """Native code for this block from the persistent cache, if a

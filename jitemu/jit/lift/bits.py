@@ -48,7 +48,7 @@ def lift_bt(b, insn):
     bits = 8 * size
     lin = None
     if isinstance(src, Imm):
-        off = str(src.value & (bits - 1))
+        off = b.bin("and", size, b.zext(b.read(src), src.size, size), bits - 1)
         if isinstance(dst, Mem):
             lin = b.address(dst)
     else:

@@ -1,0 +1,370 @@
+"""The baseline tier: a block's native code copied together from stencils.
+
+A miss decodes the block, finds each instruction's form (stencil.py) in the
+stencil library and hands the runtime (runtime/stencil.c) the stencil ids
+and hole values: it copies and patches them in microseconds.  LLVM only
+runs for a form seen for the first time: the missing forms of a block are
+lifted and compiled together, once, and the library keeps them for every
+later block, machine and (through the cache directory) run.  A block with
+anything the tier does not take (an undecodable instruction, a form that
+needs its values in Python, an instruction straddling a page) is left to
+the LLVM tier, which is always correct.
+"""
+import atexit
+import logging
+import os
+import pickle
+import threading
+import time
+
+from .decode import UndecodableError
+from .elf import read_object
+from .lift import LIFTERS
+from .stencil import (HF_NOREGION, HF_STEP, HF_TF, MAX_HOLES, MODE_BITS, NotConcrete, exit_stencil,
+                      lift_stencil, module_text, prologue_stencil, symbolize)
+from ..isa.table import TABLE
+
+log = logging.getLogger("jitemu.jit")
+
+MAX_INSNS = 64
+# Built at install (setup.py: python -m jitemu.jit.forms build) from forms.txt.
+PACKAGED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stencils.lib")
+# Relocation kinds (runtime/stencil.c).
+HOLE, HELPER, CONTINUE, DATA = 0, 1, 2, 3
+SUPPORTED_TYPES = {1, 2, 4, 10, 11, 12, 14}  # R_X86_64_64 PC32 PLT32 32 32S 16 8
+
+
+class StencilLibrary:
+    """Every stencil made so far, by form key; loaded into the runtime as
+    one table.  Stencils do not depend on the machine, so one library
+    serves the whole process.  It starts from the library built at install
+    (PACKAGED, from the forms in forms.txt) and adds the forms made since,
+    which it keeps in `path` (in the translation cache's directory)."""
+
+    def __init__(self, ffi, lib, helper_names, path=None, packaged=None):
+        self.ffi, self.lib = ffi, lib
+        self.helpers = list(helper_names)
+        self._helper_index = {n: i for i, n in enumerate(self.helpers)}
+        self.path = path
+        self.by_key = {}     # form key -> stencil id, or None (the form cannot be a stencil)
+        self.entries = []    # id -> (code bytes, [(offset, type, kind, index, addend)], meta)
+        self.compiled = 0    # forms compiled by this process
+        self.seconds = 0.0   # ... and the time that took (lifting and LLVM)
+        self._extra = []     # (key, entry) made since the packaged library: what `path` keeps
+        self._unsaved = 0
+        self._loaded = 0     # entries the runtime has
+        self._lock = threading.Lock()
+        self._maker = None
+        self.broken = False
+        self._digest = _digest()
+        for where in (packaged, path):
+            if where:
+                self._merge(_read(where, self._digest), extra=where is path)
+
+    def _merge(self, pairs, extra):
+        for key, entry in pairs:
+            if key in self.by_key:
+                continue
+            if entry is None:
+                self.by_key[key] = None
+            else:
+                self.by_key[key] = len(self.entries)
+                self.entries.append(entry)
+            if extra:
+                self._extra.append((key, entry))
+
+    def save(self):
+        """Keep the forms made since the packaged library in `path`."""
+        if not self.path or not self._unsaved:
+            return
+        self._unsaved = 0
+        write(self.path, self._extra, self._digest)
+
+    # -- making stencils -----------------------------------------------------------
+    def special(self, key):
+        """The id of a block-structure stencil (structural_stencil)."""
+        sid = self.by_key.get(key)
+        if sid is None:
+            self.add([(key, structural_stencil(key))])
+            sid = self.by_key[key]
+        return sid
+
+    def add(self, made):
+        """Compile [(key, Stencil)] in one module and add those not there
+        yet (another machine's thread may have made them meanwhile)."""
+        with self._lock:
+            made = [(k, st) for k, st in made if k not in self.by_key]
+            if made:
+                self._add(made)
+
+    def _add(self, made):
+        from .compiler import ObjectMaker
+        t0 = time.perf_counter()
+        if self._maker is None:
+            self._maker = ObjectMaker()
+        obj = read_object(self._maker.make_stencils(module_text([st for _, st in made])))
+        if obj.other_sections:
+            raise RuntimeError("stencils need data besides their code: %s" % ", ".join(obj.other_sections))
+        self._merge([(key, self._entry(obj.functions[st.name], st)) for key, st in made], extra=True)
+        self.compiled += len(made)
+        self._unsaved += len(made)
+        self.seconds += time.perf_counter() - t0
+        if self._unsaved >= 256:
+            self.save()
+
+    def _entry(self, fn, st):
+        return entry_of(fn, st, self._helper_index)
+
+    def load(self):
+        """Give the runtime the entries it does not have yet."""
+        if self._loaded == len(self.entries):
+            return
+        ffi = self.ffi
+        code = bytearray()
+        table, rel = [], []
+        for body, relocs, _ in self.entries:
+            table += [len(code), len(body), len(rel) // 4, len(relocs)]
+            code += body
+            for off, typ, kind, index, addend in relocs:
+                rel += [off, typ | kind << 8 | index << 16, addend & 0xFFFFFFFF, 0]
+        helpers = [int(ffi.cast("uintptr_t", ffi.addressof(self.lib, n))) for n in self.helpers]
+        if self.lib.bl_load(bytes(code), len(code), table, len(self.entries), rel, len(rel) // 4,
+                            helpers, len(helpers)) != 0:
+            # (A damaged library file that still unpickled.)  The runtime
+            # keeps no half-loaded table; blocks go to the LLVM tier.
+            self.broken = True
+            log.warning("jitemu: warning: the stencil library was refused; the baseline tier is off")
+            return
+        self._loaded = len(self.entries)
+
+    def meta(self, sid):
+        return self.entries[sid][2]
+
+
+def structural_keys(mode):
+    """The keys of the stencils every block of a mode needs: prologues
+    (counting runs or not) and exits (chaining or not)."""
+    return [(kind, mode, flag) for kind in ("@prologue", "@exit") for flag in (False, True)]
+
+
+def structural_stencil(key):
+    kind, mode, flag = key
+    name = "%s_%x_%d" % (kind[1:], mode, flag)
+    return prologue_stencil(name, mode, flag) if kind == "@prologue" else exit_stencil(name, mode, flag)
+
+
+def entry_of(fn, st, helper_index):
+    """A library entry for stencil `st` compiled as ELF function `fn`:
+    (code, [(offset, type, kind, index, addend)], (terminated, end_after,
+    data words)), or None when it calls something that is no helper (LLVM
+    made up a memcpy) or has a relocation the runtime does not patch."""
+    relocs = []
+    for r in fn.relocs:
+        sym = r.symbol
+        if r.type not in SUPPORTED_TYPES:
+            return None
+        if sym == "CONTINUE":
+            kind, index = CONTINUE, 0
+        elif sym[0] == "H" and sym[1:].isdigit():
+            kind, index = HOLE, int(sym[1:])
+        elif sym[0] == "D" and sym[1:].isdigit():
+            kind, index = DATA, MAX_HOLES - 1 - int(sym[1:])  # data words sit at the top of the holes
+        elif sym in helper_index:
+            kind, index = HELPER, helper_index[sym]
+        else:
+            return None
+        relocs.append((r.offset, r.type, kind, index, r.addend))
+    return fn.code, relocs, (st.terminated, st.end_after, st.slots)
+
+
+def _digest():
+    """The lifters' source (the persistent cache's digest): a library made
+    by other lifters is not used."""
+    from .cache import _source_digest
+    return _source_digest()
+
+
+def _read(path, digest):
+    """[(form key, entry)] kept at `path` by lifters with this `digest`;
+    nothing when the file is missing, damaged or from other lifters."""
+    try:
+        with open(path, "rb") as f:
+            saved = pickle.load(f)
+        if saved["digest"] != digest:
+            return []
+        pairs = saved["forms"]
+        for key, entry in pairs:
+            if entry is not None:
+                code, relocs, (terminated, end_after, slots) = entry
+                if not isinstance(code, bytes) or not all(len(r) == 5 for r in relocs):
+                    raise ValueError
+        return pairs
+    except (OSError, EOFError, ValueError, TypeError, KeyError, pickle.UnpicklingError, AttributeError,
+            ImportError, IndexError):
+        return []
+
+
+def write(path, pairs, digest=None):
+    """Write [(form key, entry)] to `path` (atomically: readers never see
+    half a file)."""
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    try:
+        with open(tmp, "wb") as f:
+            pickle.dump({"digest": digest or _digest(), "forms": pairs}, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+class Baseline:
+    """Per machine: blocks from the library, through the runtime."""
+
+    def __init__(self, translator, make_library):
+        self.t = translator
+        self._make_library = make_library
+        self._library = None
+        self.blocks = 0
+        self.fallbacks = 0
+        ffi = translator.ffi
+        self._ids = ffi.new("uint16_t[]", MAX_INSNS + 2)
+        self._holes = ffi.new("uint32_t[]", (MAX_INSNS + 2) * MAX_HOLES)
+        self._data = ffi.new("uint64_t[]", 8)
+        self._chain_return = int(ffi.cast("uintptr_t", ffi.addressof(translator.lib, "chain_return")))
+
+    @property
+    def made(self):
+        return self._library is not None
+
+    @property
+    def library(self):
+        if self._library is None:
+            self._library = self._make_library()
+        return self._library
+
+    def usable(self, hflags):
+        t = self.t
+        return not (hflags & (HF_TF | HF_STEP) or t.s.bp_count or t.on_translate is not None)
+
+    def translate(self, pc, cs_base, hflags):
+        """Native code for the block at linear `pc`: (fn, phys_lo, phys_hi),
+        None to leave it to the LLVM tier, or False when the fetch faulted."""
+        t = self.t
+        phys0 = t._code_phys(pc)
+        if phys0 is None:
+            return False
+        code, _ = t._fetch(pc, phys0)
+        page_left = 4096 - (phys0 & 0xFFF)
+        code32 = bool(hflags & 1)
+        eip_mask = 0xFFFFFFFF if code32 else 0xFFFF
+        eip = (pc - cs_base) & 0xFFFFFFFF
+        lib = self.library
+        insns, missing = [], {}
+        off = 0
+        end = None  # (next eip, chain) for an exit stencil
+        while True:
+            window = code[off:off + 15]
+            try:
+                insn = t.decoder.decode(window, eip, code32)
+            except UndecodableError:
+                return self._fallback()
+            if insn is None or insn.name not in LIFTERS or insn.name not in TABLE:
+                return self._fallback()  # #UD (or a straddling fetch): the LLVM tier raises and logs it
+            if off + insn.length > page_left:
+                return self._fallback()  # continues on the next page (the LLVM tier tracks both pages)
+            try:
+                key, sym, values = symbolize(insn, hflags)
+            except NotConcrete:
+                return self._fallback()
+            if key not in lib.by_key and key not in missing:
+                try:
+                    missing[key] = lift_stencil("f%d" % len(missing), sym, hflags & MODE_BITS, LIFTERS[insn.name])
+                except NotConcrete:
+                    lib.by_key[key] = None
+                    return self._fallback()
+            elif lib.by_key.get(key, 0) is None:
+                return self._fallback()
+            meta = missing[key] if key in missing else None
+            terminated, end_after = (meta.terminated, meta.end_after) if meta else lib.meta(lib.by_key[key])[:2]
+            values[2] = len(insns)
+            insns.append((key, values, insn))
+            off += insn.length
+            if terminated:
+                break
+            nxt = insn.next_eip
+            if end_after:
+                end = (nxt, False)
+                break
+            if nxt != ((eip + insn.length) & eip_mask) or off >= page_left \
+                    or len(insns) >= MAX_INSNS:
+                end = (nxt, True)
+                break
+            eip = nxt
+        if missing:
+            lib.add(list(missing.items()))
+            if any(lib.by_key.get(k) is None for k in missing):
+                return self._fallback()
+        return self._assemble(pc, cs_base, hflags, phys0, off, insns, end)
+
+    def _assemble(self, pc, cs_base, hflags, phys0, length, insns, end):
+        lib = self.library
+        mode = hflags & MODE_BITS  # (the stencils store it as last_hflags: never NOREGION)
+        counted = not hflags & HF_NOREGION
+        ids, holes, data = self._ids, self._holes, self._data
+        ndata = 0
+        n = 0
+
+        def place(sid, values):
+            nonlocal n, ndata
+            ids[n] = sid
+            base = n * MAX_HOLES
+            for i, v in enumerate(values):
+                holes[base + i] = v & 0xFFFFFFFF
+            for k in range(lib.meta(sid)[2]):  # its data words: jump slots, or the run counter
+                holes[base + MAX_HOLES - 1 - k] = ndata
+                data[ndata] = 0 if (counted and n == 0) else self._chain_return
+                ndata += 1
+            n += 1
+
+        pro = lib.special(("@prologue", mode, counted))
+        phys_hi = phys0 + length - 1
+        place(pro, [0, 0, 0, phys0, phys_hi, pc, cs_base])
+        for key, values, _ in insns:
+            place(lib.by_key[key], values)
+        if end is not None:
+            nxt, chain = end
+            sid = lib.special(("@exit", mode, chain))
+            place(sid, [0, nxt, len(insns)])
+        lib.load()
+        if lib.broken:
+            return self._fallback()
+        fn = self.t.lib.bl_assemble(n, ids, holes, ndata, data)
+        if fn == self.t.ffi.NULL:
+            return self._fallback()
+        self.blocks += 1
+        return fn, phys0, phys_hi
+
+    def _fallback(self):
+        self.fallbacks += 1
+        return None
+
+
+_shared = None
+_shared_lock = threading.Lock()
+
+
+def shared_library(ffi, lib, helper_names, path=None):
+    """The process's stencil library, read from `path` (in the translation
+    cache's directory) when it is first made, and written back there at
+    exit; without a cache it lives as long as the process."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = StencilLibrary(ffi, lib, helper_names, path, PACKAGED)
+            atexit.register(_shared.save)
+        elif path and _shared.path is None:
+            _shared.path = path
+            _shared._merge(_read(path, _shared._digest), extra=True)
+        return _shared
