@@ -1,8 +1,13 @@
 """Host-side faults do not change what the guest does: a compile worker
 that dies mid-compile or answers garbage costs its regions (the code stays
-on the first tier), never the run, its output or its instruction count."""
+on the first tier), never the run, its output or its instruction count; a
+signal at any moment of a cold boot ends it with its summary and status;
+random code ends as the guest makes it end (the long campaign over
+hundreds of images is tests/campaigns/random_code.py, run by .ci/run)."""
 import os
+import random
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -93,3 +98,38 @@ def test_a_worker_killed_mid_compile_costs_regions_not_the_run(reference, fresh_
     assert (why, text) == ("halt", "primes 6179\n")
     assert m.icount == reference
     assert thread_errors == []
+
+
+SEABIOS = "/usr/share/seabios/bios.bin"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_signal_at_a_random_moment_of_a_cold_boot_ends_it_cleanly(seed, tmp_path):
+    """SIGINT or SIGTERM anywhere in a boot on an empty cache (imports,
+    stencils, LLVM, the compile worker starting): the summary, the
+    signal's status, never a traceback or a crash."""
+    if not os.path.exists(SEABIOS):
+        pytest.fail("Debian's seabios package is needed (apt-get install seabios); .ci/run installs it")
+    rng = random.Random(seed)
+    signum = rng.choice((signal.SIGINT, signal.SIGTERM))
+    delay = rng.uniform(0.05, 0.8)
+    env = dict(os.environ, JITEMU_CACHE_DIR=str(tmp_path / "cache"))
+    # rebootloop keeps SeaBIOS booting for a while, so the signal lands inside the run
+    disk = os.path.join(ROOT, "firmware", "images", "disk", "rebootloop.img")
+    p = subprocess.Popen([sys.executable, "-m", "jitemu.cli", "boot", "--disk", disk, "--snapshot",
+                          "--debugcon", "none"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(delay)
+    p.send_signal(signum)
+    out, err = p.communicate(timeout=120)
+    assert "Traceback" not in err, err
+    assert p.returncode in (128 + signum, 1), (p.returncode, err)  # 1: it finished before the signal
+    if p.returncode == 128 + signum:
+        assert err.strip().splitlines()[-1].startswith("jitemu: "), err
+
+
+def test_a_handful_of_random_code_images_end_as_the_guest_made_them_end():
+    """The campaign .ci/run runs over 300 images, here over six."""
+    from campaigns.random_code import campaign, failures
+    results = campaign(6, seed=7, max_instructions=20_000)
+    assert failures(results) == {}
+    assert sum(len(v) for v in results.values()) == 6
