@@ -116,3 +116,46 @@ def test_sieve_count_is_right(unicorn_output):
         if is_prime[i]:
             is_prime[i * i::i] = bytes(len(range(i * i, n, i)))
     assert unicorn_output("sieve") == f"primes {sum(is_prime)}\n"
+
+
+def _lcg(x):
+    return (x * 1103515245 + 12345) & 0xFFFFFFFF
+
+
+def _rol32(v, n):
+    n &= 31
+    return ((v << n) | (v >> (32 - n))) & 0xFFFFFFFF
+
+
+def test_smc_imm_checksum_is_right(unicorn_output):
+    # What the routine computes with the immediates src/smc-imm.asm patches
+    # into it before each call.
+    x, acc = 1, 0x12345678
+    for _ in range(_repeat("smc-imm")):
+        x = _lcg(x)
+        mov_imm = x
+        x = _lcg(x)
+        add_imm = x
+        x = _lcg(x)
+        cmp_imm = x & 0xFFFF
+        acc = _rol32((acc + mov_imm) & 0xFFFFFFFF, 5)
+        acc = (acc + add_imm) & 0xFFFFFFFF
+        acc = (acc + ((acc & 0xFFFF) < cmp_imm)) & 0xFFFFFFFF  # cmp bx, imm16; adc ebx, 0
+        acc ^= mov_imm
+    assert unicorn_output("smc-imm") == f"smc-imm {acc:08x}\n"
+
+
+def test_smc_gen_checksum_is_right(unicorn_output):
+    # The routines src/smc-gen.asm generates, run as they are drawn.
+    x, acc = 1, 0x12345678
+    for _ in range(_repeat("smc-gen")):
+        x = _lcg(x)
+        for _ in range(4 + ((x >> 16) & 7)):
+            x = _lcg(x)
+            t = x >> 16
+            if t & 3 == 2:
+                acc = _rol32(acc, (t >> 2) & 31)
+                continue
+            x = _lcg(x)
+            acc = [(acc + x) & 0xFFFFFFFF, acc ^ x, None, (acc * x) & 0xFFFFFFFF][t & 3]
+    assert unicorn_output("smc-gen") == f"smc-gen {acc:08x}\n"
