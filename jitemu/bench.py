@@ -12,6 +12,13 @@ read the ratios, not the absolute times.
 All the work happens in child processes, each in its own process group:
 Ctrl-C or SIGTERM kills every one of them (and their own children, such as
 jitemu's compile worker) at once, and the bench exits 130 or 143.
+
+Peak memory is each process's own VmHWM.  jitemu and its compile worker
+read theirs as they exit (_LAUNCH): rusage would not do, since Linux counts
+the address space a vforked child shared before exec (the bench's for
+jitemu, jitemu's for the worker) in the child's ru_maxrss, and a parent's
+rusage of its children takes the largest of the whole tree.  QEMU's is read
+while it runs (it never exits on HLT).
 """
 import contextlib
 import os
@@ -50,6 +57,8 @@ def workloads():
         Workload("lz-pm-paging", "rom", img("lz32.bin"), "lz ", repeat=700),
         Workload("memcpy-real", "rom", img("memcpy.bin"), "memcpy ", unicorn=True, repeat=600),
         Workload("memcpy-pm-paging", "rom", img("memcpy32.bin"), "memcpy ", repeat=600),
+        Workload("smc-imm-real", "rom", img("smc-imm.bin"), "smc-imm ", unicorn=True, repeat=250),
+        Workload("smc-gen-real", "rom", img("smc-gen.bin"), "smc-gen ", unicorn=True, repeat=200),
     ]
 
 
@@ -112,22 +121,15 @@ def _reap(proc, block):
 
 
 def _note_peak(proc):
-    """Peak resident memory (VmHWM) of the process and its children (for
-    jitemu, the region compile worker), summed, in MB.  Read while it runs:
-    rusage would count the parent's memory the child had before exec."""
-    pids = [proc.pid]
+    """Peak resident memory (VmHWM, KiB) of the process so far.  Read while
+    it runs: rusage would count the parent's memory the child had before
+    exec."""
     try:
-        with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
-            pids += [int(p) for p in f.read().split()]
-    except OSError:
-        pass
-    for pid in pids:
-        try:
-            with open("/proc/%d/status" % pid) as f:
-                hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-        except (OSError, StopIteration, ValueError):
-            continue
-        proc.peaks[pid] = max(proc.peaks.get(pid, 0), hwm)
+        with open("/proc/%d/status" % proc.pid) as f:
+            hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        return
+    proc.peak = max(proc.peak, hwm)
 
 
 @contextlib.contextmanager
@@ -136,7 +138,7 @@ def _child(cmd, **kw):
     its group when the block ends, however it ends (an interrupted bench
     leaves nothing running)."""
     proc = subprocess.Popen(cmd, process_group=0, **kw)
-    proc.peaks = {}
+    proc.peak = 0
     try:
         yield proc
     finally:
@@ -147,33 +149,87 @@ def _child(cmd, **kw):
         _reap(proc, block=True)
 
 
-def _timed(cmd, log, needle, timeout=600, env=None):
-    """(seconds until `needle` appeared in `log` or None, peak RSS in MB)."""
+def _timed(cmd, log, needle, timeout=600, env=None, settle=0):
+    """(seconds until `needle` appeared in `log` or None, peak RSS in MB as
+    read while it ran).  With `settle`, the process and everything else in
+    its group get that many seconds to end by themselves after the needle
+    (so that they can report their own peaks) before they are killed."""
     t0 = time.perf_counter()
     with _child(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env) as proc:
         ok = _wait_for(log, needle, proc, timeout)
         elapsed = time.perf_counter() - t0
         if proc.returncode is None:
             _note_peak(proc)
-    return (elapsed if ok else None), sum(proc.peaks.values()) / 1024.0
+        if ok and settle:
+            _settle(proc, settle)
+    return (elapsed if ok else None), proc.peak / 1024.0
+
+
+def _settle(proc, seconds):
+    """Wait up to `seconds` for `proc` and the rest of its process group
+    (jitemu's compile worker ends once jitemu has) to exit."""
+    t_end = time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        if _reap(proc, block=False):
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return  # the whole group has ended
+        time.sleep(0.005)
+
+
+# `python -c _LAUNCH PEAKFILE ARGS...` is `python -m jitemu.cli ARGS...` that
+# appends its own VmHWM (KiB) to PEAKFILE as it exits, and starts its compile
+# worker so that the worker appends its own to PEAKFILE.worker.  Registered
+# before jitemu is imported, the handler runs after jitemu's own exit handlers.
+_PEAK = """
+import atexit, sys
+def _note_peak(path):
+    with open("/proc/self/status") as f:
+        kib = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
+    with open(path, "a") as f:
+        f.write(kib + "\\n")
+atexit.register(_note_peak, sys.argv[1])
+"""
+_WORKER = _PEAK + """
+from jitemu.jit.worker import main
+sys.exit(main())
+"""
+_LAUNCH = _PEAK + """
+from jitemu.jit import worker
+worker.COMMAND = [sys.executable, "-c", %r, sys.argv[1] + ".worker"]
+from jitemu.cli import main
+sys.exit(main(sys.argv[2:]))
+""" % _WORKER
+
+
+def _peak_mb(path):
+    """The largest peak a launched process wrote to `path` (MB), or None if
+    none did (for the worker: it never started)."""
+    try:
+        with open(path) as f:
+            return max(int(kib) for kib in f.read().split()) / 1024.0
+    except (OSError, ValueError):
+        return None
 
 
 def run_jitemu(w, tmp, cache_dir):
-    log = os.path.join(tmp, "jitemu.log")
-    if os.path.exists(log):
-        os.remove(log)
-    cmd = [sys.executable, "-m", "jitemu.cli"]
+    """(seconds or None, jitemu's peak MB or None, its compile worker's peak
+    MB or None when no worker ran), with the translation cache in
+    `cache_dir` (for a cold run, a fresh empty directory)."""
+    log, peak = os.path.join(tmp, "jitemu.log"), os.path.join(tmp, "jitemu.peak")
+    for path in (log, peak, peak + ".worker"):
+        if os.path.exists(path):
+            os.remove(path)
+    cmd = [sys.executable, "-c", _LAUNCH, peak]
     if w.kind == "pc":
         cmd += ["boot", "--bios", w.image, "--disk", w.disk, "--fixed-time", "2024-01-01T00:00:00"]
     else:
         cmd += ["run", w.image]
     cmd += ["--debugcon", log, "-q"]
-    env = dict(os.environ)
-    if w.cache == "cold":
-        cmd.append("--no-cache")
-    else:
-        env["JITEMU_CACHE_DIR"] = cache_dir
-    return _timed(cmd, log, w.done, env=env)
+    env = dict(os.environ, JITEMU_CACHE_DIR=cache_dir)
+    t, _ = _timed(cmd, log, w.done, env=env, settle=60)
+    return t, _peak_mb(peak), _peak_mb(peak + ".worker")
 
 
 def run_qemu(w, tmp):
@@ -253,14 +309,18 @@ def measure(selected, rounds, progress, scale=1):
             if w.cache == "warm":
                 run_jitemu(w, tmp, cache_dir)  # fill the cache once
             times = {"jitemu": [], "qemu": [], "unicorn": []}
-            peaks = {"jitemu": [], "qemu": []}
+            peaks = {"jitemu": [], "qemu": [], "worker": []}
             for r in range(rounds):  # alternate, so drift hits all alike
                 progress("%s: round %d/%d" % (w.name, r + 1, rounds))
-                for name, (t, mb) in [("jitemu", run_jitemu(w, tmp, cache_dir))] + (
-                        [("qemu", run_qemu(w, tmp))] if have_qemu else []) + (
+                t, mb, worker_mb = _run_jitemu_once(w, tmp, cache_dir)
+                times["jitemu"].append(t)
+                peaks["jitemu"].append(mb)
+                if worker_mb is not None:
+                    peaks["worker"].append(worker_mb)
+                for name, (t, mb) in ([("qemu", run_qemu(w, tmp))] if have_qemu else []) + (
                         [("unicorn", run_unicorn(w, tmp))] if have_unicorn and w.unicorn and r == 0 else []):
                     times[name].append(t)  # Unicorn: slow on long kernels, one run
-                    if name in peaks:
+                    if name == "qemu":
                         peaks[name].append(mb)
             med = {}
             for k, v in times.items():
@@ -270,10 +330,22 @@ def measure(selected, rounds, progress, scale=1):
                 elif v:
                     med[k] = None  # did not finish
             for k, v in peaks.items():
-                if v:
-                    med[k + " MB"] = max(v)
+                if any(v):
+                    med[k + " MB"] = max(mb for mb in v if mb)
+            med["worker runs"] = "%d of %d" % (len(peaks["worker"]), rounds)
             results.append((w, icount, med))
     return results
+
+
+def _run_jitemu_once(w, tmp, cache_dir):
+    """A cold run gets an empty cache directory of its own, removed after."""
+    if w.cache != "cold":
+        return run_jitemu(w, tmp, cache_dir)
+    fresh = tempfile.mkdtemp(prefix="cold-cache-", dir=tmp)
+    try:
+        return run_jitemu(w, tmp, fresh)
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
 
 
 def table(results):
@@ -289,10 +361,19 @@ def table(results):
         mb = lambda k: "%.0f" % med[k] if med.get(k) else "-"  # noqa: E731
         lines.append("%-20s %11d %9s %8s %9s %8s %9s %8s %7s %7s" % (
             w.name, icount, f(j), f(q), f(u), mips(j), mips(q), ratio, mb("jitemu MB"), mb("qemu MB")))
+        if med.get("worker MB"):  # its MB under jitemu's, the rest of the line says when it ran
+            left = "%-20s (ran in %s runs)" % ("  compile worker", med["worker runs"])
+            lines.append(left.ljust(len(head) - 16) + "%7s" % mb("worker MB"))
     lines.append("qemu/jit > 1 means jitemu is faster.  Times: median wall time of whole processes"
                  " (Unicorn: one run).")
-    lines.append("MB: peak resident memory summed over the emulator's processes (jitemu: the emulator"
-                 " and its region compile worker).")
+    lines += [
+        "cold: each jitemu run starts with an empty translation cache directory (JITEMU_CACHE_DIR); its blocks are",
+        "  copied together from the stencil library built at install, with no LLVM compile for the instruction forms",
+        "  that library holds; forms it lacks and hot regions are compiled by LLVM.  warm: the cache directory that",
+        "  one earlier run filled (code is linked, not compiled).  The CPU kernels run cold.",
+        "MB: peak resident memory (VmHWM) of the emulator's process alone.  jitemu's region compile worker, a second",
+        "  process started when code gets hot, is on its own line when it ran.",
+    ]
     return "\n".join(lines)
 
 
