@@ -737,6 +737,58 @@ class BlockBuilder:
         if self.hot_key is not None:
             self._count_runs()
 
+    def _entry_state(self, phys_lo, phys_hi):
+        """In the prologue: the physical bytes this block was made from
+        (unless None), and the entry value of each flag the block reads or
+        writes (a flag it never touches costs nothing; one it writes needs
+        its entry value on the exits taken before the write)."""
+        body = self.lines
+        self.lines = []
+        if phys_lo is not None:
+            self.store_field("cur_phys_lo", phys_lo)
+            self.store_field("cur_phys_hi", phys_hi)
+        self.emit("store i1 false, ptr %wslow")
+        if self._used:
+            self.load_flags([n for n in FLAG_BITS if n in self._used])
+        if self.region:
+            self.regs_in()
+            self.emit("store i64 %s, ptr %%icb" % self.load_field("icount", ty="i64"))
+        body[self._phys_stores:self._phys_stores] = self.lines
+        self.lines = body
+
+    def _epilogue(self):
+        """The one exit of the function: EIP, the instruction count and the
+        flags go back to the state, then a jump through the exit's slot
+        (chained) or a return to the dispatcher."""
+        self.lines.append("epilogue:")
+        self.label = "epilogue"
+        eips = ", ".join("[%s, %%%s]" % (e, lab) for e, _, lab, _ in self._exits)
+        counts = ", ".join("[%s, %%%s]" % (n, lab) for _, n, lab, _ in self._exits)
+        slots = ", ".join("[%s, %%%s]" % (sl, lab) for _, _, lab, sl in self._exits)
+        eip = self.op("phi i32 " + eips)
+        n = self.op("phi i64 " + counts)
+        slot = self.op("phi ptr " + slots)
+        self.flush_flags()
+        self.regs_out()
+        self.store_field("eip", eip)
+        if not self.region:  # (a region's exits carry the whole count)
+            n = self.op("add i64 %s, %s" % (self.load_field("icount", ty="i64"), n))
+        self.store_field("icount", n, ty="i64")
+        self.store_field("last_slot", slot, ty="ptr")
+        self.store_field("last_hflags", self.hflags)
+        self.cbr(self.op("icmp eq ptr %s, null" % slot), "leave", "chain")
+        self.lines.append("chain:")
+        target = self.op("load ptr, ptr %s" % slot)
+        self.emit("musttail call void %s(ptr %%s)" % target)
+        self.emit("ret void")
+        self.lines.append("leave:")
+        self.emit("ret void")
+
+    def _place_addresses(self):
+        """The constant addresses the body used, computed in the entry block."""
+        self.lines[self._address_at:self._address_at] = [
+            "  %s = %s" % (p, text) for text, p in self._addresses.items()]
+
     def _count_runs(self, counter=None):
         """Count the block's runs in `counter` (a global of its own unless
         given): name it hot, or start the compile worker, at thresholds."""
@@ -762,47 +814,9 @@ class BlockBuilder:
         self.place(cold)
 
     def finish(self, phys_lo=0, phys_hi=0):
-        # In the prologue: the physical bytes this block was made from, and
-        # the entry value of each flag the block reads or writes (a flag it
-        # never touches costs nothing; one it writes needs its entry value
-        # on the exits taken before the write).
-        body = self.lines
-        self.lines = []
-        self.store_field("cur_phys_lo", phys_lo)
-        self.store_field("cur_phys_hi", phys_hi)
-        self.emit("store i1 false, ptr %wslow")
-        if self._used:
-            self.load_flags([n for n in FLAG_BITS if n in self._used])
-        if self.region:
-            self.regs_in()
-            self.emit("store i64 %s, ptr %%icb" % self.load_field("icount", ty="i64"))
-        body[self._phys_stores:self._phys_stores] = self.lines
-        self.lines = body
-        self.lines.append("epilogue:")
-        self.label = "epilogue"
-        eips = ", ".join("[%s, %%%s]" % (e, lab) for e, _, lab, _ in self._exits)
-        counts = ", ".join("[%s, %%%s]" % (n, lab) for _, n, lab, _ in self._exits)
-        slots = ", ".join("[%s, %%%s]" % (sl, lab) for _, _, lab, sl in self._exits)
-        eip = self.op("phi i32 " + eips)
-        n = self.op("phi i64 " + counts)
-        slot = self.op("phi ptr " + slots)
-        self.flush_flags()
-        self.regs_out()
-        self.store_field("eip", eip)
-        if not self.region:  # (a region's exits carry the whole count)
-            n = self.op("add i64 %s, %s" % (self.load_field("icount", ty="i64"), n))
-        self.store_field("icount", n, ty="i64")
-        self.store_field("last_slot", slot, ty="ptr")
-        self.store_field("last_hflags", self.hflags)
-        self.cbr(self.op("icmp eq ptr %s, null" % slot), "leave", "chain")
-        self.lines.append("chain:")
-        target = self.op("load ptr, ptr %s" % slot)
-        self.emit("musttail call void %s(ptr %%s)" % target)
-        self.emit("ret void")
-        self.lines.append("leave:")
-        self.emit("ret void")
+        self._entry_state(phys_lo, phys_hi)
+        self._epilogue()
         self.lines.append("}")
-        self.lines[self._address_at:self._address_at] = [
-            "  %s = %s" % (p, text) for text, p in self._addresses.items()]
+        self._place_addresses()
         globals_ = ["%s = internal global ptr @chain_return" % sl for sl in self._slots]
         return "\n".join(self._globals + globals_ + self.lines)

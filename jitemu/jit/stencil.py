@@ -207,43 +207,13 @@ class StencilBuilder(BlockBuilder):
         self.terminated = True
 
     def finish_stencil(self):
-        """The function's text (holes still tokens; see stencil_ir)."""
-        body = self.lines
-        self.lines = []
-        self.emit("store i1 false, ptr %wslow")
-        if self._used:
-            self.load_flags([n for n in FLAG_BITS if n in self._used])
-        body[self._phys_stores:self._phys_stores] = self.lines
-        self.lines = body
+        """The function's text (holes still tokens; see resolve_holes)."""
+        self._entry_state(None, None)
         if self._exits:
             self._epilogue()
         self.lines.append("}")
-        self.lines[self._address_at:self._address_at] = [
-            "  %s = %s" % (p, text) for text, p in self._addresses.items()]
+        self._place_addresses()
         return "\n".join(self.lines)
-
-    def _epilogue(self):
-        self.lines.append("epilogue:")
-        self.label = "epilogue"
-        eip = self.op("phi i32 " + ", ".join("[%s, %%%s]" % (e, lab) for e, _, lab, _ in self._exits))
-        n = self.op("phi i64 " + ", ".join("[%s, %%%s]" % (c, lab) for _, c, lab, _ in self._exits))
-        slot = self.op("phi ptr " + ", ".join("[%s, %%%s]" % (sl, lab) for _, _, lab, sl in self._exits))
-        self.flush_flags()
-        self.store_field("eip", eip)
-        c = self.load_field("icount", ty="i64")
-        self.store_field("icount", self.op("add i64 %s, %s" % (c, n)), ty="i64")
-        self.store_field("last_slot", slot, ty="ptr")
-        self.store_field("last_hflags", self.hflags)
-        if not self._slots:
-            self.emit("ret void")
-            return
-        self.cbr(self.op("icmp eq ptr %s, null" % slot), "leave", "chain")
-        self.lines.append("chain:")
-        target = self.op("load ptr, ptr %s" % slot)
-        self.emit("musttail call void %s(ptr %%s)" % target)
-        self.emit("ret void")
-        self.lines.append("leave:")
-        self.emit("ret void")
 
 
 class Stencil:
@@ -307,7 +277,7 @@ def prologue_stencil(name, hflags, count_runs):
     b.emit("musttail call void @CONTINUE(ptr %s)")
     b.emit("ret void")
     b.lines.append("}")
-    b.lines[b._address_at:b._address_at] = ["  %s = %s" % (p, text) for text, p in b._addresses.items()]
+    b._place_addresses()
     ir = "\n".join(resolve_holes(line) for line in b.lines)
     return Stencil(name, ir, False, False, 1 if count_runs else 0)
 
