@@ -183,3 +183,32 @@ def test_a_warm_boot_never_imports_capstones_python_binding(tmp_path):
         assert r.returncode == 1, r.stderr[-2000:]
     imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
     assert "capstone" not in imported
+
+
+def test_blocks_made_in_c_run_the_selftest_as_blocks_made_in_python(monkeypatch):
+    from jitemu.jit.translator import Translator
+    from jitemu.machine import Machine
+    from jitemu.devices.debugcon import DebugConsole
+    selftest = open(os.path.join(ROOT, "firmware", "images", "selftest.bin"), "rb").read()
+
+    def run():
+        m = Machine()
+        m.load_firmware(selftest)
+        con = m.attach(DebugConsole())
+        assert m.run() == "halt"
+        return m, con.text, m.regs.snapshot()
+
+    m_c, text_c, regs_c = run()
+    original = Translator.sync_baseline
+
+    def python_only(self):
+        original(self)
+        self._c_on = False
+        self.lib.rt_set_baseline(self.s, 0)
+
+    monkeypatch.setattr(Translator, "sync_baseline", python_only)
+    m_py, text_py, regs_py = run()
+    assert m_c.stats()["blocks_baseline_c"] > 0.9 * m_c.stats()["blocks_baseline"]
+    assert m_py.stats()["blocks_baseline_c"] == 0 and m_py.stats()["blocks_baseline"] > 0
+    assert text_c.rstrip().endswith(", 0 failed") and text_c == text_py
+    assert regs_c == regs_py and m_c.icount == m_py.icount
