@@ -504,17 +504,19 @@ class Machine:
         out = ffi.new("uint64_t[4]")
         lib.rt_stats(self.s, out)
         t = self._translator
+        in_c = lib.rt_baseline_blocks(self.s)  # made by the runtime's own block loop
         return {
             "instructions": self.s.icount,
             "block_executions": self.s.block_execs,
             "blocks_live": out[0],
             "blocks_invalidated": out[1],
             "smc_pages": out[2],
-            "blocks_translated": t.blocks_translated if t else 0,
+            "blocks_translated": (t.blocks_translated if t else 0) + in_c,
             "blocks_reused": t.blocks_reused if t else 0,
             "blocks_from_cache": t.blocks_cached if t else 0,
             "blocks_hot": t.blocks_hot if t else 0,
-            "blocks_baseline": t.baseline.blocks if t and t.baseline else 0,
+            "blocks_baseline": (t.baseline.blocks if t and t.baseline else 0) + in_c,
+            "blocks_baseline_c": in_c,
             "stencils_made": t.baseline.library.compiled if t and t.baseline and t.baseline.made else 0,
             "compile_seconds": t.compile_seconds if t else 0.0,
             "exceptions": self.s.exc_count,

@@ -56,6 +56,14 @@ int cpu_run(CPUState *s)
         uint32_t key = s->hflags;
         if (s->side_exit) key |= HF_NOREGION; /* the region could not run this instruction */
         Block *b = bt_lookup(rt, pc, cs_base, key);
+        if (!b && rt->bl_enabled && !s->bp_count && !s->trace_flags && !(key & (HF_TF | HF_STEP)) &&
+            !bl_deferred(rt, pc, cs_base, key)) {
+            /* The baseline tier makes it here when every form is known;
+             * else Python does (or the LLVM tier). */
+            int r = bl_translate(s, pc, cs_base, key);
+            if (r < 0) continue; /* the fetch faulted: delivered above */
+            if (r > 0) b = bt_lookup(rt, pc, cs_base, key);
+        }
         if (!b) {
             s->miss_pc = pc;
             s->miss_cs_base = cs_base;

@@ -121,6 +121,13 @@ typedef struct Runtime {
     uint64_t msr_apic_base, msr_pat;
     uint32_t tr_type;    /* descriptor type of the task register's TSS */
     int delivering;      /* nesting of protected-mode exception delivery */
+    /* The baseline tier's C block loop (baseline.c): on when Python says
+     * (rt_set_baseline); the keys Python keeps for itself (code it may
+     * reinstate: regions, the persistent cache); blocks it made. */
+    int bl_enabled;
+    uint32_t *bl_defer; /* 3 words a key, open addressing; all zero: empty */
+    uint32_t bl_defer_cap, bl_defer_used;
+    uint64_t bl_blocks;
 } Runtime;
 
 #define RT(s) ((Runtime *)(s))
@@ -192,6 +199,33 @@ void *bl_assemble(uint32_t n, const uint16_t *ids, const uint32_t *holes,
                   uint32_t n_data, const uint64_t *data_init);
 uint64_t *bl_last_data(void);
 void bl_stats(uint64_t *out3);
+/* A stencil's meta bits: what ends a block (bl_meta). */
+#define BL_META_TERMINATED 1
+#define BL_META_END_AFTER 2
+#define BL_META_SLOTS_SHIFT 2 /* data words above */
+int bl_meta(uint32_t first, uint32_t n, const uint8_t *meta);
+uint32_t bl_generation(void);
+/* Internal to stencil.c and baseline.c: */
+void bl_lock_acquire(void);
+void bl_lock_release(void);
+void *bl_assemble_locked(uint32_t n, const uint16_t *ids, const uint32_t *holes,
+                         uint32_t n_data, const uint64_t *data_init);
+int bl_stencil_meta(uint32_t id);
+void bl_forms_clear(void);
+
+/* baseline.c: the tier's block loop in C */
+int bl_decoder_open(const char *path);
+int bl_signature(uint32_t hflags, const uint8_t *code, uint32_t len, uint32_t eip,
+                 uint8_t *sig_out, uint32_t *values);
+int bl_sig_size(void);
+int bl_known(uint32_t hflags, const uint8_t *code, uint32_t len, uint32_t eip);
+int bl_forms(uint32_t n, const uint32_t *hflags, const uint8_t *code, const uint8_t *lens, const uint16_t *ids);
+void bl_structural(uint32_t mode, int kind, int flag, uint32_t id);
+int bl_translate(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags);
+int bl_deferred(Runtime *rt, uint32_t pc, uint32_t cs_base, uint32_t hflags);
+int cpu_code_phys(CPUState *s, uint32_t lin, uint32_t *phys);
+int bt_insert(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
+              uint32_t phys_lo, uint32_t phys_hi, void *fn, uint32_t id);
 
 /* stack.c */
 void push16(CPUState *s, uint32_t v);

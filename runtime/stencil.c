@@ -37,6 +37,7 @@ typedef struct {
     uint32_t reloc_first;  /* into lib.relocs, which omits elided jumps */
     uint32_t reloc_count;
     uint32_t continues;    /* it falls through to a next stencil */
+    int meta;              /* BL_META_* from bl_meta, or -1 before it */
 } BlStencil;
 
 typedef struct {
@@ -52,7 +53,12 @@ static BlLib lib;
 static uint8_t *arena_cur, *arena_end;
 static uint64_t stat_code, stat_data, stat_blocks;
 static uint64_t *last_data;
+static uint32_t generation; /* libraries loaded so far */
 static pthread_mutex_t bl_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* baseline.c's tables share the library's lock. */
+void bl_lock_acquire(void) { pthread_mutex_lock(&bl_lock); }
+void bl_lock_release(void) { pthread_mutex_unlock(&bl_lock); }
 
 int bl_holes(void) { return BL_HOLES; }
 
@@ -119,6 +125,7 @@ static int load(BlLib *nl, const uint8_t *code, uint32_t code_len,
         t->len = len;
         t->reloc_first = kept;
         t->continues = 0;
+        t->meta = -1;
         /* LLVM ends the fall-through path with `jmp CONTINUE` (e9 rel32);
          * when that is the last instruction the next stencil follows
          * directly, so the jump is dropped along with its relocation. */
@@ -191,6 +198,8 @@ int bl_load(const uint8_t *code, uint32_t code_len,
         /* Blocks already made keep their own copies and trampolines. */
         lib_free(&lib);
         lib = nl;
+        generation++;
+        bl_forms_clear(); /* its signatures named the old library's ids */
     } else {
         lib_free(&nl); /* the old library stays in use */
     }
@@ -283,6 +292,12 @@ static void *assemble(uint32_t n, const uint16_t *ids, const uint32_t *holes,
     return base;
 }
 
+void *bl_assemble_locked(uint32_t n, const uint16_t *ids, const uint32_t *holes,
+                         uint32_t n_data, const uint64_t *data_init)
+{
+    return assemble(n, ids, holes, n_data, data_init);
+}
+
 void *bl_assemble(uint32_t n, const uint16_t *ids, const uint32_t *holes,
                   uint32_t n_data, const uint64_t *data_init)
 {
@@ -311,4 +326,31 @@ void bl_stats(uint64_t *out3)
     out3[1] = stat_data;
     out3[2] = stat_blocks;
     pthread_mutex_unlock(&bl_lock);
+}
+
+/* What the block loop needs of stencils first..first+n-1 (Python's
+ * Stencil: terminated, end_after, data words), as BL_META_* bits. */
+int bl_meta(uint32_t first, uint32_t n, const uint8_t *meta)
+{
+    pthread_mutex_lock(&bl_lock);
+    int rc = (uint64_t)first + n > lib.n_st ? -1 : 0;
+    for (uint32_t i = 0; rc == 0 && i < n; i++) lib.st[first + i].meta = meta[i];
+    pthread_mutex_unlock(&bl_lock);
+    return rc;
+}
+
+/* Under bl_lock: stencil id's BL_META_* bits, or -1. */
+int bl_stencil_meta(uint32_t id)
+{
+    return id < lib.n_st ? lib.st[id].meta : -1;
+}
+
+/* Changes whenever a library is loaded: Python reloads its own when
+ * another (a test's) took its place. */
+uint32_t bl_generation(void)
+{
+    pthread_mutex_lock(&bl_lock);
+    uint32_t g = generation;
+    pthread_mutex_unlock(&bl_lock);
+    return g;
 }

@@ -2,7 +2,11 @@
 
 A miss decodes the block, finds each instruction's form (stencil.py) in the
 stencil library and hands the runtime (runtime/stencil.c) the stencil ids
-and hole values: it copies and patches them in microseconds.  LLVM only
+and hole values: it copies and patches them in microseconds.  Usually the
+runtime does all of that itself (runtime/baseline.c) and Python never sees
+the miss: every library entry carries a sample instruction, whose C
+signature the runtime maps to the entry's stencil; Python sees only blocks
+with a form C does not know yet.  LLVM only
 runs for a form seen for the first time: the missing forms of a block are
 lifted and compiled together, once, and the library keeps them for every
 later block, machine and (through the cache directory) run.  A block with
@@ -47,12 +51,17 @@ class StencilLibrary:
         self._helper_index = {n: i for i, n in enumerate(self.helpers)}
         self.path = path
         self.by_key = {}     # form key -> stencil id, or None (the form cannot be a stencil)
-        self.entries = []    # id -> (code bytes, [(offset, type, kind, index, addend)], meta)
+        # id -> (code bytes, [(offset, type, kind, index, addend)], meta, sample):
+        # the sample, (hflags, instruction bytes), is an instance of the form
+        # (None for prologues and exits), from which the runtime learns it.
+        self.entries = []
         self.compiled = 0    # forms compiled by this process
         self.seconds = 0.0   # ... and the time that took (lifting and LLVM)
         self._extra = []     # (key, entry) made since the packaged library: what `path` keeps
         self._unsaved = 0
         self._loaded = 0     # entries the runtime has
+        self._generation = None  # bl_generation() when they were loaded
+        self._aliases = []   # (hflags, bytes, id): more instances the runtime knows a form by
         self._lock = threading.Lock()
         self._maker = None
         self.broken = False
@@ -85,15 +94,15 @@ class StencilLibrary:
         """The id of a block-structure stencil (structural_stencil)."""
         sid = self.by_key.get(key)
         if sid is None:
-            self.add([(key, structural_stencil(key))])
+            self.add([(key, structural_stencil(key), None)])
             sid = self.by_key[key]
         return sid
 
     def add(self, made):
-        """Compile [(key, Stencil)] in one module and add those not there
-        yet (another machine's thread may have made them meanwhile)."""
+        """Compile [(key, Stencil, sample)] in one module and add those not
+        there yet (another machine's thread may have made them meanwhile)."""
         with self._lock:
-            made = [(k, st) for k, st in made if k not in self.by_key]
+            made = [m for m in made if m[0] not in self.by_key]
             if made:
                 self._add(made)
 
@@ -102,43 +111,109 @@ class StencilLibrary:
         t0 = time.perf_counter()
         if self._maker is None:
             self._maker = ObjectMaker()
-        obj = read_object(self._maker.make_stencils(module_text([st for _, st in made])))
+        obj = read_object(self._maker.make_stencils(module_text([st for _, st, _ in made])))
         if obj.other_sections:
             raise RuntimeError("stencils need data besides their code: %s" % ", ".join(obj.other_sections))
-        self._merge([(key, self._entry(obj.functions[st.name], st)) for key, st in made], extra=True)
+        self._merge([(key, entry_of(obj.functions[st.name], st, self._helper_index, sample))
+                     for key, st, sample in made], extra=True)
         self.compiled += len(made)
         self._unsaved += len(made)
         self.seconds += time.perf_counter() - t0
         if self._unsaved >= 256:
             self.save()
 
-    def _entry(self, fn, st):
-        return entry_of(fn, st, self._helper_index)
+    @property
+    def loaded(self):
+        """The runtime has every entry (and no other process-wide library
+        took their place since: tests load their own)."""
+        return self._loaded == len(self.entries) and self._generation == self.lib.bl_generation()
 
     def load(self):
-        """Give the runtime the entries it does not have yet."""
-        if self._loaded == len(self.entries):
+        """Give the runtime the entries it does not have yet, and what its
+        block loop needs to find them (runtime/baseline.c)."""
+        if self.loaded or self.broken:
             return
         ffi = self.ffi
         code = bytearray()
         table, rel = [], []
-        for body, relocs, _ in self.entries:
+        for body, relocs, _, _ in self.entries:
             table += [len(code), len(body), len(rel) // 4, len(relocs)]
             code += body
             for off, typ, kind, index, addend in relocs:
                 rel += [off, typ | kind << 8 | index << 16, addend & 0xFFFFFFFF, 0]
         helpers = [int(ffi.cast("uintptr_t", ffi.addressof(self.lib, n))) for n in self.helpers]
-        if self.lib.bl_load(bytes(code), len(code), table, len(self.entries), rel, len(rel) // 4,
-                            helpers, len(helpers)) != 0:
-            # (A damaged library file that still unpickled.)  The runtime
-            # keeps no half-loaded table; blocks go to the LLVM tier.
-            self.broken = True
-            log.warning("jitemu: warning: the stencil library was refused; the baseline tier is off")
+        with self._lock:
+            if self.lib.bl_load(bytes(code), len(code), table, len(self.entries), rel, len(rel) // 4,
+                                helpers, len(helpers)) != 0:
+                # (A damaged library file that still unpickled.)  The runtime
+                # keeps no half-loaded table; blocks go to the LLVM tier.
+                self.broken = True
+                log.warning("jitemu: warning: the stencil library was refused; the baseline tier is off")
+                return
+            self._generation = self.lib.bl_generation()
+            self._loaded = len(self.entries)
+            self._teach()
+
+    def _teach(self):
+        """Tell the runtime's block loop each stencil's block-ending bits,
+        the prologue and exit stencils by mode, and the instruction forms by
+        sample (bl_load forgot the old ones)."""
+        meta = bytes(t | e << 1 | d << 2 for _, _, (t, e, d), _ in self.entries)
+        self.lib.bl_meta(0, len(meta), meta)
+        samples = list(self._aliases)
+        for key, sid in self.by_key.items():
+            if sid is None:
+                continue
+            if key[0] in ("@prologue", "@exit"):
+                self.lib.bl_structural(key[1], key[0] == "@exit", key[2], sid)
+            elif self.entries[sid][3] is not None:
+                hflags, raw = self.entries[sid][3]
+                samples.append((hflags, raw, sid))
+        if samples and decoder_ready(self.lib):
+            self._teach_forms(samples)
+
+    def _teach_forms(self, samples):
+        ffi = self.ffi
+        n = len(samples)
+        blob = b"".join(raw[:16].ljust(16, b"\0") for _, raw, _ in samples)
+        self.lib.bl_forms(n, ffi.new("uint32_t[]", [h for h, _, _ in samples]), blob,
+                          bytes(min(len(raw), 15) for _, raw, _ in samples),
+                          ffi.new("uint16_t[]", [sid for _, _, sid in samples]))
+
+    def alias(self, instances):
+        """[(hflags, bytes, id)]: instances of known forms that the runtime
+        did not recognise (a signature finer than the form key): it will."""
+        if not instances or not decoder_ready(self.lib):
             return
-        self._loaded = len(self.entries)
+        with self._lock:
+            self._aliases.extend(instances)
+            if self.loaded:
+                self._teach_forms(instances)
 
     def meta(self, sid):
         return self.entries[sid][2]
+
+
+_decoder = None
+
+
+def decoder_ready(lib):
+    """Open capstone for the runtime (once per process): the library the
+    Python binding loads (capstone/lib in its package, or
+    $LIBCAPSTONE_PATH), found without importing the binding."""
+    global _decoder
+    if _decoder is None:
+        import importlib.util
+        paths = [os.environ.get("LIBCAPSTONE_PATH")]
+        spec = importlib.util.find_spec("capstone")
+        if spec is not None and spec.submodule_search_locations:
+            paths.append(os.path.join(spec.submodule_search_locations[0], "lib"))
+        _decoder = False
+        for d in paths:
+            if d and os.path.exists(os.path.join(d, "libcapstone.so")):
+                _decoder = lib.bl_decoder_open(os.path.join(d, "libcapstone.so").encode()) == 0
+                break
+    return _decoder
 
 
 def structural_keys(mode):
@@ -153,11 +228,12 @@ def structural_stencil(key):
     return prologue_stencil(name, mode, flag) if kind == "@prologue" else exit_stencil(name, mode, flag)
 
 
-def entry_of(fn, st, helper_index):
+def entry_of(fn, st, helper_index, sample=None):
     """A library entry for stencil `st` compiled as ELF function `fn`:
     (code, [(offset, type, kind, index, addend)], (terminated, end_after,
-    data words)), or None when it calls something that is no helper (LLVM
-    made up a memcpy) or has a relocation the runtime does not patch."""
+    data words), sample), or None when it calls something that is no
+    helper (LLVM made up a memcpy) or has a relocation the runtime does not
+    patch.  `sample` is (hflags, bytes) of an instruction of the form."""
     relocs = []
     for r in fn.relocs:
         sym = r.symbol
@@ -174,7 +250,7 @@ def entry_of(fn, st, helper_index):
         else:
             return None
         relocs.append((r.offset, r.type, kind, index, r.addend))
-    return fn.code, relocs, (st.terminated, st.end_after, st.slots)
+    return fn.code, relocs, (st.terminated, st.end_after, st.slots), sample
 
 
 def _digest():
@@ -195,9 +271,13 @@ def _read(path, digest):
         pairs = saved["forms"]
         for key, entry in pairs:
             if entry is not None:
-                code, relocs, (terminated, end_after, slots) = entry
+                code, relocs, (terminated, end_after, slots), sample = entry
                 if not isinstance(code, bytes) or not all(len(r) == 5 for r in relocs):
                     raise ValueError
+                if sample is not None:
+                    hflags, raw = sample
+                    if not isinstance(hflags, int) or not isinstance(raw, bytes):
+                        raise ValueError
         return pairs
     except (OSError, EOFError, ValueError, TypeError, KeyError, pickle.UnpicklingError, AttributeError,
             ImportError, IndexError):
@@ -280,13 +360,14 @@ class Baseline:
                 return self._fallback()
             if key not in lib.by_key and key not in missing:
                 try:
-                    missing[key] = lift_stencil("f%d" % len(missing), sym, hflags & MODE_BITS, LIFTERS[insn.name])
+                    missing[key] = (lift_stencil("f%d" % len(missing), sym, hflags & MODE_BITS, LIFTERS[insn.name]),
+                                    (hflags, insn.raw))
                 except NotConcrete:
                     lib.by_key[key] = None
                     return self._fallback()
             elif lib.by_key.get(key, 0) is None:
                 return self._fallback()
-            meta = missing[key] if key in missing else None
+            meta = missing[key][0] if key in missing else None
             terminated, end_after = (meta.terminated, meta.end_after) if meta else lib.meta(lib.by_key[key])[:2]
             values[2] = len(insns)
             insns.append((key, values, insn))
@@ -303,10 +384,22 @@ class Baseline:
                 break
             eip = nxt
         if missing:
-            lib.add(list(missing.items()))
+            lib.add([(k, st, sample) for k, (st, sample) in missing.items()])
             if any(lib.by_key.get(k) is None for k in missing):
                 return self._fallback()
-        return self._assemble(pc, cs_base, hflags, phys0, off, insns, end)
+        made = self._assemble(pc, cs_base, hflags, phys0, off, insns, end)
+        if made is not None and lib.loaded:
+            self._teach(hflags, insns)
+        return made
+
+    def _teach(self, hflags, insns):
+        """Instances of known forms the runtime's block loop did not
+        recognise (its signature may be finer than the form key): next
+        time it will."""
+        lib, known = self.library, self.t.lib.bl_known
+        new = [(hflags, insn.raw, lib.by_key[key]) for key, _, insn in insns
+               if known(hflags, insn.raw, len(insn.raw), insn.eip) == -1]
+        lib.alias(new)
 
     def _assemble(self, pc, cs_base, hflags, phys0, length, insns, end):
         lib = self.library

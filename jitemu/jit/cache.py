@@ -174,6 +174,12 @@ class CodeCache:
             self._symbols.setdefault(obj, set()).add(symbol)
         return data[end:]
 
+    def keys(self, regions=False):
+        """Every (pc, cs_base, hflags) the index has code for (a region
+        for, with `regions`)."""
+        return [k for k, entries in self._index.items()
+                if not regions or any(e[3].startswith("r") for e in entries)]
+
     def candidates(self, pc, cs_base, hflags):
         return self._index.get((pc, cs_base, hflags))
 

@@ -6,8 +6,10 @@ change meaning (segment override, REP/REPNE, operand and address size).
 """
 from dataclasses import dataclass, field, replace
 
-import capstone
-from capstone import x86_const as X
+# capstone's Python binding loads when the first Decoder is made (_load):
+# most blocks are decoded by the runtime (runtime/baseline.c), and a boot
+# whose every form is known never needs it (importing it costs ~0.1 s).
+capstone = X = None
 
 ES, CS, SS, DS, FS, GS = range(6)
 SEG_PREFIX = {0x26: ES, 0x2E: CS, 0x36: SS, 0x3E: DS, 0x64: FS, 0x65: GS}
@@ -72,6 +74,16 @@ class Insn:
     mode16: bool = True
 
 
+def _load():
+    global capstone, X, REGS, SREGS
+    if X is None:
+        import capstone as cs
+        from capstone import x86_const
+        capstone = cs
+        X = x86_const
+        REGS, SREGS = _build_regs()
+
+
 def _build_regs():
     regs = {}
     names8 = ["AL", "CL", "DL", "BL"]
@@ -91,7 +103,7 @@ def _build_regs():
     return regs, sregs
 
 
-REGS, SREGS = _build_regs()
+REGS = SREGS = None  # capstone register -> Reg, and -> SReg or CReg (_load)
 
 
 def _legacy_prefixes(raw):
@@ -129,6 +141,7 @@ class UndecodableError(Exception):
 
 class Decoder:
     def __init__(self):
+        _load()
         self._cs = {}
         for bits, mode in ((16, capstone.CS_MODE_16), (32, capstone.CS_MODE_32)):
             md = capstone.Cs(capstone.CS_ARCH_X86, mode)

@@ -83,7 +83,9 @@ def build(out_path, samples=None):
         obj = read_object(maker.make_stencils(module_text([st for _, st in chunk])))
         if obj.other_sections:
             raise SystemExit("stencils need data besides their code: %s" % ", ".join(obj.other_sections))
-        pairs += [(key, entry_of(obj.functions[st.name], st, helper_index)) for key, st in chunk]
+        # Each form keeps its sample: the runtime learns the form from it.
+        pairs += [(key, entry_of(obj.functions[st.name], st, helper_index,
+                                 forms[key][3] if key in forms else None)) for key, st in chunk]
     write(out_path, pairs)
     return len(forms), sum(1 for _, e in pairs if e is not None)
 

@@ -14,7 +14,7 @@ import queue
 import time
 
 from .block import BlockBuilder, module_prelude
-from .decode import Decoder, UndecodableError
+from .decode import UndecodableError
 from .helpers import addresses
 from .lift import LIFTERS
 from ..isa.table import TABLE
@@ -34,7 +34,8 @@ HF_NOREGION = 1 << 20  # first-tier code after a region's side exit (runtime/jit
 class Translator:
     def __init__(self, ffi, lib, state):
         self.ffi, self.lib, self.s = ffi, lib, state
-        self.decoder = Decoder()
+        self._decoder = None    # capstone's Python binding, made when first needed
+        self._c_on = None       # what the runtime was told (rt_set_baseline)
         self._compiler = None  # the LLVM tier's, made when first needed (llvmlite loads then)
         self.next_id = 0
         self.blocks_translated = 0
@@ -46,12 +47,12 @@ class Translator:
         self.background = os.environ.get("JITEMU_COMPILE_WORKER", "1") != "0"
         # Every block is compiled as a region at once, skipping the first
         # tier (tests of the region compiler).
-        self.regions_first = False
+        self._regions_first = False
         self.on_ready = None    # called (any thread) when a region is ready
         self._pending = {}      # id -> region being compiled by the worker
         self._ready = queue.Queue()
 
-        self.cache = None       # a jitemu.jit.cache.CodeCache, or None
+        self._cache = None      # a jitemu.jit.cache.CodeCache, or None
         # The baseline tier (copy-and-patch stencils, baseline.py) makes a
         # block without LLVM; the LLVM tier takes what it cannot.
         self.baseline = None
@@ -65,7 +66,7 @@ class Translator:
         self._done = {}
         # on_translate(pc, cs_base, hflags, block_id, [(addr, bytes, text)])
         # sees every block's guest instructions (tracing: in_asm).
-        self.on_translate = None
+        self._on_translate = None
         self.insns_translated = 0
         # Linear address -> what the translator could not lift there; the
         # warning waits until the guest runs it (executed_ud).
@@ -73,6 +74,55 @@ class Translator:
         self._logged_ud = set()
         self._buf = ffi.new("uint8_t[]", 4096 + 16)
         self._phys = ffi.new("uint32_t *")
+
+    @property
+    def decoder(self):
+        if self._decoder is None:
+            from .decode import Decoder  # (capstone's Python binding: only for blocks C left)
+            self._decoder = Decoder()
+        return self._decoder
+
+    # The runtime makes baseline blocks on a miss by itself (runtime/baseline.c)
+    # unless the translator must see every block (a tracer of new blocks,
+    # regions first) or the tier is off; breakpoints, tracing and
+    # single-stepping it checks itself.
+    @property
+    def on_translate(self):
+        return self._on_translate
+
+    @on_translate.setter
+    def on_translate(self, fn):
+        self._on_translate = fn
+        self.sync_baseline()
+
+    @property
+    def regions_first(self):
+        return self._regions_first
+
+    @regions_first.setter
+    def regions_first(self, on):
+        self._regions_first = on
+        self.sync_baseline()
+
+    @property
+    def cache(self):
+        return self._cache
+
+    @cache.setter
+    def cache(self, cache):
+        self._cache = cache
+        # Misses of keys with a cached region come here, to reinstate it;
+        # other cached blocks are made again in C (as cheap as linking).
+        for pc, cs_base, hflags in (cache.keys(regions=True) if cache is not None else ()):
+            self.lib.rt_defer(self.s, pc, cs_base, hflags)
+
+    def sync_baseline(self):
+        b = self.baseline
+        on = bool(b is not None and b.made and b.library.loaded and not b.library.broken
+                  and self._on_translate is None and not self._regions_first)
+        if on != self._c_on:
+            self._c_on = on
+            self.lib.rt_set_baseline(self.s, on)
 
     @property
     def compiler(self):
@@ -125,6 +175,13 @@ class Translator:
 
     def translate(self, pc, cs_base, hflags):
         """Translate the block at linear `pc` and its direct successors."""
+        if self._c_on is None and self.baseline is not None:
+            # The first miss: give the runtime the stencil library, and
+            # let its block loop take this block too (cpu_run tries again).
+            self.baseline.library.load()
+            self.sync_baseline()
+            if self._c_on:
+                return
         if self.regions_first and not hflags & HF_NOREGION:
             self.translate_hot(pc, cs_base, hflags)
             if self.lib.bt_contains(self.s, pc, cs_base, hflags) or self.s.fault_pending:
@@ -143,6 +200,14 @@ class Translator:
             if reused:
                 continue
             if self.baseline is not None and self.baseline.usable(hflags):
+                if p != pc and self._c_on:
+                    # A successor: the runtime's block loop makes it if it
+                    # can (the miss itself was left here by it).
+                    got = self.lib.bl_translate(self.s, p, cs_base, hflags)
+                    if got < 0:
+                        break
+                    if got > 0:
+                        continue
                 made = self.baseline.translate(p, cs_base, hflags)
                 if made is False:  # the fetch faulted
                     break
@@ -164,6 +229,7 @@ class Translator:
             regs.append((p, ranges, name))
             todo.extend((cs_base + e) & 0xFFFFFFFF for e in successors)
         if not parts:
+            self.sync_baseline()
             return
         addrs, obj = self.compiler.compile(module_prelude() + "\n\n".join(parts), exports)
         made = [(p, [(lo, self._read(lo, hi - lo + 1)) for lo, hi in ranges], name) for p, ranges, name in regs]
@@ -174,6 +240,7 @@ class Translator:
             self._install(p, cs_base, hflags, code, fn, int(name[1:]))
             self._done[(p, cs_base, hflags)] = (code, fn, int(name[1:]), False)
         self.blocks_translated += len(regs)
+        self.sync_baseline()
 
     def _register(self, pc, cs_base, hflags, fn, lo, hi):
         """Put a baseline block in the block table."""
@@ -261,6 +328,9 @@ class Translator:
         return True
 
     def _install(self, pc, cs_base, hflags, ranges, fn, ident):
+        # Code the C block loop does not make: its key's misses come here,
+        # where _reuse may reinstate it.
+        self.lib.rt_defer(self.s, pc, cs_base, hflags)
         lo = min(r[0] for r in ranges)
         hi = max(r[0] + len(r[1]) - 1 for r in ranges)
         self.lib.bt_register(self.s, pc, cs_base, hflags, lo, hi, fn, ident)
