@@ -476,7 +476,13 @@ int bl_translate(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags)
         if (meta & BL_META_TERMINATED) break;
         uint32_t nxt = (eip + size) & eip_mask;
         if (meta & BL_META_END_AFTER) { end = 1; end_next = nxt; break; }
-        if (off >= page_left || n - 1 >= MAX_INSNS) { end = 2; end_next = nxt; break; }
+        /* IP wraps (64 KiB in 16-bit code): the next instruction is not
+         * the bytes that follow, so the block ends and chains there. */
+        if (off >= page_left || n - 1 >= MAX_INSNS || (uint64_t)eip + size != nxt) {
+            end = 2;
+            end_next = nxt;
+            break;
+        }
         eip = nxt;
     }
     uint32_t ninsns = n - 1;

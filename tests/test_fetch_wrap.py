@@ -38,3 +38,17 @@ def test_writing_the_wrapped_byte_drops_the_translation():
     m.regs.eip = 0xFFF0
     assert m.run(max_instructions=100) == "halt"
     assert m.regs.eip == 0x12  # jmp +10h from FFFF: IP 11h
+
+
+def test_ip_wrapping_inside_a_block_goes_on_at_cs_0():
+    """16-bit IP wraps at 64 KiB: after NOPs at 1001:FFFE the next
+    instruction is at 1001:0000 (linear 10010h), not the bytes that
+    follow (20010h), even in the middle of what would be one block."""
+    rom = bytearray(b"\xf4" * 65536)
+    rom[0xFFF0:0xFFF5] = bytes.fromhex("eafeff0110")  # jmp far 1001:FFFE
+    m = Machine()
+    m.load_firmware(bytes(rom))
+    m.write_phys(0x2000E, bytes.fromhex("9090f4"))      # nop; nop; then (wrongly) hlt
+    m.write_phys(0x10010, bytes.fromhex("b83412f4"))    # mov ax, 1234h; hlt
+    assert m.run(max_instructions=100) == "halt"
+    assert (m.regs.eax & 0xFFFF, m.regs.eip) == (0x1234, 4)

@@ -378,7 +378,7 @@ class Baseline:
             if end_after:
                 end = (nxt, False)
                 break
-            if nxt != ((eip + insn.length) & eip_mask) or off >= page_left \
+            if nxt != eip + insn.length or off >= page_left \
                     or len(insns) >= MAX_INSNS:
                 end = (nxt, True)
                 break

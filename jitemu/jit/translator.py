@@ -526,7 +526,7 @@ class Translator:
                 b.exit(nxt, completed=False)  # the mode may have changed: no chaining
                 break
             # Stop at the page end, at IP wrap-around, or at the size cap.
-            if nxt != ((eip + insn.length) & eip_mask) or off >= 4096 - (phys0 & 0xFFF) \
+            if nxt != eip + insn.length or off >= 4096 - (phys0 & 0xFFF) \
                     or b.icount >= (1 if hflags & (HF_TF | HF_STEP) else MAX_INSNS) \
                     or (cs_base + nxt) & 0xFFFFFFFF in breakpoints:
                 b.exit(nxt, completed=False, chain=True)
