@@ -22,7 +22,10 @@ from .ports import PortBus
 log = logging.getLogger("jitemu")
 
 EXIT_STOP, EXIT_RESET, EXIT_IRQ, EXIT_SMC, EXIT_IO, EXIT_HOT, EXIT_INSTALL, EXIT_WARM = 1, 2, 4, 8, 16, 32, 64, 128
+EXIT_SYNC = 256  # another thread reads icount (see Machine.icount)
 TIERING = EXIT_HOT | EXIT_INSTALL | EXIT_WARM
+INTERNAL = TIERING | EXIT_SYNC  # requests run() serves and goes on
+SYNC_WAIT = 0.05  # seconds icount waits for the vCPU to publish its count
 RUN_MISS, RUN_EXIT, RUN_HLT, RUN_LIMIT, RUN_SHUTDOWN, RUN_DEBUG, RUN_STEP = 1, 2, 3, 4, 5, 6, 7
 DEBUG_STEP = 1
 TRACE_EXEC, TRACE_CPU, TRACE_INT = 1, 2, 4
@@ -82,6 +85,7 @@ class Machine:
         self._resume = threading.Event()
         self._foreign_reset = False
         self._vcpu_thread = None
+        self._run_thread = None  # the thread in run(), while _in_run
         # Set in a finally on the vCPU thread when it has left run(): on
         # Python 3.11 a Thread.join() cut short by Ctrl-C can mark a thread
         # that still runs as finished, so is_alive() is not trusted.
@@ -374,6 +378,7 @@ class Machine:
         if self.vcpu_running:
             raise RuntimeError("the vCPU is already running")
         self._vcpu_thread = threading.Thread(target=body, name="vcpu", daemon=True)
+        self._run_thread = self._vcpu_thread
         self._in_run = True  # before start(): a reset() right away must wait
         self._vcpu_done.clear()
         try:
@@ -423,6 +428,7 @@ class Machine:
             if _exiting:
                 return "stop"  # the interpreter is exiting: nothing may start
             _running.add(self)
+        self._run_thread = threading.current_thread()
         self._in_run = True
         try:
             return self._run(max_instructions)
@@ -465,16 +471,16 @@ class Machine:
                 continue
             if r == RUN_EXIT:
                 req = s.exit_request
-                if req & TIERING:
-                    lib.cpu_clear_exit(s, req & TIERING)
+                if req & INTERNAL:
+                    lib.cpu_clear_exit(s, req & INTERNAL)
                     if req & EXIT_WARM:
                         self.translator.warm()
                     if req & EXIT_INSTALL:
                         self.translator.install_ready()
                     if req & EXIT_HOT:
                         self.translator.translate_hot(s.hot_pc, s.hot_cs_base, s.hot_hflags)
-                    if not req & ~TIERING:
-                        continue
+                    if not req & ~INTERNAL:
+                        continue  # (EXIT_SYNC: first-tier code counts at every block's end)
                 lib.cpu_clear_exit(s, req & (EXIT_STOP | EXIT_IO))
                 if req & EXIT_RESET:
                     self._acknowledge_reset()
@@ -498,7 +504,19 @@ class Machine:
     # -- statistics -----------------------------------------------------
     @property
     def icount(self):
-        return self.s.icount
+        """Guest instructions run so far.  Read on another thread while the
+        guest runs, the count is exact at an instruction boundary of about
+        now: a hot loop compiled as one region counts in registers, so it
+        is asked (EXIT_SYNC) to publish its count at its next backward
+        edge, and the vCPU is given up to SYNC_WAIT seconds to do it (a
+        compile in progress cannot; its count is exact already)."""
+        s = self.s
+        if self._in_run and threading.current_thread() is not self._run_thread:
+            lib.cpu_request_exit(s, EXIT_SYNC)
+            end = time.monotonic() + SYNC_WAIT
+            while s.exit_request & EXIT_SYNC and self._in_run and time.monotonic() < end:
+                time.sleep(0.0002)
+        return s.icount
 
     def stats(self):
         out = ffi.new("uint64_t[4]")
@@ -506,7 +524,7 @@ class Machine:
         t = self._translator
         in_c = lib.rt_baseline_blocks(self.s)  # made by the runtime's own block loop
         return {
-            "instructions": self.s.icount,
+            "instructions": self.icount,
             "block_executions": self.s.block_execs,
             "blocks_live": out[0],
             "blocks_invalidated": out[1],

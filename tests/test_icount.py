@@ -1,7 +1,8 @@
 """The instruction count while a hot loop runs inside a region (one native
-function that never returns to the dispatcher): the progress line, the
-monitor's `info jit` and the budget see it move, exact at the loop's last
-backward edge, and exact at every helper call and when the run stops."""
+function that never returns to the dispatcher): the progress line and the
+monitor's `info jit` see it move, exact at a backward edge of the loop
+(which publishes its count when another thread reads Machine.icount), and
+it is exact at every helper call, at the budget and when the run stops."""
 import re
 import time
 
@@ -46,6 +47,24 @@ def test_the_count_moves_while_a_region_loops_and_is_exact_when_it_stops():
     assert mon.execute("stop") == ""
     # The far jump at the reset vector, then two instructions per pass.
     assert m.regs.ip == 0 and m.icount == 1 + 2 * m.regs.eax
+
+
+def test_reading_the_count_does_not_make_the_loop_leave_its_region():
+    m = hot_machine(LOOP)
+    m.start()
+    try:
+        assert wait_until(lambda: m.stats()["blocks_hot"] >= 1)
+        time.sleep(0.05)
+        runs = m.s.block_execs  # native code entered from the dispatcher
+        counts = []
+        for _ in range(50):
+            counts.append(m.icount)
+            time.sleep(0.002)
+        assert counts == sorted(counts) and counts[-1] - counts[0] > 100_000
+        assert m.s.block_execs - runs <= 1  # the count came from the loop, which went on
+    finally:
+        m.halt_vcpu()
+    assert m.icount == 1 + 2 * m.regs.eax
 
 
 def test_a_budget_ends_a_region_loop_within_one_pass():

@@ -18,6 +18,7 @@ FLAG_BITS = {"cf": 0, "pf": 2, "af": 4, "zf": 6, "sf": 7, "of": 11}
 HOT_THRESHOLD = 65536  # runs before a block heads a region (boot code rarely pays back an -O2 compile; kernels do)
 EXIT_HOT = 32
 EXIT_WARM = 128
+EXIT_SYNC = 256  # a reader on another thread wants `icount` exact (Machine.icount)
 WARM_THRESHOLD = HOT_THRESHOLD // 16  # runs before the compile worker is started
 ARITH_MASK = 0x8D5
 ITYPE = {1: "i8", 2: "i16", 4: "i32", 8: "i64"}
@@ -31,7 +32,9 @@ TBAA = [
     '!2 = !{!"guest", !0, i64 0}',
     '!3 = !{!1, !1, i64 0}',
     '!4 = !{!2, !2, i64 0}',
+    '!5 = !{!"branch_weights", i32 1, i32 1000000}',
 ]
+COLD = ", !prof !5"  # a branch whose first target is rarely taken
 
 
 def module_prelude():
@@ -361,27 +364,47 @@ class BlockBuilder:
             self.emit("store i64 %s, ptr %%icb" % total)
         return total
 
-    def _must_stop(self, icount=None):
+    def _must_stop(self):
         """i1: another thread asked the vCPU to leave (exit_request), or the
-        instruction budget is spent (`icount`: the count, if just computed)."""
+        instruction budget is spent."""
         req = self.load_field("exit_request", volatile=True)
-        if icount is None:
-            icount = self.load_field("icount", ty="i64")
         return self.bor(self.icmp("ne", 4, req, 0),
-                        self.icmp("uge", 8, icount, self.load_field("icount_limit", ty="i64")))
+                        self.icmp("uge", 8, self.load_field("icount", ty="i64"), self._limit()))
+
+    def _limit(self):
+        """The instruction budget (`icount_limit`).  It does not change
+        while native code runs (run() sets it between cpu_run calls), so
+        a region reads it once, on entry."""
+        if self.region:
+            return self._address("load i64, ptr %s%s" % (self.field("icount_limit"), HOST))
+        return self.load_field("icount_limit", ty="i64")
 
     def _region_edge(self, eip, count, label):
         """A backward branch to a block of the region (every loop has one):
-        `icount` becomes `count` there (so the progress line, the monitor
-        and the budget see a loop that never leaves the region), and it
-        stops at this instruction boundary when another thread asks
-        (exit_request) or the budget is spent, as a chained block's
-        prologue would.  The store is atomic (monotonic: a plain move on
-        x86) so that LLVM cannot sink it out of the loop."""
-        self.emit("store atomic i64 %s, ptr %s monotonic, align 8%s" % (count, self.field("icount"), HOST))
+        it stops at this instruction boundary when another thread asks
+        (exit_request) or the budget (`count`: the instruction count here)
+        is spent, as a chained block's prologue would.  When the only
+        request is EXIT_SYNC (Machine.icount read on another thread: the
+        progress line, the monitor), the count goes into `icount` and the
+        loop goes on, so a loop that never leaves the region is counted
+        exactly at a backward edge; the hot path stores nothing (a store
+        on every backward edge cost the tightest loops a few per cent)."""
         self.emit("store i64 %s, ptr %%icb" % count)
+        asked, budget, sync = self.new_label("rreq"), self.new_label("rbudget"), self.new_label("rsync")
         out = self.new_label("rx")
-        self.cbr(self._must_stop(count), out, label)
+        req = self.load_field("exit_request", volatile=True)
+        self.emit("br i1 %s, label %%%s, label %%%s%s" % (self.icmp("ne", 4, req, 0), asked, budget, COLD))
+        self.place(budget)
+        self.cbr(self.icmp("uge", 8, count, self._limit()), out, label)
+        self.place(asked)
+        self.cbr(self.icmp("eq", 4, req, EXIT_SYNC), sync, out)
+        self.place(sync)
+        # Monotonic, with the state's alias tag: an access LLVM would take
+        # for a barrier makes it reload segment bases and TLB pointers in
+        # every pass of the loop.  (x86 keeps the store before the RMW.)
+        self.emit("store atomic i64 %s, ptr %s monotonic, align 8%s" % (count, self.field("icount"), HOST))
+        self.emit("atomicrmw and ptr %s, i32 %d monotonic%s" % (self.field("exit_request"), ~EXIT_SYNC & 0xFFFFFFFF, HOST))
+        self.br(budget)
         self.place(out)
         self._exits.append((str(eip), count, self.label, "null"))
         self.br("epilogue")
