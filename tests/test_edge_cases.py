@@ -248,8 +248,8 @@ def test_long_rep_string(name, si, di, cx, near, df, fill):
     c = case(REP_LONG[name])
     a32 = "a32" in name
     size = {"b": 1, "w": 2, "d": 4}[name.split()[1][4]]
-    if a32:  # 32-bit offsets: keep every access inside the compared window
-        cx, si, di = min(cx, 0x3000), 0x4000 + si % 0x8000, 0x4000 + di % 0x8000
+    if a32:  # 32-bit offsets: keep every access inside the compared window (0x3000 bytes either way)
+        cx, si, di = min(cx, 0x3000 // size), 0x4000 + si % 0x8000, 0x4000 + di % 0x8000
     if near % 3:
         di = si + near * size // 4 if a32 else (si + near) & 0xFFFF
     s = state(eax=0xA5C3E1F0, ecx=cx, esi=si, edi=di, eflags=0x2 | (DF if df else 0))

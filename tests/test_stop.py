@@ -14,7 +14,9 @@ def test_stop_from_another_thread_ends_an_endless_loop():
     result = []
     t = threading.Thread(target=lambda: result.append(m.run()))
     t.start()
-    time.sleep(0.3)  # the main thread keeps running: the GIL is free
+    deadline = time.time() + 60  # the main thread keeps running: the GIL is free
+    while m.icount <= 1000 and time.time() < deadline:
+        time.sleep(0.01)
     assert t.is_alive()
     m.stop()
     t.join(5)
