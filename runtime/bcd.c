@@ -42,6 +42,7 @@ int helper_bcd(CPUState *s, int op, uint32_t imm)
         if (!imm) {
             s->last_exception = 0;
             s->exc_count++;
+            s->icount++; /* an exception takes guest time too (layout.py: icount) */
             cpu_deliver(s, 0, s->eip);
             return 1;
         }

@@ -42,6 +42,7 @@ int cpu_run(CPUState *s)
             s->last_exception = v;
             s->exc_error_code = s->fault_error;
             s->exc_count++;
+            s->icount++; /* an exception takes guest time too (layout.py: icount) */
             cpu_deliver_error(s, v, s->eip, 1, s->fault_error);
             continue;
         }
@@ -96,6 +97,7 @@ int cpu_run(CPUState *s)
                 s->dr[6] |= 0x4000;
                 s->last_exception = 1;
                 s->exc_count++;
+                s->icount++; /* an exception takes guest time too (layout.py: icount) */
                 cpu_deliver(s, 1, s->eip);
             }
             continue;

@@ -53,6 +53,7 @@ int helper_div(CPUState *s, int is_signed, int size, uint32_t divisor)
 de:
     s->last_exception = 0;
     s->exc_count++;
+    s->icount++; /* an exception takes guest time too (layout.py: icount) */
     cpu_deliver(s, 0, s->eip);
     return 1;
 }

@@ -64,6 +64,7 @@ void helper_raise(CPUState *s, int vector)
 {
     s->last_exception = vector;
     s->exc_count++;
+    s->icount++; /* an exception takes guest time too (layout.py: icount) */
     if (vector == 6) {
         s->ud_eip = s->eip;
         py_log(RT(s)->host, 6, s->seg_base[R_CS] + s->eip, s->eip);
@@ -94,6 +95,7 @@ void helper_raise_err(CPUState *s, int vector, uint32_t code)
     s->last_exception = vector;
     s->exc_error_code = code;
     s->exc_count++;
+    s->icount++; /* an exception takes guest time too (layout.py: icount) */
     cpu_deliver_error(s, vector, s->eip, 1, code);
 }
 

@@ -25,6 +25,7 @@ static int fault(CPUState *s, int vector, uint32_t code)
     s->last_exception = vector;
     s->exc_error_code = code;
     s->exc_count++;
+    s->icount++; /* an exception takes guest time too (layout.py: icount) */
     cpu_deliver_error(s, vector, s->eip, 1, code);
     return 1;
 }

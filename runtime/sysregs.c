@@ -29,6 +29,7 @@ static void gp0(CPUState *s)
     s->last_exception = 13;
     s->exc_error_code = 0;
     s->exc_count++;
+    s->icount++; /* an exception takes guest time too (layout.py: icount) */
     cpu_deliver_error(s, 13, s->eip, 1, 0);
 }
 

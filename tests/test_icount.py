@@ -91,3 +91,18 @@ def test_a_device_sees_the_exact_count_from_inside_a_region():
     m.ports.register(0x80, write=write)
     assert m.run(max_instructions=600_000) == "limit"
     assert len(seen) > 50_000 and wrong == []
+
+
+def test_a_fault_loop_takes_guest_time_and_ends_at_the_budget():
+    """#UD at 0000:0000 whose handler (IVT entry 6, zero) is the same
+    undecodable instruction: no instruction ever completes, but each
+    exception taken counts as guest time, in the first tier and once the
+    block is hot and runs as a region, so the budget still ends the run."""
+    from jitemu.machine import Machine
+    from romutil import rom_with
+    m = Machine()
+    # mov ax, 2000h; mov ss, ax; mov sp, 0 (the pushes never reach 0); jmp far 0000:0000
+    m.load_firmware(rom_with(bytes.fromhex("b80020 8ed0 bc0000 ea00000000")))
+    m.write_phys(0, b"\xff\xff")                           # undecodable
+    assert m.run(max_instructions=200_000) == "limit"
+    assert m.icount >= 200_000 and m.stats()["exceptions"] >= 199_000

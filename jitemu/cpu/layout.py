@@ -58,6 +58,10 @@ FIELDS = [
     ("fault_pending", "uint32_t", 0),
     ("fault_error", "uint32_t", 0),
     # Guest-instruction and block-execution counters, and a budget.
+    # icount counts instructions and exceptions taken: each takes one unit
+    # of guest time, so a guest stuck in a fault loop (a handler that
+    # faults at once) still reaches its instruction budget and sees time
+    # pass, as a CPU would.
     ("icount", "uint64_t", 0),
     ("icount_limit", "uint64_t", 0),
     ("block_execs", "uint64_t", 0),

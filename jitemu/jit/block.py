@@ -291,6 +291,8 @@ class BlockBuilder:
         if flags == "rw":
             self.load_flags()
         self.regs_in()
+        if self.region:  # a helper that raised an exception counted it in `icount`
+            self.emit("store i64 %s, ptr %%icb" % self.bin("sub", 8, self.load_field("icount", ty="i64"), self.icount))
         self._fault_check()  # helpers touch memory through the same TLB
         return result
 
@@ -356,8 +358,9 @@ class BlockBuilder:
     def _region_count(self, n, keep):
         """Region: the instruction count after the first n instructions of
         the current block (%icb is the count where that block started: a
-        region only ever adds to `icount`, and no helper changes it, so
-        its value lives in SSA and is stored, never loaded, in loops);
+        region only ever adds to `icount`, so its value lives in SSA and is
+        stored, never loaded, in loops; a helper call, which may take an
+        exception and count it, reloads it);
         with keep, the next block starts there."""
         total = self.bin("add", 8, self.op("load i64, ptr %icb"), n)
         if keep:
