@@ -128,12 +128,19 @@ def main(argv=None):
     a = ap.parse_args(argv)
     t0 = time.time()
 
+    tty = sys.stderr.isatty()
+
     def progress(done, total):
-        sys.stderr.write("\rrandom code: %d/%d images" % (done, total))
+        # rewritten in place on a terminal; a line every 50 images in a log
+        if tty:
+            sys.stderr.write("\rrandom code: %d/%d images" % (done, total))
+        elif done % 50 == 0 or done == total:
+            sys.stderr.write("random code: %d/%d images\n" % (done, total))
         sys.stderr.flush()
 
     results = campaign(a.count, a.seed, a.max_instructions, jobs=a.jobs, progress=progress)
-    sys.stderr.write("\n")
+    if tty:
+        sys.stderr.write("\n")
     print("random-code campaign: %d images, seed %d, %d instructions each, %.0f s"
           % (a.count, a.seed, a.max_instructions, time.time() - t0))
     for category in sorted(results):
