@@ -6,9 +6,6 @@ return address differs, after the one byte of F1).  By hand at ring 3,
 what Unicorn cannot show: INT1 is not a software interrupt, so the gate's
 DPL is not checked (SDM vol. 2, INT n/INTO/INT3/INT1): through a DPL 0
 gate, INT 1 raises #GP(0Ah) and INT1 reaches the #DB handler."""
-import os
-import subprocess
-import tempfile
 
 import pytest
 from hypothesis import given
@@ -18,6 +15,7 @@ import oracle32
 from encode import Encoding
 from jitemu.devices.debugcon import DebugConsole
 from jitemu.machine import Machine
+from romutil import assemble
 from test_diff_int1 import ICEBP, check
 
 CASES = oracle32.cases([Encoding(ICEBP, "F1", code32=True)])
@@ -125,16 +123,8 @@ bits 16
     times 0x10000-($-$$) db 0xF4
 """
 
-INCLUDE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware", "src", "include")
-
-
 def test_int1_from_ring_3_skips_the_gate_dpl_check_that_int_1_fails():
-    with tempfile.TemporaryDirectory() as d:
-        src, out = os.path.join(d, "t.asm"), os.path.join(d, "t.bin")
-        with open(src, "w") as f:
-            f.write(SOURCE)
-        subprocess.run(["nasm", "-f", "bin", "-I", INCLUDE + os.sep, "-o", out, src], check=True)
-        image = open(out, "rb").read()
+    image = assemble(SOURCE)
     m = Machine()
     m.load_firmware(image)
     con = m.attach(DebugConsole())

@@ -3,12 +3,10 @@ write needs a writable data segment, a read a data or readable code
 segment, else #GP(0); and a faulting instruction leaves EFLAGS as they
 were before it (here an ADD whose write faults after its flags were
 computed)."""
-import os
-import subprocess
-import tempfile
 
 from jitemu.devices.debugcon import DebugConsole
 from jitemu.machine import Machine
+from romutil import assemble
 
 SOURCE = r"""
 bits 16
@@ -104,16 +102,8 @@ bits 16
     times 0x10000-($-$$) db 0xF4
 """
 
-INCLUDE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware", "src", "include")
-
-
 def test_access_rights_and_flags_of_a_faulting_instruction():
-    with tempfile.TemporaryDirectory() as d:
-        src, out = os.path.join(d, "t.asm"), os.path.join(d, "t.bin")
-        with open(src, "w") as f:
-            f.write(SOURCE)
-        subprocess.run(["nasm", "-f", "bin", "-I", INCLUDE + os.sep, "-o", out, src], check=True)
-        image = open(out, "rb").read()
+    image = assemble(SOURCE)
     m = Machine()
     m.load_firmware(image)
     con = m.attach(DebugConsole())

@@ -8,6 +8,7 @@ import threading
 import time
 
 from jitemu.pc import build_pc
+from romutil import assemble
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGES = os.path.join(ROOT, "firmware", "images")
@@ -40,8 +41,6 @@ def test_seabios_reboots_100_times_through_its_reboot_path():
 
 def _pm_triple_fault_rom():
     """Protected mode with an empty IDT, then INT 20h: #GP, #DF, shutdown."""
-    import subprocess
-    import tempfile
     src = """
 bits 16
 org 0
@@ -78,12 +77,7 @@ idtr: dw 0
     jmp 0xF000:start
     times 0x10000-($-$$) db 0xF4
 """
-    with tempfile.TemporaryDirectory() as d:
-        with open(os.path.join(d, "t.asm"), "w") as f:
-            f.write(src)
-        subprocess.run(["nasm", "-f", "bin", "-o", os.path.join(d, "t.bin"), os.path.join(d, "t.asm")],
-                       check=True)
-        return open(os.path.join(d, "t.bin"), "rb").read()
+    return assemble(src)
 
 
 def test_a_triple_fault_resets_the_machine():
