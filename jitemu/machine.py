@@ -245,7 +245,7 @@ class Machine:
         s = self.s
         for i in range(8):
             s.regs[i] = 0
-        s.regs[2] = 0x00000633  # EDX: processor signature (family 6 like QEMU's default)
+        s.regs[2] = 0x00000633  # EDX: the processor signature, CPUID 1 EAX (runtime/sysregs.c)
         s.eip = 0xFFF0
         s.eflags = 0x2
         for i in range(6):
@@ -271,6 +271,7 @@ class Machine:
         s.irq_line = 0
         s.a20_mask = 0xFFFFFFFF
         s.last_exception = -1
+        lib.cpu_reset_msrs(s)
         lib.cpu_update_hflags(s)
         for d in self.devices:
             d.reset()

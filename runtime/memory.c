@@ -70,6 +70,34 @@ void mem_write_slow(CPUState *s, uint32_t lin, uint32_t value, int size)
     phys_write(s, p1, value >> (8 * first), size - first);
 }
 
+/* The 8-byte accesses of CMPXCHG8B: both pages are translated (and a
+ * #PF recorded) before any byte moves, so a fault leaves memory as it was
+ * and the instruction restartable. */
+static int translate8(CPUState *s, uint32_t lin, int write, uint32_t *p0, uint32_t *p1, uint32_t *first)
+{
+    *first = PAGE_SIZE - (lin & (PAGE_SIZE - 1));
+    if (tlb_translate(s, lin, write, 1, p0)) return -1;
+    if (*first >= 8) { *first = 8; *p1 = *p0 + 8; return 0; }
+    return tlb_translate(s, lin + *first, write, 1, p1);
+}
+
+uint64_t mem_read_slow8(CPUState *s, uint32_t lin)
+{
+    uint32_t p0, p1, first;
+    uint64_t v = 0;
+    if (translate8(s, lin, 0, &p0, &p1, &first)) return 0;
+    for (uint32_t i = 0; i < 8; i++) v |= (uint64_t)phys_read(s, i < first ? p0 + i : p1 + (i - first), 1) << (8 * i);
+    return v;
+}
+
+void mem_write_slow8(CPUState *s, uint32_t lin, uint32_t lo, uint32_t hi)
+{
+    uint32_t p0, p1, first;
+    uint64_t v = (uint64_t)hi << 32 | lo;
+    if (translate8(s, lin, 1, &p0, &p1, &first)) return;
+    for (uint32_t i = 0; i < 8; i++) phys_write(s, i < first ? p0 + i : p1 + (i - first), (uint8_t)(v >> (8 * i)), 1);
+}
+
 /* Linear accesses for C helpers: the same TLB as translated code. */
 uint32_t lin_read(CPUState *s, uint32_t lin, int size)
 {

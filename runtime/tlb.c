@@ -7,10 +7,10 @@
  * fills the entry when the physical page is plain memory.  A write entry
  * is filled only for a page whose dirty bit is set and that holds no
  * translated code, so the fast path never skips a D-bit update or an SMC
- * check. */
+ * check.  With CR4.PGE, entries of global pages survive CR3 loads. */
 #include "jitemu.h"
 
-static void fill(CPUState *s, uint32_t lpage, uint32_t ppage, int write)
+static void fill(CPUState *s, uint32_t lpage, uint32_t ppage, int write, int global)
 {
     Runtime *rt = RT(s);
     uint8_t *rd = rt->phys_rd[ppage];
@@ -21,6 +21,7 @@ static void fill(CPUState *s, uint32_t lpage, uint32_t ppage, int write)
         else rt->tlb_nfill = TLB_FILL_MAX; /* too many to list: flush all */
     }
     rt->tlb_phys[lpage] = ppage;
+    rt->tlb_global[lpage] = global;
     s->rd_page[lpage] = rd;
     if (wr) s->wr_page[lpage] = wr;
 }
@@ -41,7 +42,7 @@ int tlb_translate(CPUState *s, uint32_t lin, int write, int do_fill, uint32_t *p
     if (!(s->cr[0] & 0x80000000u)) {
         uint32_t p = lin & s->a20_mask;
         *phys = p;
-        if (do_fill) fill(s, lin >> PAGE_BITS, p >> PAGE_BITS, write);
+        if (do_fill) fill(s, lin >> PAGE_BITS, p >> PAGE_BITS, write, 0);
         return 0;
     }
     int user = ((s->hflags >> HF_CPL_SHIFT) & 3) == 3;
@@ -81,7 +82,10 @@ int tlb_translate(CPUState *s, uint32_t lin, int write, int do_fill, uint32_t *p
      * entry. */
     int dirty = big ? (pde & 0x40) : (pte & 0x40);
     int can_write = writable || (!user && !(s->cr[0] & 0x10000u));
-    if (do_fill) fill(s, lin >> PAGE_BITS, base >> PAGE_BITS, write || (dirty && can_write));
+    /* CR4.PGE: a global page's entry (G in the PTE, or in a 4 MiB PDE)
+     * outlives a CR3 load. */
+    int global = (s->cr[4] & CR4_PGE) && (pte & 0x100);
+    if (do_fill) fill(s, lin >> PAGE_BITS, base >> PAGE_BITS, write || (dirty && can_write), global);
     return 0;
 }
 
@@ -98,6 +102,29 @@ void tlb_flush(CPUState *s)
         }
     }
     rt->tlb_nfill = 0;
+}
+
+/* A CR3 load (MOV to CR3, a task switch): every entry but the global
+ * ones (tlb_global is set only while CR4.PGE is, and a CR4 write that
+ * changes PGE flushes everything). */
+void tlb_flush_nonglobal(CPUState *s)
+{
+    Runtime *rt = RT(s);
+    uint32_t kept = 0;
+    if (rt->tlb_nfill >= TLB_FILL_MAX) {
+        for (uint32_t p = 0; p < NPAGES; p++) {
+            if (!s->rd_page[p] && !s->wr_page[p]) continue;
+            if (rt->tlb_global[p] && kept < TLB_FILL_MAX) { rt->tlb_fill[kept++] = p; continue; }
+            s->rd_page[p] = s->wr_page[p] = NULL;
+        }
+    } else {
+        for (uint32_t i = 0; i < rt->tlb_nfill; i++) {
+            uint32_t p = rt->tlb_fill[i];
+            if (rt->tlb_global[p]) rt->tlb_fill[kept++] = p;
+            else s->rd_page[p] = s->wr_page[p] = NULL;
+        }
+    }
+    rt->tlb_nfill = kept;
 }
 
 void tlb_flush_page(CPUState *s, uint32_t lin)

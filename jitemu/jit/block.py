@@ -296,6 +296,13 @@ class BlockBuilder:
         self._fault_check()  # helpers touch memory through the same TLB
         return result
 
+    def uncounted(self):
+        """The instructions the block completed before this one that
+        `icount` does not hold yet (first-tier code adds them at its exit;
+        a region is brought up to date before every helper call), for a
+        helper that reads the clock."""
+        return 0 if self.region else self.icount
+
     def sync_icount(self):
         """Region: bring `icount` up to this instruction before a helper
         or device runs (guest time, RDTSC and timers read it; a loop that
@@ -568,8 +575,11 @@ class BlockBuilder:
             self.place(join)
             return v1
         self.sync_icount()  # a device may read the clock
-        w = self.op("call i32 @mem_read_slow(ptr %%s, i32 %s, i32 %d)" % (lin, size))
-        v2 = self.trunc(w, 4, size)
+        if size == 8:  # (CMPXCHG8B: both pages translated before a byte is read)
+            v2 = self.op("call i64 @mem_read_slow8(ptr %%s, i32 %s)" % lin)
+        else:
+            w = self.op("call i32 @mem_read_slow(ptr %%s, i32 %s, i32 %d)" % (lin, size))
+            v2 = self.trunc(w, 4, size)
         self._fault_check()
         slow = self.label  # the fault check may have started a new block
         self.br(join)
@@ -605,8 +615,13 @@ class BlockBuilder:
         # device: the instruction ends with a check of exit_request (only
         # when it took this path: the fast path can do neither).
         self.sync_icount()
-        self.emit("call void @mem_write_slow(ptr %%s, i32 %s, i32 %s, i32 %d)"
-                  % (lin, self.zext(value, size, 4), size))
+        if size == 8:  # (both pages translated before a byte is written: restartable)
+            hi = self.trunc(self.bin("lshr", 8, value, 32), 8, 4)
+            self.emit("call void @mem_write_slow8(ptr %%s, i32 %s, i32 %s, i32 %s)"
+                      % (lin, self.trunc(value, 8, 4), hi))
+        else:
+            self.emit("call void @mem_write_slow(ptr %%s, i32 %s, i32 %s, i32 %d)"
+                      % (lin, self.zext(value, size, 4), size))
         self.emit("store i1 true, ptr %wslow")
         self._fault_check()
         self.slow_write = True

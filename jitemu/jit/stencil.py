@@ -199,6 +199,9 @@ class StencilBuilder(BlockBuilder):
         self.br("epilogue")
         self.terminated = True
 
+    def uncounted(self):
+        return Hole(ICOUNT)  # the instructions the block completed before this one
+
     def fall_through(self):
         """The instruction completed: on to the next stencil."""
         self.flush_flags()

@@ -553,11 +553,32 @@ class Translator:
 
     def executed_ud(self, pc):
         """The guest ran into #UD at linear `pc`: one warning per address,
-        for the bytes the translator could not lift."""
+        for the bytes the translator could not lift, and for UD2 (lifted,
+        by any tier, into code that raises #UD)."""
+        if pc in self._logged_ud:
+            return
         what = self._undecodable.get(pc)
-        if what is not None and pc not in self._logged_ud:
+        if what is None:
+            what = self._ud2_at(pc)
+        if what is not None:
             self._logged_ud.add(pc)
             log.warning("#UD at %08x: %s", pc, what)
+
+    def _ud2_at(self, pc):
+        """"ud2" when the instruction at linear `pc` (which just raised
+        #UD, so its page is mapped) is UD2, else None."""
+        s = self.s
+        saved = s.fault_pending, s.fault_error, s.cr[2]
+        phys = self._code_phys(pc)
+        s.fault_pending, s.fault_error, s.cr[2] = saved  # a look, not an access the guest made
+        if phys is None:
+            return None
+        code = self._read(phys, min(15, 4096 - (phys & 0xFFF)))
+        try:
+            insn = self.decoder.decode(code, pc, bool(s.hflags & HF_CODE32))
+        except UndecodableError:
+            return None
+        return insn.text.strip() if insn is not None and insn.name == "ud2" else None
 
 
 class _AtEip:
