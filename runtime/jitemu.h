@@ -170,6 +170,7 @@ int tlb_translate(CPUState *s, uint32_t lin, int write, int fill, uint32_t *phys
 void tlb_flush(CPUState *s);
 void tlb_flush_page(CPUState *s, uint32_t lin);
 void tlb_flush_nonglobal(CPUState *s);
+int cpu_load_pdptes(CPUState *s, uint32_t cr3);
 void tlb_drop_writes_to(Runtime *rt, uint32_t phys_page);
 uint32_t lin_read(CPUState *s, uint32_t lin, int size);
 void lin_write(CPUState *s, uint32_t lin, uint32_t value, int size);

@@ -6,11 +6,12 @@
  * also EDX at reset).  Model 3 because Linux drops SEP on family 6 model <
  * 3 stepping < 3, where SYSENTER was not there (the Pentium Pro).  Leaf 1
  * EDX says exactly what is implemented: no x87 (FPU, bit 0, clear), PSE
- * TSC MSR CX8 SEP MTRR PGE CMOV; no VME DE MCE APIC MCA PAT MMX. */
+ * TSC MSR PAE CX8 SEP MTRR PGE CMOV; no VME DE MCE APIC MCA PAT PSE-36
+ * MMX.  No leaf 80000008h: physical addresses have 36 bits (MAXPHYADDR). */
 #define CPUID_SIGNATURE 0x633u
 #define CPUID_MAX_LEAF 2u
-#define CPUID_FEATURES ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 11) | (1u << 12) | \
-                        (1u << 13) | (1u << 15)) /* PSE TSC MSR CX8 SEP MTRR PGE CMOV */
+#define CPUID_FEATURES ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | \
+                        (1u << 12) | (1u << 13) | (1u << 15)) /* PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV */
 #define MICROCODE_REV 1u /* as QEMU reports for Intel parts */
 
 void helper_cpuid(CPUState *s)
@@ -269,12 +270,17 @@ uint32_t helper_read_cr(CPUState *s, int n) { return s->cr[n]; }
 
 /* The CR4 bits of this CPU: setting any other is #GP(0) (SDM MOV to CR4:
  * reserved bits, and those of features CPUID does not report). */
-#define CR4_VALID (CR4_TSD | CR4_PSE | CR4_PGE | CR4_PCE)
+#define CR4_VALID (CR4_TSD | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE)
 
-/* A new CR3 (MOV to CR3, a task switch): the TLB but its global entries,
- * and the code cache (blocks are keyed by linear address). */
+static int pae_paging(uint32_t cr0, uint32_t cr4) { return (cr0 & 0x80000000u) && (cr4 & CR4_PAE); }
+
+/* A new CR3 (MOV to CR3, a task switch): with PAE paging its PDPTEs
+ * (-1, nothing changed, when one has reserved bits: the MOV is #GP(0));
+ * then the TLB but its global entries, and the code cache (blocks are
+ * keyed by linear address). */
 int cpu_load_cr3(CPUState *s, uint32_t v)
 {
+    if (pae_paging(s->cr[0], s->cr[4]) && cpu_load_pdptes(s, v)) return -1;
     s->cr[3] = v;
     if (s->cr[4] & CR4_PGE) tlb_flush_nonglobal(s);
     else tlb_flush(s);
@@ -291,8 +297,16 @@ int helper_write_cr(CPUState *s, int n, uint32_t v)
         v |= 0x10; /* ET is hardwired on 486+ */
     }
     if (n == 4 && (v & ~CR4_VALID)) { gp0(s); return 1; }
-    if (n == 3) return cpu_load_cr3(s, v);
+    if (n == 3) {
+        if (cpu_load_cr3(s, v)) { gp0(s); return 1; }
+        return 0;
+    }
     uint32_t old = s->cr[n];
+    /* PAE paging after a MOV that changes PG (CR0), or PAE PGE PSE (CR4):
+     * the PDPTEs are loaded now (SDM 4.4.1), a bad one is #GP(0). */
+    uint32_t cr0 = n == 0 ? v : s->cr[0], cr4 = n == 4 ? v : s->cr[4];
+    uint32_t reload = n == 0 ? 0x80000000u : n == 4 ? (CR4_PAE | CR4_PGE | CR4_PSE) : 0;
+    if (pae_paging(cr0, cr4) && ((old ^ v) & reload) && cpu_load_pdptes(s, s->cr[3])) { gp0(s); return 1; }
     s->cr[n] = v;
     cpu_update_hflags(s);
     /* A change of PE, PG or WP, or of CR4's PSE, PAE or PGE, flushes the

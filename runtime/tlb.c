@@ -2,9 +2,10 @@
  *
  * Translated code indexes s->rd_page / s->wr_page by linear page.  An empty
  * entry sends the access to the slow path, which translates here (A20,
- * then the 386 two-level page walk with 4 MiB PSE pages, accessed/dirty
- * bits, U/S and R/W with CR0.WP), raises #PF through fault_pending, and
- * fills the entry when the physical page is plain memory.  A write entry
+ * then the 386 two-level page walk with 4 MiB PSE pages, or PAE's three
+ * levels with 2 MiB pages; accessed/dirty bits, U/S and R/W with CR0.WP),
+ * raises #PF through fault_pending, and fills the entry when the physical
+ * page is plain memory.  A write entry
  * is filled only for a page whose dirty bit is set and that holds no
  * translated code, so the fast path never skips a D-bit update or an SMC
  * check.  With CR4.PGE, entries of global pages survive CR3 loads. */
@@ -34,9 +35,53 @@ static int page_fault(CPUState *s, uint32_t lin, uint32_t code)
     return -1;
 }
 
-/* Translate `lin`; returns 0 and sets *phys, or -1 after recording a
- * #PF in fault_pending.  With `fill`, a successful translation fills the
- * TLB entry for the page. */
+/* PAE entries: address bits 35:12 (MAXPHYADDR 36); bits 63:36 are
+ * reserved (no NX without EFER), as are bits 20:13 of a 2 MiB PDE and, in
+ * a PDPTE, bits 2:1 and 8:5. */
+#define PAE_ADDR 0x0000000ffffff000ull
+#define PAE_RSVD 0xfffffff000000000ull
+#define PAE_RSVD_2M 0x00000000001fe000ull
+#define PDPTE_RSVD (PAE_RSVD | 0x1e6ull)
+#define BEYOND (1ull << 32) /* physical addresses from here hold nothing */
+
+/* A paging-structure entry at physical `a`: 4 or 8 bytes.  Above 4 GiB
+ * there is nothing (open bus: all ones). */
+static uint64_t read_entry(CPUState *s, uint64_t a, int size)
+{
+    if (a >= BEYOND) return ~0ull;
+    uint32_t p = (uint32_t)a & s->a20_mask;
+    uint64_t v = phys_read(s, p, 4);
+    if (size == 8) v |= (uint64_t)phys_read(s, (p + 4) & s->a20_mask, 4) << 32;
+    return v;
+}
+
+/* Accessed and dirty bits live in an entry's low dword. */
+static void write_entry(CPUState *s, uint64_t a, uint32_t low)
+{
+    if (a < BEYOND) phys_write(s, (uint32_t)a & s->a20_mask, low, 4);
+}
+
+/* PAE: the PDPTEs from CR3 into the CPU, as MOV to CR3 (and to CR0/CR4
+ * turning PAE paging on) loads them: -1, and nothing loaded, when a
+ * present one has a reserved bit set (the MOV is then #GP(0)). */
+int cpu_load_pdptes(CPUState *s, uint32_t cr3)
+{
+    uint64_t e[4];
+    for (int i = 0; i < 4; i++) {
+        e[i] = read_entry(s, (cr3 & ~0x1fu) + 8u * i, 8);
+        if ((e[i] & 1) && (e[i] & PDPTE_RSVD)) return -1;
+    }
+    for (int i = 0; i < 4; i++) s->pdpte[i] = e[i];
+    return 0;
+}
+
+/* Translate `lin`; returns 0 and sets *phys, -1 after recording a #PF in
+ * fault_pending, or 1 when it maps to a physical address at or above
+ * 4 GiB (PAE), where this machine has nothing.  With `fill`, a successful
+ * translation to memory fills the TLB entry for the page.  The walks: the
+ * 386's two levels (4 MiB pages with CR4.PSE), or PAE's PDPTE (the
+ * register), directory and table of 8-byte entries (2 MiB pages), which
+ * check reserved bits (#PF with RSVD, bit 3). */
 int tlb_translate(CPUState *s, uint32_t lin, int write, int do_fill, uint32_t *phys)
 {
     if (!(s->cr[0] & 0x80000000u)) {
@@ -47,43 +92,68 @@ int tlb_translate(CPUState *s, uint32_t lin, int write, int do_fill, uint32_t *p
     }
     int user = ((s->hflags >> HF_CPL_SHIFT) & 3) == 3;
     uint32_t err = (write ? 2 : 0) | (user ? 4 : 0);
-    uint32_t pde_addr = ((s->cr[3] & ~0xfffu) + ((lin >> 22) << 2)) & s->a20_mask;
-    uint32_t pde = phys_read(s, pde_addr, 4);
-    if (!(pde & 1)) return page_fault(s, lin, err);
-    uint32_t pte_addr = 0, pte, base, flags, pbase;
-    int big = (pde & 0x80) && (s->cr[4] & 0x10);
-    if (big) {
-        pte = pde;
-        flags = pde;
-        pbase = (pde & 0xffc00000u) | (lin & 0x003ff000u);
+    uint64_t dir_addr, tbl_addr = 0, dir, tbl, pbase;
+    int big;
+    if (s->cr[4] & CR4_PAE) {
+        uint64_t pdpte = s->pdpte[lin >> 30];
+        if (!(pdpte & 1)) return page_fault(s, lin, err);
+        dir_addr = (pdpte & PAE_ADDR) + 8u * ((lin >> 21) & 0x1ff);
+        dir = read_entry(s, dir_addr, 8);
+        if (!(dir & 1)) return page_fault(s, lin, err);
+        big = (dir & 0x80) != 0; /* 2 MiB pages whatever CR4.PSE says */
+        if ((dir & PAE_RSVD) || (big && (dir & PAE_RSVD_2M))) return page_fault(s, lin, err | 9);
+        if (big) {
+            tbl = dir;
+            pbase = (dir & PAE_ADDR & ~0x1fffffull) | (lin & 0x001ff000u);
+        } else {
+            tbl_addr = (dir & PAE_ADDR) + 8u * ((lin >> 12) & 0x1ff);
+            tbl = read_entry(s, tbl_addr, 8);
+            if (!(tbl & 1)) return page_fault(s, lin, err);
+            if (tbl & PAE_RSVD) return page_fault(s, lin, err | 9);
+            pbase = tbl & PAE_ADDR;
+        }
     } else {
-        pte_addr = ((pde & ~0xfffu) + (((lin >> 12) & 0x3ff) << 2)) & s->a20_mask;
-        pte = phys_read(s, pte_addr, 4);
-        if (!(pte & 1)) return page_fault(s, lin, err);
-        flags = pde & pte; /* U/S and R/W: the stricter of the two */
-        pbase = pte & ~0xfffu;
+        dir_addr = (s->cr[3] & ~0xfffu) + ((lin >> 22) << 2);
+        dir = read_entry(s, dir_addr, 4);
+        if (!(dir & 1)) return page_fault(s, lin, err);
+        big = (dir & 0x80) && (s->cr[4] & CR4_PSE);
+        if (big) {
+            tbl = dir;
+            pbase = (dir & 0xffc00000u) | (lin & 0x003ff000u);
+        } else {
+            tbl_addr = (dir & ~0xfffu) + (((lin >> 12) & 0x3ff) << 2);
+            tbl = read_entry(s, tbl_addr, 4);
+            if (!(tbl & 1)) return page_fault(s, lin, err);
+            pbase = tbl & ~0xfffu;
+        }
     }
+    uint32_t pde = (uint32_t)dir, pte = (uint32_t)tbl;
+    uint32_t flags = big ? pde : pde & pte; /* U/S and R/W: the stricter of the two */
     int writable = (flags & 2) != 0, user_ok = (flags & 4) != 0;
     if (user && !user_ok) return page_fault(s, lin, err | 1);
     if (write && !writable && (user || (s->cr[0] & 0x10000u))) return page_fault(s, lin, err | 1);
     /* Accessed and dirty bits, as the CPU writes them. */
     if (!(pde & 0x20) || (big && write && !(pde & 0x40))) {
         pde |= 0x20 | (big && write ? 0x40 : 0);
-        phys_write(s, pde_addr, pde, 4);
+        write_entry(s, dir_addr, pde);
     }
     if (!big && (!(pte & 0x20) || (write && !(pte & 0x40)))) {
         pte |= 0x20 | (write ? 0x40 : 0);
-        phys_write(s, pte_addr, pte, 4);
+        write_entry(s, tbl_addr, pte);
     }
-    base = pbase & s->a20_mask;
+    if (pbase >= BEYOND) {
+        *phys = 0;
+        return 1;
+    }
+    uint32_t base = (uint32_t)pbase & s->a20_mask;
     *phys = base | (lin & 0xfffu);
     /* A clean page gets a read entry only, so the first write comes back
      * here and sets D; a read-only page (for this CPL) never gets a write
      * entry. */
     int dirty = big ? (pde & 0x40) : (pte & 0x40);
     int can_write = writable || (!user && !(s->cr[0] & 0x10000u));
-    /* CR4.PGE: a global page's entry (G in the PTE, or in a 4 MiB PDE)
-     * outlives a CR3 load. */
+    /* CR4.PGE: a global page's entry (G in the PTE, or in a large page's
+     * PDE) outlives a CR3 load. */
     int global = (s->cr[4] & CR4_PGE) && (pte & 0x100);
     if (do_fill) fill(s, lin >> PAGE_BITS, base >> PAGE_BITS, write || (dirty && can_write), global);
     return 0;

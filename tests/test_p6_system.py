@@ -11,7 +11,8 @@ import pytest
 from pmrom import DONE, STACK0, STACK3, run_pm, run_real
 
 GP, UD, PF = 13, 6, 14
-FEATURES = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 15)
+# PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV
+FEATURES = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 15)
 
 
 def note(label, slot):
@@ -47,8 +48,7 @@ def test_cpuid_signature_and_exactly_the_features_implemented():
     assert (b, c) == (0, 0)
     assert d == FEATURES
     assert not d & 1                  # no x87
-    assert not d & (1 << 6)           # no PAE
-    assert not d & ((1 << 9) | (1 << 16) | (1 << 23))   # no APIC, PAT, MMX
+    assert not d & ((1 << 9) | (1 << 16) | (1 << 17) | (1 << 23))   # no APIC, PAT, PSE-36, MMX
 
 
 def test_cpuid_leaf_2_and_leaves_above_the_highest_return_leaf_2():
@@ -325,7 +325,7 @@ def test_ud2_raises_ud_and_is_logged(caplog):
 
 
 # -- CR4 -------------------------------------------------------------------------------
-@pytest.mark.parametrize("bit", [0, 1, 3, 5, 6, 9, 10, 13, 31])
+@pytest.mark.parametrize("bit", [0, 1, 3, 6, 9, 10, 13, 31])
 def test_mov_cr4_with_a_bit_this_cpu_lacks_faults(bit):
     m, f = run_pm(note("x", 0x400) + "    mov eax, %#x\nx:  mov cr4, eax\n" % (1 << bit))
     assert (f.vector, f.error, f.eip) == (GP, 0, dword(m, 0x400))
@@ -333,5 +333,5 @@ def test_mov_cr4_with_a_bit_this_cpu_lacks_faults(bit):
 
 
 def test_mov_cr4_with_the_bits_this_cpu_has():
-    m, f = run_pm("    mov eax, 0x194\n    mov cr4, eax\n    mov ebx, cr4\n")
-    assert f.vector == DONE and m.regs.ebx == 0x194
+    m, f = run_pm("    mov eax, 0x1B4\n    mov cr4, eax\n    mov ebx, cr4\n")   # TSD PSE PAE PGE PCE
+    assert f.vector == DONE and m.regs.ebx == 0x1B4

@@ -553,8 +553,9 @@ class Translator:
 
     def executed_ud(self, pc):
         """The guest ran into #UD at linear `pc`: one warning per address,
-        for the bytes the translator could not lift, and for UD2 (lifted,
-        by any tier, into code that raises #UD)."""
+        for the bytes the translator could not lift, for UD2 (lifted, by
+        any tier, into code that raises #UD), and for a fetch from nothing
+        (a PAE page above 4 GiB)."""
         if pc in self._logged_ud:
             return
         what = self._undecodable.get(pc)
@@ -566,11 +567,15 @@ class Translator:
 
     def _ud2_at(self, pc):
         """"ud2" when the instruction at linear `pc` (which just raised
-        #UD, so its page is mapped) is UD2, else None."""
+        #UD, so its page is mapped) is UD2, what a fetch found when there
+        is nothing at its physical address, else None."""
         s = self.s
         saved = s.fault_pending, s.fault_error, s.cr[2]
         phys = self._code_phys(pc)
+        nothing = phys is None and s.fault_pending == 6  # (runtime/memory.c: cpu_code_phys)
         s.fault_pending, s.fault_error, s.cr[2] = saved  # a look, not an access the guest made
+        if nothing:
+            return "instruction fetch from above 4 GiB, where there is no memory"
         if phys is None:
             return None
         code = self._read(phys, min(15, 4096 - (phys & 0xFFF)))
