@@ -335,3 +335,13 @@ def test_mov_cr4_with_a_bit_this_cpu_lacks_faults(bit):
 def test_mov_cr4_with_the_bits_this_cpu_has():
     m, f = run_pm("    mov eax, 0x1B4\n    mov cr4, eax\n    mov ebx, cr4\n")   # TSD PSE PAE PGE PCE
     assert f.vector == DONE and m.regs.ebx == 0x1B4
+
+
+@pytest.mark.parametrize("code", ["0FC7C8", "F00FB1C8", "F00FC1C8", "F00FC7C8"])
+def test_register_forms_the_sdm_makes_invalid_raise_ud_and_are_logged(code, caplog):
+    # CMPXCHG8B with a register operand; LOCK with a register destination.
+    with caplog.at_level(logging.WARNING, logger="jitemu.jit"):
+        m, f = run_pm(note("u", 0x400) + "u:  db %s\n" % ", ".join("0x" + code[i:i + 2] for i in range(0, len(code), 2)))
+    assert (f.vector, f.eip) == (UD, dword(m, 0x400))
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("#UD")] == [
+        "#UD at %08x: undecodable bytes %s" % (dword(m, 0x400), m.read_phys(dword(m, 0x400), 8).hex(" "))]
