@@ -114,6 +114,8 @@ uint64_t *bl_last_data(void);
 void bl_stats(uint64_t *out3);
 int bl_meta(uint32_t first, uint32_t n, const uint8_t *meta);
 uint32_t bl_generation(void);
+int ld_helpers(const uint64_t *addrs, uint32_t n);
+void *ld_place(const uint8_t *image, uint32_t len, uint32_t align, const uint32_t *relocs, uint32_t n);
 int bl_decoder_open(const char *path);
 int bl_signature(uint32_t hflags, const uint8_t *code, uint32_t len, uint32_t eip,
                  uint8_t *sig_out, uint32_t *values);

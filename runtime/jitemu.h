@@ -212,6 +212,21 @@ void *bl_assemble_locked(uint32_t n, const uint16_t *ids, const uint32_t *holes,
                          uint32_t n_data, const uint64_t *data_init);
 int bl_stencil_meta(uint32_t id);
 void bl_forms_clear(void);
+/* The code arena (below 2 GiB) that stencil blocks and loaded objects
+ * share, under bl_lock. */
+#define BL_TRAMP 16 /* a trampoline: ff 25 00 00 00 00 <abs64>, padded */
+uint8_t *arena_reserve(uint64_t size);
+void arena_commit(uint8_t *p, uint64_t size);
+uint8_t *arena_trampolines(const uint64_t *addrs, uint32_t n);
+int reloc_patch(uint8_t *P, uint32_t type, uint64_t S, int64_t A);
+
+/* objload.c: LLVM's object code (first tier, regions) placed in the arena
+ * without a JIT linker.  A relocation is 4 words: offset in the image,
+ * type | kind << 8, value, addend; kind one of: */
+#define LD_KIND_LOCAL 0  /* S = image base + value */
+#define LD_KIND_HELPER 1 /* S = helper `value`'s trampoline (rel32, 32-bit) or address (64) */
+int ld_helpers(const uint64_t *addrs, uint32_t n);
+void *ld_place(const uint8_t *image, uint32_t len, uint32_t align, const uint32_t *relocs, uint32_t n);
 
 /* baseline.c: the tier's block loop in C */
 int bl_decoder_open(const char *path);

@@ -15,7 +15,6 @@ import time
 
 from .block import BlockBuilder, module_prelude
 from .decode import UndecodableError
-from .helpers import addresses
 from .lift import LIFTERS
 from ..isa.table import TABLE
 
@@ -37,6 +36,8 @@ class Translator:
         self._decoder = None    # capstone's Python binding, made when first needed
         self._c_on = None       # what the runtime was told (rt_set_baseline)
         self._compiler = None  # the LLVM tier's, made when first needed (llvmlite loads then)
+        self._loader = None    # places object code (runtime/objload.c): no LLVM needed
+        self.load_seconds = 0.0
         self.next_id = 0
         self.blocks_translated = 0
         self.blocks_reused = 0
@@ -112,7 +113,7 @@ class Translator:
     def cache(self, cache):
         self._cache = cache
         # Misses of keys with a cached region come here, to reinstate it;
-        # other cached blocks are made again in C (as cheap as linking).
+        # other cached blocks are made again in C (as cheap as loading).
         for pc, cs_base, hflags in (cache.keys(regions=True) if cache is not None else ()):
             self.lib.rt_defer(self.s, pc, cs_base, hflags)
 
@@ -128,14 +129,22 @@ class Translator:
     def compiler(self):
         if self._compiler is None:
             from .compiler import Compiler
-            self._compiler = Compiler(addresses(self.ffi, self.lib))
+            self._compiler = Compiler(self.loader)
         return self._compiler
 
     @property
+    def loader(self):
+        if self._loader is None:
+            from .objload import ObjectLoader
+            self._loader = ObjectLoader(self.ffi, self.lib)
+        return self._loader
+
+    @property
     def compile_seconds(self):
-        """Time spent in LLVM, for the LLVM tier and for new stencils."""
+        """Time spent making code: LLVM for the LLVM tier and new stencils,
+        and loading object code (regions, the persistent cache)."""
         stencils = self.baseline.library.seconds if self.baseline is not None and self.baseline.made else 0.0
-        return (self._compiler.seconds if self._compiler is not None else 0.0) + stencils
+        return (self._compiler.seconds if self._compiler is not None else 0.0) + stencils + self.load_seconds
 
     def _code_phys(self, lin):
         """Physical address of code at linear `lin`, or None after the
@@ -272,7 +281,9 @@ class Translator:
             made = [(lo, self._read(lo, n)) for lo, n in ranges]
             if self.cache.digest(b"".join(code for _, code in made)) != digest:
                 continue
-            fn = self.cache.function(obj_id, symbol, self.compiler)
+            t0 = time.perf_counter()
+            fn = self.cache.function(obj_id, symbol, self.loader)
+            self.load_seconds += time.perf_counter() - t0
             if fn is None:
                 continue
             ident = self.next_id
@@ -379,10 +390,11 @@ class Translator:
         ir = module_prelude() + b.finish(min(r[0] for r in ranges), max(r[1] for r in ranges))
         made = [(r_lo, self._read(r_lo, r_hi - r_lo + 1)) for r_lo, r_hi in ranges]
         region = (pc, cs_base, hflags, name, made)
-        # The worker takes a while to start (Python, LLVM): until it is
-        # ready, a region is compiled here at once rather than waited for.
+        # The vCPU never waits for LLVM: a worker still starting (Python,
+        # LLVM) takes the region when it is ready, and first-tier code runs
+        # meanwhile.  Only without a worker is it compiled here.
         worker = None if self.regions_first else self._worker()
-        if worker is not None and worker.ready:
+        if worker is not None:
             self._pending[int(name[1:])] = region
             if worker.submit(int(name[1:]), ir, self._finished):
                 return  # installed by install_ready() when the worker is done
@@ -414,7 +426,7 @@ class Translator:
             self.on_ready()
 
     def install_ready(self):
-        """On the vCPU's thread, between blocks: link the regions the worker
+        """On the vCPU's thread, between blocks: load the regions the worker
         finished and put each in place of its head's first-tier code, if
         that code is still live and made from the same bytes (else the
         guest changed them, or the mapping, while it compiled: dropped)."""
@@ -435,12 +447,12 @@ class Translator:
                 continue
             t0 = time.perf_counter()
             try:
-                addr = self.compiler.link(obj, [name])[name]
+                addr = self.loader.load(obj, [name])[name]
             except RuntimeError as e:  # a damaged object from the worker
-                log.warning("hot region from the compile worker does not link (staying on tier 1): %s", e)
+                log.warning("hot region from the compile worker does not load (staying on tier 1): %s", e)
                 continue
             finally:
-                self.compiler.seconds += time.perf_counter() - t0
+                self.load_seconds += time.perf_counter() - t0
             self._install_region(region, addr, obj)
 
     def _install_region(self, region, addr, obj):

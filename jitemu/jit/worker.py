@@ -12,6 +12,7 @@ ends when its stdin closes (so with its parent).
 """
 import os
 import pickle
+import queue
 import signal
 import struct
 import subprocess
@@ -44,8 +45,10 @@ def _receive(f):
 
 
 class CompileWorker:
-    """The parent's end.  submit() never waits for a compile: `callback(key,
-    object code or None, error or None)` runs later on the reader thread."""
+    """The parent's end.  submit() never waits, not even for the worker to
+    start or to read a long module (a pipe holds 64 KiB): a writer thread
+    sends; `callback(key, object code or None, error or None)` runs later
+    on the reader thread."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -53,26 +56,40 @@ class CompileWorker:
         self._seq = 0
         self.ready = False  # set once the worker has loaded LLVM
         self._proc = subprocess.Popen(COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._outbox = queue.SimpleQueue()
         self._reader = threading.Thread(target=self._read, name="jitemu-compile-results", daemon=True)
         self._reader.start()
+        self._writer = threading.Thread(target=self._write, name="jitemu-compile-requests", daemon=True)
+        self._writer.start()
 
     def submit(self, key, ir_text, callback):
         """Queue one module; False when the worker is gone."""
+        if not self.alive():
+            return False
         with self._lock:
             self._seq += 1
             self._waiting[self._seq] = (callback, key)
+            self._outbox.put((self._seq, ir_text))
+        return True
+
+    def _write(self):
+        while True:
+            item = self._outbox.get()
+            if item is None:
+                return
             try:
-                _send(self._proc.stdin, (self._seq, ir_text))
-                return True
-            except (OSError, ValueError):
-                del self._waiting[self._seq]
-                return False
+                _send(self._proc.stdin, item)
+            except (OSError, ValueError):  # the worker is gone: its reader fails what waits
+                self._proc.kill()
+                return
 
     def alive(self):
         return self._proc.poll() is None
 
     def close(self):
         """End the worker (it exits when its input closes) and wait for it."""
+        self._outbox.put(None)
+        self._writer.join()
         try:
             self._proc.stdin.close()
         except OSError:
@@ -103,7 +120,7 @@ class CompileWorker:
 def _checked(msg):
     """(request number, object code or None, error or None) from a message
     of the worker's; anything else raises.  Object code is an ELF object
-    (LLJIT rejects a damaged one cleanly)."""
+    (the runtime's loader rejects a damaged one cleanly)."""
     seq, obj, error = msg
     if not isinstance(seq, int) or not (obj is None or isinstance(obj, bytes) and obj[:4] == b"\x7fELF") \
             or not (error is None or isinstance(error, str)) or (obj is None) == (error is None) and seq:
