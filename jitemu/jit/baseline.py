@@ -332,10 +332,10 @@ class Baseline:
         """Native code for the block at linear `pc`: (fn, phys_lo, phys_hi),
         None to leave it to the LLVM tier, or False when the fetch faulted."""
         t = self.t
-        phys0 = t._code_phys(pc)
+        phys0 = t.code_phys(pc)
         if phys0 is None:
             return False
-        code, _ = t._fetch(pc, phys0)
+        code, _ = t.fetch(pc, phys0)
         page_left = 4096 - (phys0 & 0xFFF)
         code32 = bool(hflags & 1)
         eip_mask = 0xFFFFFFFF if code32 else 0xFFFF

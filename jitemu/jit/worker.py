@@ -1,14 +1,19 @@
-"""The background compile worker: hot regions are compiled with LLVM's -O2
-pipeline in a separate process while the vCPU keeps running first-tier
-code, then swapped in at the next instruction boundary.
+"""The background compile worker: hot regions are lifted and compiled with
+LLVM's -O2 pipeline in a separate process while the vCPU keeps running
+first-tier code, then swapped in at the next instruction boundary.
 
-A process, not a thread: llvmlite serialises every binding call behind one
-lock, so a compile thread would stall the vCPU's own first-tier compiles;
-and not multiprocessing, whose spawn re-imports the user's main script.
+A process, not a thread: lifting is Python and llvmlite serialises every
+binding call behind one lock, so either would stall the vCPU; and the
+emulator process then loads neither LLVM nor capstone's Python binding.
+Not multiprocessing, whose spawn re-imports the user's main script.
 The worker is `python -m jitemu.jit.worker`, speaking length-prefixed
-pickles over its stdin and stdout: (number, IR text) in, (number, object
-code or an error) out.  One worker serves every machine in the process; it
-ends when its stdin closes (so with its parent).
+pickles of plain data over its stdin and stdout: (number, job) in, where a
+job is IR text or ("region", name, pc, cs_base, hflags, the fields of a
+lifting.CodeSnapshot); (number, result or None, error or None) out, where
+the result is object code for IR text and (object code, [(first, last)
+physical byte of each range lifted], [(linear address, what could not be
+lifted)]) for a region.  One worker serves every machine in the process;
+it ends when its stdin closes (so with its parent).
 """
 import os
 import pickle
@@ -62,14 +67,15 @@ class CompileWorker:
         self._writer = threading.Thread(target=self._write, name="jitemu-compile-requests", daemon=True)
         self._writer.start()
 
-    def submit(self, key, ir_text, callback):
-        """Queue one module; False when the worker is gone."""
+    def submit(self, key, job, callback):
+        """Queue one job (IR text, or a region to lift); False when the
+        worker is gone."""
         if not self.alive():
             return False
         with self._lock:
             self._seq += 1
             self._waiting[self._seq] = (callback, key)
-            self._outbox.put((self._seq, ir_text))
+            self._outbox.put((self._seq, job))
         return True
 
     def _write(self):
@@ -118,14 +124,26 @@ class CompileWorker:
 
 
 def _checked(msg):
-    """(request number, object code or None, error or None) from a message
-    of the worker's; anything else raises.  Object code is an ELF object
-    (the runtime's loader rejects a damaged one cleanly)."""
-    seq, obj, error = msg
-    if not isinstance(seq, int) or not (obj is None or isinstance(obj, bytes) and obj[:4] == b"\x7fELF") \
-            or not (error is None or isinstance(error, str)) or (obj is None) == (error is None) and seq:
+    """(request number, result or None, error or None) from a message of
+    the worker's; anything else raises.  Object code is an ELF object (the
+    runtime's loader rejects a damaged one cleanly)."""
+    seq, result, error = msg
+    if not isinstance(seq, int) or not (result is None or _object(result) or _region(result)) \
+            or not (error is None or isinstance(error, str)) or (result is None) == (error is None) and seq:
         raise ValueError("not an answer: %r" % (msg,)[:80])
-    return seq, obj, error
+    return seq, result, error
+
+
+def _object(x):
+    return isinstance(x, bytes) and x[:4] == b"\x7fELF"
+
+
+def _region(x):
+    return isinstance(x, tuple) and len(x) == 3 and _object(x[0]) \
+        and isinstance(x[1], list) and x[1] and all(
+            isinstance(r, tuple) and len(r) == 2 and all(isinstance(v, int) for v in r) for r in x[1]) \
+        and isinstance(x[2], list) and all(
+            isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], int) and isinstance(n[1], str) for n in x[2])
 
 
 _shared = None
@@ -164,14 +182,30 @@ def main():
             msg = _receive(inp)
             if msg is None:
                 return 0
-            req_id, ir_text = msg
+            req_id, job = msg
             try:
-                result = (req_id, maker.make(ir_text, hot=True), None)
+                result = (req_id, *_do(maker, job))
             except Exception as e:  # noqa: BLE001 - reported to the parent, which stays on tier 1
                 result = (req_id, None, "%s: %s" % (type(e).__name__, e))
             _send(out, result)
     except OSError:  # the parent went away (a broken pipe)
         return 0
+
+
+def _do(maker, job):
+    """(result, error) of one job."""
+    if isinstance(job, str):
+        return maker.make(job, hot=True), None
+    from .lifting import UNMADE, CodeSnapshot, lift_region
+    kind, name, pc, cs_base, hflags, fields = job
+    if kind != "region":
+        raise ValueError("unknown job %r" % (kind,))
+    snap = CodeSnapshot(*fields)
+    lifted = lift_region(snap, name, pc, cs_base, hflags)
+    if lifted is None:
+        return None, UNMADE
+    ir, ranges = lifted
+    return (maker.make(ir, hot=True), [tuple(r) for r in ranges], snap.notes), None
 
 
 if __name__ == "__main__":
