@@ -49,6 +49,18 @@ void helper_popa(CPUState *s, int op32)
     }
 }
 
+/* Protected mode: whether [off, off+size) of a stack segment with this
+ * limit and flags (hidden-cache format) lies inside the limit, or above
+ * it for an expand-down segment (up to FFFFh or FFFFFFFFh as B says):
+ * the rule of BlockBuilder.seg_check. */
+int ss_in_limit(uint32_t limit, uint32_t flags, uint32_t off, int size)
+{
+    uint64_t start = off, end = start + (uint32_t)size - 1;
+    if ((flags & 0x1c00) == 0x1400) /* data, expand-down */
+        return start > limit && end <= ((flags & (1u << 22)) ? 0xffffffffu : 0xffffu);
+    return end <= limit;
+}
+
 void helper_enter(CPUState *s, int op32, uint32_t size, uint32_t level)
 {
     uint32_t m = sp_mask(s);
