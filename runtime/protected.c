@@ -371,6 +371,13 @@ int pm_iret(CPUState *s, int op32, uint32_t next_eip)
     }
     int w = op32 ? 4 : 2;
     uint32_t ip = peek(s, 0, w), cs = peek(s, w, w) & 0xffff, fl = peek(s, 2 * w, w), lo, hi;
+    /* At CPL 0 a 32-bit IRET whose EFLAGS image has VM set returns to
+     * virtual-8086 mode (SDM IRET: RETURN-TO-VIRTUAL-8086-MODE).  jitemu
+     * has no virtual-8086 mode yet: #GP(0), before anything changes,
+     * rather than a return to protected mode that takes the real-mode CS
+     * for a selector.  (At CPL > 0 the VM bit is ignored, as the SDM
+     * says.) */
+    if (op32 && cpl(s) == 0 && (fl & VM_MASK)) return fault(s, 13, 0);
     if (check_return_cs(s, cs, &lo, &hi) || check_eip(s, ip, lo, hi)) return 1;
     uint32_t rpl = cs & 3, mask = pm_flags_mask(s, op32); /* at the old CPL */
     if (rpl == cpl(s)) {

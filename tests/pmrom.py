@@ -6,7 +6,8 @@ exception delivery (tests/test_double_fault.py) and of the other SDM rules
 
 What a handler saw is in RAM at RESULT (dwords): the vector, the error
 code (NO_CODE when the vector has none), the saved EIP and CS, CR2, ESP in
-the handler (protected mode), the number of handler entries, and the
+the handler where it points at the saved EIP (protected mode), the number
+of handler entries, and the
 address the test code marked as its faulting instruction (`mark`).  The
 protected-mode IDT maps vector v to a stub at ROM + STUBS + 10 v through a
 32-bit interrupt gate; a test edits the gates (absent=, gate_type=, an
