@@ -498,7 +498,11 @@ int task_switch(CPUState *s, uint32_t sel, uint32_t lo, uint32_t hi, int source,
     } else {
         eip = sys_read(s, nbase + 0x0e, 2);
         nfl = sys_read(s, nbase + 0x10, 2);
-        for (int r = 0; r < 8; r++) regs[r] = (s->regs[r] & 0xffff0000u) | sys_read(s, nbase + 0x12 + 2 * r, 2);
+        /* A 16-bit TSS holds the low words.  The SDM says only that the
+         * upper halves "are modified and not maintained" (vol. 3, 7.6,
+         * "16-Bit Task-State Segment"); a 386 sets them to FFFFh, as Bochs
+         * does.  (QEMU keeps them, which the SDM rules out.) */
+        for (int r = 0; r < 8; r++) regs[r] = 0xffff0000u | sys_read(s, nbase + 0x12 + 2 * r, 2);
         for (int g = 0; g < 4; g++) segs[g] = sys_read(s, nbase + 0x22 + 2 * g, 2);
         ldt = sys_read(s, nbase + 0x2a, 2);
     }
