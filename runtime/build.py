@@ -153,7 +153,12 @@ def _capstone_include():
 
 
 ffibuilder = FFI()
-ffibuilder.cdef(STRUCT + API + CALLBACKS)
+# Constants of jitemu.h that Python reads (lib.NAME).
+CONSTANTS = """
+#define CPU_HAS_FPU ...
+"""
+
+ffibuilder.cdef(STRUCT + CONSTANTS + API + CALLBACKS)
 ffibuilder.set_source(
     "jitemu._runtime",
     '#include "api.h"\n',

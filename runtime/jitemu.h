@@ -30,6 +30,11 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define AC_MASK 0x40000u
 #define ARITH_MASK (CF_MASK | PF_MASK | AF_MASK | ZF_MASK | SF_MASK | OF_MASK)
 
+/* Whether the CPU has an x87 FPU: CPUID says so, and the PC's CMOS
+ * equipment byte follows (Machine.has_fpu).  None yet: the escape opcodes
+ * raise #NM or #UD (jitemu/jit/lift/fpu.py). */
+#define CPU_HAS_FPU 0
+
 /* exit_request bits: why translated code must return to the dispatcher. */
 #define EXIT_STOP 1u   /* the host asked the vCPU to stop */
 #define EXIT_RESET 2u  /* a reset was requested */
