@@ -103,9 +103,10 @@ int tlb_translate(CPUState *s, uint32_t lin, int write, int do_fill, uint32_t *p
  * helpers check a whole frame this way before they change anything. */
 int tlb_probe(CPUState *s, uint32_t lin, int size, int write, int user)
 {
-    uint32_t phys, last = lin + (uint32_t)size - 1;
+    uint32_t phys, next = (lin | (PAGE_SIZE - 1)) + 1; /* where the access enters a second page */
     if (tlb_translate_as(s, lin, write, 0, &phys, user)) return -1;
-    if ((last >> PAGE_BITS) != (lin >> PAGE_BITS) && tlb_translate_as(s, last, write, 0, &phys, user)) return -1;
+    /* (CR2 is that page's first byte, as for a split access: memory.c) */
+    if (next - lin < (uint32_t)size && tlb_translate_as(s, next, write, 0, &phys, user)) return -1;
     return 0;
 }
 

@@ -7,8 +7,9 @@ exception delivery (tests/test_double_fault.py) and of the other SDM rules
 What a handler saw is in RAM at RESULT (dwords): the vector, the error
 code (NO_CODE when the vector has none), the saved EIP and CS, CR2, ESP in
 the handler where it points at the saved EIP (protected mode), the number
-of handler entries, and the
-address the test code marked as its faulting instruction (`mark`).  The
+of handler entries, the address the test code marked as its faulting
+instruction (`mark`), and (protected mode) EAX and EBP as the handler
+found them.  The
 protected-mode IDT maps vector v to a stub at ROM + STUBS + 10 v through a
 32-bit interrupt gate; a test edits the gates (absent=, gate_type=, an
 IDT limit, where the IDT lies) and may page (a PD/PT identity-mapping the
@@ -25,12 +26,12 @@ BOOTS = 0x5F0            # boots counted in RAM (a shutdown resets the machine)
 PD, PT = 0x20000, 0x21000
 IDT = 0x30000
 NO_CODE = 0xFFFFFFFF
-FIELDS = ("vector", "code", "eip", "cs", "cr2", "esp", "count", "mark")
+FIELDS = ("vector", "code", "eip", "cs", "cr2", "esp", "count", "mark", "eax", "ebp")
 ERROR_CODE_VECTORS = (8, 10, 11, 12, 13, 14, 17)
 
 
 def result(m):
-    vals = struct.unpack("<8I", m.read_phys(RESULT, 32))
+    vals = struct.unpack("<10I", m.read_phys(RESULT, 40))
     return dict(zip(FIELDS, vals))
 
 
@@ -94,7 +95,7 @@ pm32:
 @PAGING@
     xor eax, eax
     mov edi, RESULT
-    mov ecx, 8
+    mov ecx, 10
     rep stosd
 @SETUP@
     mov dword [R_MARK], ROM + fault_here
@@ -106,6 +107,7 @@ fault_here:
 
 record:                         ; [esp]: vector, then the frame
     mov [RESULT + 32], eax
+    mov [RESULT + 36], ebp
     pop eax
     mov [R_VEC], eax
     mov dword [R_ERR], 0xFFFFFFFF
@@ -230,7 +232,7 @@ start:
     loop .fill
     xor eax, eax
     mov di, RESULT
-    mov cx, 8
+    mov cx, 10
     rep stosd
     o32 lidt [cs:idtr]
     mov dword [RESULT + 28], 0xF0000 + fault_here
