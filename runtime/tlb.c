@@ -101,12 +101,23 @@ int tlb_translate(CPUState *s, uint32_t lin, int write, int do_fill, uint32_t *p
  * Nothing is accessed but the page tables (accessed and dirty bits, as
  * the access that follows would set them), and the TLB is not filled:
  * helpers check a whole frame this way before they change anything. */
+static int probe_page(CPUState *s, uint32_t lin, int write, int user)
+{
+    uint32_t phys;
+    /* A TLB entry says yes at once: it was filled at this CPL (user, or a
+     * supervisor access, which a CPL 3 entry allows too), a write entry
+     * only for a dirty page. */
+    if ((!user || ((s->hflags >> HF_CPL_SHIFT) & 3) == 3) && (write ? s->wr_page : s->rd_page)[lin >> PAGE_BITS])
+        return 0;
+    return tlb_translate_as(s, lin, write, 0, &phys, user);
+}
+
 int tlb_probe(CPUState *s, uint32_t lin, int size, int write, int user)
 {
-    uint32_t phys, next = (lin | (PAGE_SIZE - 1)) + 1; /* where the access enters a second page */
-    if (tlb_translate_as(s, lin, write, 0, &phys, user)) return -1;
+    uint32_t next = (lin | (PAGE_SIZE - 1)) + 1; /* where the access enters a second page */
+    if (probe_page(s, lin, write, user)) return -1;
     /* (CR2 is that page's first byte, as for a split access: memory.c) */
-    if (next - lin < (uint32_t)size && tlb_translate_as(s, next, write, 0, &phys, user)) return -1;
+    if (next - lin < (uint32_t)size && probe_page(s, next, write, user)) return -1;
     return 0;
 }
 
