@@ -1,19 +1,18 @@
 """Small test ROMs that run one faulting piece of code in 32-bit protected
 mode (ring 0, flat segments) or in real mode, with every interrupt vector
-going to a stub that records what arrived and halts.  Used by the tests of
-exception delivery (tests/test_double_fault.py) and of the other SDM rules
-(tests/test_sdm_rules.py).
+going to a stub that records what arrived and halts.  Used by
+tests/test_double_fault.py, test_enter.py, test_iret_vm.py, test_task16.py
+and test_fpu_presence.py.
 
 What a handler saw is in RAM at RESULT (dwords): the vector, the error
 code (NO_CODE when the vector has none), the saved EIP and CS, CR2, ESP in
 the handler where it points at the saved EIP (protected mode), the number
 of handler entries, the address the test code marked as its faulting
 instruction (`mark`), and (protected mode) EAX and EBP as the handler
-found them.  The
-protected-mode IDT maps vector v to a stub at ROM + STUBS + 10 v through a
-32-bit interrupt gate; a test edits the gates (absent=, gate_type=, an
-IDT limit, where the IDT lies) and may page (a PD/PT identity-mapping the
-first 4 MiB, with pages to leave out).
+found them.  The protected-mode IDT maps vector v to a stub at
+ROM + STUBS + 10 v through a 32-bit interrupt gate; a test edits the gates
+(absent=, gate_type=, an IDT limit, where the IDT lies) and may page (a
+PD/PT identity-mapping the first 4 MiB, with pages to leave out).
 """
 import struct
 
@@ -23,11 +22,9 @@ from romutil import assemble
 ROM = 0xF0000
 RESULT = 0x600
 BOOTS = 0x5F0            # boots counted in RAM (a shutdown resets the machine)
-PD, PT = 0x20000, 0x21000
 IDT = 0x30000
 NO_CODE = 0xFFFFFFFF
 FIELDS = ("vector", "code", "eip", "cs", "cr2", "esp", "count", "mark", "eax", "ebp")
-ERROR_CODE_VECTORS = (8, 10, 11, 12, 13, 14, 17)
 
 
 def result(m):
@@ -176,11 +173,12 @@ _PAGING = """
 
 def pm_rom(code, idt_limit=0x7FF, absent=(), gate_type=None, idt=IDT, unmapped=(), setup="", extra="",
            gdt=""):
-    """A protected-mode ROM running `code` after the setup above.
-    `absent`: vectors whose gates are not present; `gate_type`: {vector:
-    type nibble}; `unmapped`: linear pages whose PTE is cleared (paging
-    is on when given, or when `unmapped` is an empty list rather than the
-    default tuple)."""
+    """A protected-mode ROM running `code` (its first instruction is the
+    marked one) after `setup`.  `absent`: vectors whose gates are not
+    present; `gate_type`: {vector: type nibble}; `unmapped`: linear pages
+    whose PTE is cleared (paging is on when it is a list, even an empty
+    one); `extra`: code placed after the handler; `gdt`: descriptors from
+    selector 20h on (the GDT is copied to 1000h)."""
     gates = []
     for v in absent:
         gates.append("    and byte [IDT + %d * 8 + 5], 0x7F" % v)
@@ -192,17 +190,7 @@ def pm_rom(code, idt_limit=0x7FF, absent=(), gate_type=None, idt=IDT, unmapped=(
     src = (_PM.replace("@IDT@", "0x%X" % idt).replace("@GATES@", "\n".join(gates))
            .replace("@PAGING@", paging).replace("@SETUP@", setup).replace("@CODE@", code)
            .replace("@EXTRA@", extra).replace("@IDT_LIMIT@", "0x%X" % idt_limit).replace("@GDT@", gdt))
-    image = assemble(src)
-    return image
-
-
-STUBS = 0x8000
-
-
-def stub(vector):
-    """Linear address of the protected-mode stub of `vector` (for tests
-    that build gates of their own)."""
-    return ROM + STUBS + 10 * vector
+    return assemble(src)
 
 
 _REAL = r"""

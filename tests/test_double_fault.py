@@ -14,7 +14,7 @@ shared by every tier; the INT n case runs on each tier all the same.
 """
 import pytest
 
-from pmrom import IDT, NO_CODE, PT, TIERS, machine, pm_rom, real_rom, result
+from pmrom import BOOTS, IDT, NO_CODE, TIERS, machine, pm_rom, real_rom, result
 
 GP, NP, PF, DF = 13, 11, 14, 8
 EXT = 1  # error-code bit: the fault came from delivering an event external to the program
@@ -154,7 +154,7 @@ def test_a_fault_while_delivering_a_double_fault_shuts_down_and_the_pc_resets():
     m = machine(contributory("gp", absent=[GP, DF]))
     assert m.run(max_instructions=200_000) == "halt"
     assert m.resets == {"triple-fault": 1}
-    assert m.read_phys(0x5F0, 2) == b"\x02\x00"  # booted again
+    assert m.read_phys(BOOTS, 2) == b"\x02\x00"  # booted again
     assert result(m)["count"] == 0                # no handler ran
 
 
