@@ -52,6 +52,10 @@ class GuestError(RuntimeError):
 
 
 class Machine:
+    # Whether the CPU has an x87 FPU: runtime/jitemu.h's CPU_HAS_FPU, which
+    # CPUID reports too, decides (the PC's CMOS equipment byte follows).
+    has_fpu = bool(lib.CPU_HAS_FPU)
+
     def __init__(self, memory_mb=16, cache=False):
         if not 1 <= memory_mb <= 3072:
             raise ValueError("memory must be between 1 and 3072 MiB")

@@ -102,7 +102,9 @@ class PC:
         c.ram[0x3D] = codes[1] << 4 | codes[0]
         c.ram[0x38] = codes[2] << 4 | 0x01  # no floppy boot-signature check
         c.ram[0x10] = 0x00  # no floppy drives
-        c.ram[0x14] = 0x02 | 0x04  # FPU, PS/2 mouse
+        # Equipment byte: bit 1 a math coprocessor, which only a CPU with
+        # an FPU has; bit 2 a PS/2 mouse.
+        c.ram[0x14] = (0x02 if self.machine.has_fpu else 0) | 0x04
         d = self.disk
         if d is not None:
             c.ram[0x12] = 0xF0

@@ -80,7 +80,7 @@ int helper_retf(CPUState *s, int op32, uint32_t imm);
 int helper_iret(CPUState *s, int op32, uint32_t next_eip);
 void helper_pusha(CPUState *s, int op32);
 void helper_popa(CPUState *s, int op32);
-void helper_enter(CPUState *s, int op32, uint32_t size, uint32_t level);
+int helper_enter(CPUState *s, int op32, uint32_t size, uint32_t level);
 void helper_leave(CPUState *s, int op32);
 void helper_pushf(CPUState *s, int op32);
 void helper_popf(CPUState *s, int op32);
@@ -155,7 +155,12 @@ def _capstone_include():
 
 
 ffibuilder = FFI()
-ffibuilder.cdef(STRUCT + API + CALLBACKS)
+# Constants of jitemu.h that Python reads (lib.NAME).
+CONSTANTS = """
+#define CPU_HAS_FPU ...
+"""
+
+ffibuilder.cdef(STRUCT + CONSTANTS + API + CALLBACKS)
 ffibuilder.set_source(
     "jitemu._runtime",
     '#include "api.h"\n',

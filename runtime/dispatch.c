@@ -27,7 +27,7 @@ int cpu_run(CPUState *s)
                     int v = py_irq_ack(rt->host);
                     if (v >= 0) {
                         s->halted = 0;
-                        cpu_deliver(s, v, s->eip);
+                        cpu_deliver_irq(s, v);
                     }
                 }
                 continue;
@@ -37,13 +37,7 @@ int cpu_run(CPUState *s)
         if (s->fault_pending) {
             /* A #PF recorded by a memory access or an instruction fetch:
              * EIP is the faulting instruction. */
-            int v = (int)s->fault_pending;
-            s->fault_pending = 0;
-            s->last_exception = v;
-            s->exc_error_code = s->fault_error;
-            s->exc_count++;
-            s->icount++; /* an exception takes guest time too (layout.py: icount) */
-            cpu_deliver_error(s, v, s->eip, 1, s->fault_error);
+            cpu_raise_pending(s);
             continue;
         }
         if (s->halted) return RUN_HLT;

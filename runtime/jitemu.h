@@ -30,6 +30,11 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define AC_MASK 0x40000u
 #define ARITH_MASK (CF_MASK | PF_MASK | AF_MASK | ZF_MASK | SF_MASK | OF_MASK)
 
+/* Whether the CPU has an x87 FPU: CPUID says so, and the PC's CMOS
+ * equipment byte follows (Machine.has_fpu).  None yet: the escape opcodes
+ * raise #NM or #UD (jitemu/jit/lift/fpu.py). */
+#define CPU_HAS_FPU 0
+
 /* exit_request bits: why translated code must return to the dispatcher. */
 #define EXIT_STOP 1u   /* the host asked the vCPU to stop */
 #define EXIT_RESET 2u  /* a reset was requested */
@@ -120,7 +125,7 @@ typedef struct Runtime {
     uint64_t stat_invalidated, stat_smc_pages, stat_lookups;
     uint64_t msr_apic_base, msr_pat;
     uint32_t tr_type;    /* descriptor type of the task register's TSS */
-    int delivering;      /* nesting of protected-mode exception delivery */
+    int delivering;      /* class (DLV_*) of the event being delivered, for a fault in it */
     /* The baseline tier's C block loop (baseline.c): on when Python says
      * (rt_set_baseline); the keys Python keeps for itself (code it may
      * reinstate: regions, the persistent cache); blocks it made. */
@@ -151,11 +156,15 @@ void phys_write(CPUState *s, uint32_t phys, uint32_t value, int size);
 
 /* tlb.c */
 int tlb_translate(CPUState *s, uint32_t lin, int write, int fill, uint32_t *phys);
+int tlb_translate_as(CPUState *s, uint32_t lin, int write, int fill, uint32_t *phys, int user);
+int tlb_probe(CPUState *s, uint32_t lin, int size, int write, int user);
 void tlb_flush(CPUState *s);
 void tlb_flush_page(CPUState *s, uint32_t lin);
 void tlb_drop_writes_to(Runtime *rt, uint32_t phys_page);
 uint32_t lin_read(CPUState *s, uint32_t lin, int size);
 void lin_write(CPUState *s, uint32_t lin, uint32_t value, int size);
+uint32_t sys_read(CPUState *s, uint32_t lin, int size);
+void sys_write(CPUState *s, uint32_t lin, uint32_t value, int size);
 void smc_invalidate_page(Runtime *rt, uint32_t page);
 
 /* blocktable.c */
@@ -169,6 +178,13 @@ void seg_load_real(CPUState *s, int seg, uint32_t sel);
 /* interrupts.c */
 void cpu_deliver(CPUState *s, int vector, uint32_t return_eip);
 void cpu_deliver_error(CPUState *s, int vector, uint32_t return_eip, int has_code, uint32_t code);
+void cpu_deliver_irq(CPUState *s, int vector);
+int cpu_raise(CPUState *s, int vector, int has_code, uint32_t code);
+int cpu_raise_pending(CPUState *s);
+/* What is being delivered (Runtime.delivering), as the SDM classes events
+ * for a fault during their delivery (vol. 3, 6.15, "Interrupt 8—Double
+ * Fault Exception"). */
+enum { DLV_NONE, DLV_BENIGN, DLV_CONTRIBUTORY, DLV_PAGE_FAULT, DLV_DOUBLE_FAULT };
 
 /* protected.c */
 int seg_load_protected(CPUState *s, int seg, uint32_t sel);
@@ -247,6 +263,8 @@ void push16(CPUState *s, uint32_t v);
 void push32(CPUState *s, uint32_t v);
 uint32_t pop16(CPUState *s);
 uint32_t pop32(CPUState *s);
+
+int ss_in_limit(uint32_t limit, uint32_t flags, uint32_t off, int size);
 
 static inline uint32_t sp_mask(CPUState *s) { return (s->hflags & HF_SS32) ? 0xffffffffu : 0xffffu; }
 
