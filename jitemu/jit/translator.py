@@ -358,7 +358,9 @@ class Translator:
             name = "r%d" % self.next_id
             self.next_id += 1
             self._pending[int(name[1:])] = (pc, cs_base, hflags, name, snap)
-            if worker.submit(int(name[1:]), ("region", name, pc, cs_base, hflags, snap.fields()), self._finished):
+            job = ("region", name, pc, cs_base, hflags, snap.fields(),
+                   self.cache.base if self.cache is not None and self.cache.writable else None)
+            if worker.submit(int(name[1:]), job, self._finished):
                 return
             del self._pending[int(name[1:])]
         name = "r%d" % self.next_id
@@ -450,11 +452,11 @@ class Translator:
                 continue
             finally:
                 self.load_seconds += time.perf_counter() - t0
-            self._install_region(region, addr, obj)
+            self._install_region(region, addr, obj, store=False)  # (the worker stored it)
 
-    def _install_region(self, region, addr, obj):
+    def _install_region(self, region, addr, obj, store=True):
         pc, cs_base, hflags, name, made = region
-        if self.cache is not None:
+        if self.cache is not None and store:
             self.cache.store(obj, [(pc, cs_base, hflags, made, name)])
         fn = self.ffi.cast("void *", addr)
         self._install(pc, cs_base, hflags, made, fn, int(name[1:]))

@@ -9,12 +9,17 @@ Not multiprocessing, whose spawn re-imports the user's main script.
 The worker is `python -m jitemu.jit.worker`, speaking length-prefixed
 pickles of plain data over its stdin and stdout: (number, job) in, where a
 job is IR text or ("region", name, pc, cs_base, hflags, the fields of a
-lifting.CodeSnapshot); (number, result or None, error or None) out, where
+lifting.CodeSnapshot, a persistent cache directory or None); (number,
+result or None, error or None) out, where
 the result is object code for IR text and (object code, [(first, last)
 physical byte of each range lifted], [(linear address, what could not be
 lifted)]) for a region.  One worker serves every machine in the process;
-it ends when its stdin closes (so with its parent).
+it ends when its stdin closes (so with its parent), after the jobs already
+sent: the worker stores each region in the persistent cache itself, so a
+run that ends before its regions are ready (a boot is shorter than
+LLVM's start) still leaves them to the next run.
 """
+import atexit
 import os
 import pickle
 import queue
@@ -92,6 +97,12 @@ class CompileWorker:
     def alive(self):
         return self._proc.poll() is None
 
+    def drain(self, timeout):
+        """Hand the jobs still queued to the worker (waiting at most
+        `timeout` seconds): it finishes them after this process is gone."""
+        self._outbox.put(None)
+        self._writer.join(timeout)
+
     def close(self):
         """End the worker (it exits when its input closes) and wait for it."""
         self._outbox.put(None)
@@ -167,6 +178,12 @@ def shared_worker():
     return _shared
 
 
+@atexit.register
+def _drain_at_exit():
+    if _shared is not None and _shared.alive():
+        _shared.drain(1.0)  # a region's job is a page or two: it fits in the pipe
+
+
 def main():
     # Ctrl-C in a terminal reaches the whole process group: the parent
     # handles it, and the worker ends when the parent closes the pipe.
@@ -176,28 +193,34 @@ def main():
     from .compiler import ObjectMaker
     maker = ObjectMaker()
     inp = sys.stdin.buffer
+    caches = {}
     try:
         _send(out, (0, None, "ready"))  # LLVM is loaded: send work
-        while True:
-            msg = _receive(inp)
-            if msg is None:
-                return 0
-            req_id, job = msg
+    except OSError:
+        out = None  # the parent is gone: the jobs it sent still go to the cache
+    while True:
+        msg = _receive(inp)
+        if msg is None:
+            return 0
+        req_id, job = msg
+        try:
+            result = (req_id, *_do(maker, job, caches))
+        except Exception as e:  # noqa: BLE001 - reported to the parent, which stays on tier 1
+            result = (req_id, None, "%s: %s" % (type(e).__name__, e))
+        if out is not None:
             try:
-                result = (req_id, *_do(maker, job))
-            except Exception as e:  # noqa: BLE001 - reported to the parent, which stays on tier 1
-                result = (req_id, None, "%s: %s" % (type(e).__name__, e))
-            _send(out, result)
-    except OSError:  # the parent went away (a broken pipe)
-        return 0
+                _send(out, result)
+            except OSError:  # the parent went away (a broken pipe)
+                out = None
 
 
-def _do(maker, job):
-    """(result, error) of one job."""
+def _do(maker, job, caches):
+    """(result, error) of one job; a region goes to the persistent cache
+    it names, if any (the parent does not store what the worker made)."""
     if isinstance(job, str):
         return maker.make(job, hot=True), None
     from .lifting import UNMADE, CodeSnapshot, lift_region
-    kind, name, pc, cs_base, hflags, fields = job
+    kind, name, pc, cs_base, hflags, fields, cache_dir = job
     if kind != "region":
         raise ValueError("unknown job %r" % (kind,))
     snap = CodeSnapshot(*fields)
@@ -205,7 +228,13 @@ def _do(maker, job):
     if lifted is None:
         return None, UNMADE
     ir, ranges = lifted
-    return (maker.make(ir, hot=True), [tuple(r) for r in ranges], snap.notes), None
+    obj = maker.make(ir, hot=True)
+    if cache_dir is not None:
+        if cache_dir not in caches:
+            from .cache import CodeCache
+            caches[cache_dir] = CodeCache(cache_dir)
+        caches[cache_dir].store(obj, [(pc, cs_base, hflags, snap.bytes_of(ranges), name)])
+    return (obj, [tuple(r) for r in ranges], snap.notes), None
 
 
 if __name__ == "__main__":
