@@ -9,11 +9,9 @@ LLVM is on the vCPU's path.  A source has code_phys(lin), fetch(pc, phys),
 next_phys(pc, phys), tail(lin), breakpoints(), decoder, note_ud(pc, insn,
 raw), on_translate and a count insns_translated (Translator's docstrings).
 """
-from .block import BlockBuilder, module_prelude
-from .decode import UndecodableError
-from .lift import LIFTERS
-from ..isa.table import TABLE
-
+# (The lifters, the IR builder and capstone's Python binding are imported
+# where code is lifted: the emulator process of a run whose blocks all come
+# from stencils, and whose regions the worker lifts, never loads them.)
 MAX_INSNS = 64
 MAX_REGION_BLOCKS = 48
 HF_CODE32 = 1
@@ -29,6 +27,9 @@ def lift_block(src, b, pc, cs_base, hflags, ident):
     when its last instruction runs onto a page that is not the next
     physical one (paging, A20, the wrap from 4 GiB to 0), constant
     successors), or None when the fetch faulted."""
+    from .decode import UndecodableError
+    from .lift import LIFTERS
+    from ..isa.table import TABLE
     phys0 = src.code_phys(pc)
     if phys0 is None:
         return None
@@ -109,6 +110,7 @@ def lift_region(src, name, pc, cs_base, hflags):
     inside it never leave native code.  Returns (IR text, the [first, last]
     physical ranges of guest bytes it was made from), or None when a fetch
     faulted (the region is not made)."""
+    from .block import BlockBuilder, module_prelude
     page = pc & ~0xFFF
     members, order = {}, []
 
@@ -211,6 +213,7 @@ def undecodable_text(insn, raw):
 
 
 def _straddles(decoder, window, eip, code32):
+    from .decode import UndecodableError
     try:
         insn = decoder.decode(window, eip, code32)
     except UndecodableError:

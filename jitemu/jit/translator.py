@@ -13,7 +13,6 @@ import os
 import queue
 import time
 
-from .block import BlockBuilder, module_prelude
 from .lifting import (HF_NOREGION, HF_PG, HF_STEP, HF_TF, UNMADE, CodeSnapshot, lift_block, lift_region,
                       undecodable_text)
 
@@ -232,6 +231,7 @@ class Translator:
         if not parts:
             self.sync_baseline()
             return
+        from .block import module_prelude
         addrs, obj = self.compiler.compile(module_prelude() + "\n\n".join(parts), exports)
         made = [(p, [(lo, self._read(lo, hi - lo + 1)) for lo, hi in ranges], name) for p, ranges, name in regs]
         if self.cache is not None:
@@ -464,6 +464,7 @@ class Translator:
         self.blocks_hot += 1
 
     def _lift(self, name, pc, cs_base, hflags):
+        from .block import BlockBuilder
         b = BlockBuilder(name, hflags, hot_key=None if hflags & HF_NOREGION else (pc, cs_base))
         b.begin()
         got = lift_block(self, b, pc, cs_base, hflags, int(name[1:]))
