@@ -133,6 +133,9 @@ class FDC:
         """The reset of DOR bit 2 / DSR bit 7."""
         self._lower_irq()
         self.cmd = bytearray()
+        self.executing = False
+        if self.dma is not None:
+            self.dma.release_dreq(self.dma_channel)
         self.result = b""
         self.rpos = 0
         self.status0 = 0
@@ -174,6 +177,8 @@ class FDC:
     def msr(self):
         if self.result:
             return MSR_RQM | MSR_DIO | MSR_CB
+        if self.executing:  # waiting for the DMA channel
+            return MSR_CB
         if self.cmd:
             return MSR_RQM | MSR_CB
         return MSR_RQM
@@ -229,7 +234,7 @@ class FDC:
         return v
 
     def _write_fifo(self, v):
-        if self.result or not self.dor & 4:
+        if self.result or self.executing or not self.dor & 4:
             return  # in the result phase (or in reset) the FIFO takes nothing
         self.cmd.append(v)
         name, length = _decode(self.cmd[0])
@@ -319,6 +324,7 @@ class FDC:
         self._raise_irq()
 
     def _finish(self, st0, st1, st2, c, h, r, n):
+        self.executing = False
         self._to_result([st0, st1, st2, c & 0xFF, h & 0xFF, r & 0xFF, n & 0xFF])
         self._raise_irq()
 
@@ -396,6 +402,7 @@ class FDC:
             d.head, d.sect = state["h"], state["r"]
             self._finish(head << 2 | self.cur, 0, 0, state["c"], state["h"], state["r"], n)
 
+        self.executing = True
         self.dma.hold_dreq(self.dma_channel, run)
 
     def _cmd_format(self, cmd):
@@ -419,4 +426,5 @@ class FDC:
                     m.write((c * m.heads + h) * m.spt + r - 1, bytes([fill]) * SECTOR)
             self._finish(head << 2 | self.cur, 0, 0, d.track, head, 1, n)
 
+        self.executing = True
         self.dma.hold_dreq(self.dma_channel, run)
