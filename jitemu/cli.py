@@ -176,6 +176,17 @@ def cmd_boot(args):
         floppy, err = _open_floppy(args.floppy, args.snapshot)
         if err:
             return _fail(err)
+    cdrom = None
+    if args.cdrom is not None:
+        medium, err = _open_medium(args.cdrom, "CD image", snapshot=False, readonly=True)
+        if err:
+            return _fail(err)
+        if not medium.size or medium.size % 2048:
+            medium.close()
+            return _fail("%s: CD image is %d bytes; expected a non-empty whole number of 2048-byte sectors"
+                         % (args.cdrom, medium.size))
+        from .devices.atapi import CDROM
+        cdrom = CDROM(medium)
     if args.fixed_time is not None:
         import datetime
         try:
@@ -197,7 +208,7 @@ def cmd_boot(args):
     from .pc import build_pc
     try:
         pc = build_pc(bios=bios, disk=disk, memory_mb=args.memory, debugcon=debugcon, serial=serial,
-                      floppy=floppy, fixed_time=args.fixed_time, cache=not args.no_cache and not tools.get("no_cache"))
+                      floppy=floppy, cdrom=cdrom, fixed_time=args.fixed_time, cache=not args.no_cache and not tools.get("no_cache"))
     except FirmwareError as e:
         return _fail("%s: %s" % (bios_path, e))
     return _execute(pc.machine, args, tools, lambda: pc.exit_status,
@@ -460,6 +471,8 @@ def build_parser():
     b.add_argument("--disk", metavar="IMAGE", help="raw hard-disk image on the primary IDE channel")
     b.add_argument("--floppy", metavar="IMAGE",
                    help="raw floppy image for drive A: (1.44M; also 2.88M, 1.2M, 720K, 360K by size)")
+    b.add_argument("--cdrom", metavar="ISO",
+                   help="CD image (2048-byte sectors) in an ATAPI drive, the secondary IDE channel's master")
     b.add_argument("--snapshot", action="store_true",
                    help="keep the guest's disk and floppy writes in memory; the image files are not modified")
     b.add_argument("--serial", default="none", metavar="FILE|stdio|none",

@@ -19,7 +19,7 @@ Devices, their ports and IRQs:
     POST code       80                             -    post
     port 92         92                             -    piix3
     ATA primary     1F0-1F7, 3F6                  14    ata
-    ATA secondary   170-177, 376 (no drives)      15    ata
+    ATA secondary   170-177, 376 (CD-ROM master)  15    ata, atapi
     floppy (82077)  3F0-3F5, 3F7 (DMA channel 2)   6    fdc
     COM1 (optional) 3F8-3FF                        4    uart
     debug console   402                            -    debugcon
@@ -33,7 +33,11 @@ Devices, their ports and IRQs:
     PCI 00:01.3 PIIX4 ACPI PM (PM timer at PMBASE+8)    piix3
 
 No VGA (see devices/vga.py).  `floppy` (a path, bytes or devices.fdc.Floppy)
-is drive A: of the floppy controller, which is there without one, as in QEMU.  The firmware image
+is drive A: of the floppy controller, which is there without one, as in QEMU.
+`cdrom` (an ISO path, bytes or devices.atapi.CDROM) is an ATAPI drive, the
+secondary channel's master, as QEMU's -cdrom.  The default boot order is
+QEMU's "cad": hard disk, floppy, CD (SeaBIOS goes on to the next when one
+cannot boot).  The firmware image
 is mapped at the top of 4 GiB and its last 128 KiB below 1 MiB through the
 i440FX PAM registers.  The CMOS memory-size bytes and the fw_cfg RAM size
 and "etc/e820" come from memory_mb, as QEMU's pc_cmos_init and
@@ -43,6 +47,7 @@ import datetime
 import os
 
 from .devices.ata import ATAChannel, Disk
+from .devices.atapi import ATAPIDrive, CDROM
 from .devices.cmos import CMOS
 from .devices.debugcon import DebugConsole
 from .devices.debugexit import DebugExit
@@ -66,7 +71,7 @@ class PC:
 
     def __init__(self, bios=None, disk=None, memory_mb=16, debugcon=None, serial=None,
                  fixed_time=None, boot_order="cad", boot_fail_wait=-1, bootorder=b"", cpus=1,
-                 post_out=None, cache=False, snapshot=False, floppy=None):
+                 post_out=None, cache=False, snapshot=False, floppy=None, cdrom=None):
         self.machine = m = Machine(memory_mb=memory_mb, cache=cache)
         if bios is not None:
             if isinstance(bios, (str, os.PathLike)):
@@ -92,7 +97,8 @@ class PC:
         self.dma = DMA()
         self.fdc = FDC(drives=(self.floppy, None), dma=self.dma)
         self.ata0 = ATAChannel(0x1F0, 0x3F6, 14, master=self.disk)
-        self.ata1 = ATAChannel(0x170, 0x376, 15)
+        self.cdrom = cdrom if cdrom is None or isinstance(cdrom, CDROM) else CDROM(cdrom)
+        self.ata1 = ATAChannel(0x170, 0x376, 15, master=ATAPIDrive(self.cdrom) if cdrom is not None else None)
         self.uart = UART(out=serial) if serial is not None else None
         self.debugcon = DebugConsole(ports=(0x402,), out=debugcon)
         self.debugexit = DebugExit(0x501)
