@@ -15,7 +15,7 @@ from romutil import assemble
 
 SEABIOS = "/usr/share/seabios/bios.bin"
 MARKER = "FLOPPY-SECTOR-2-OK"
-COPY_LBA = 35  # C0 H1 R18
+COPY_LBA = 35  # C0 H1 R18 on a 1.44M floppy
 
 BOOT = r"""
 bits 16
@@ -70,8 +70,12 @@ drive: db 0
     times 510 - ($ - $$) db 0
     dw 0xAA55
     db "%s", 10, 0
-    times 1474560 - ($ - $$) db 0
+    times SIZE - ($ - $$) db 0
 """ % MARKER
+
+
+def floppy_of(size):
+    return assemble("%define SIZE " + str(size) + "\n" + BOOT)
 
 
 def need_seabios():
@@ -81,19 +85,20 @@ def need_seabios():
 
 @pytest.fixture(scope="module")
 def floppy():
-    return assemble(BOOT)
+    return floppy_of(1474560)
 
 
-def test_seabios_boots_the_floppy_and_int13_reads_and_writes_it(floppy):
+@pytest.mark.parametrize("size,spt", [(1474560, 18), (2949120, 36)])
+def test_seabios_boots_the_floppy_and_int13_reads_and_writes_it(size, spt):
     need_seabios()
     log = io.StringIO()
-    pc = build_pc(bios=SEABIOS, floppy=floppy, debugcon=log, fixed_time="2024-01-01T00:00:00")
+    pc = build_pc(bios=SEABIOS, floppy=floppy_of(size), debugcon=log, fixed_time="2024-01-01T00:00:00")
     why = pc.run(max_instructions=200_000_000)
     text = log.getvalue()
     assert "Booting from Floppy..." in text
     assert text.rstrip().endswith(MARKER)
     assert why == "exit" and pc.exit_status == 1
-    assert pc.floppy.read(COPY_LBA).startswith(MARKER.encode())
+    assert pc.floppy.read(spt + 17).startswith(MARKER.encode())  # C0 H1 R18
 
 
 def jitemu(*args):
