@@ -22,6 +22,10 @@ master, a selected absent slave reads 0.  Disks are backed by a bytes-like
 image (kept in memory; `disk.image`) or a path, read sector by sector as the
 guest asks and written in place; with snapshot=True writes go to an overlay
 in memory instead and the file is never modified (QEMU's -snapshot).
+
+A packet device (devices.atapi.ATAPIDrive, the CD-ROM) may stand in for a
+disk: it takes the commands written to it and moves its data through this
+channel's data port (on_block is its next step after each block).
 """
 import os
 
