@@ -114,7 +114,7 @@ class PC:
         c.set_memory(self.machine.ram_size, cpus)
         codes = [BOOT_CODES.get(ch, 0) for ch in boot_order.lower()[:3]] + [0, 0, 0]
         c.ram[0x3D] = codes[1] << 4 | codes[0]
-        c.ram[0x38] = codes[2] << 4 | 0x01  # no floppy boot-signature check
+        c.ram[0x38] = codes[2] << 4  # bit 0 clear: check a floppy's boot signature, as QEMU does
         # Floppy drive types (A: high nibble), and in the equipment byte bit
         # 0, one drive to boot from (QEMU's pc_cmos_init_floppy).
         fd = self.floppy

@@ -101,6 +101,20 @@ def test_seabios_boots_the_floppy_and_int13_reads_and_writes_it(size, spt):
     assert pc.floppy.read(spt + 17).startswith(MARKER.encode())  # C0 H1 R18
 
 
+def test_a_floppy_without_the_boot_signature_is_not_booted(floppy):
+    """QEMU's CMOS asks SeaBIOS to check a floppy's 0x55AA (-no-fd-bootchk
+    would not); with nothing else to boot SeaBIOS then says so and waits."""
+    need_seabios()
+    log = io.StringIO()
+    image = bytearray(floppy)
+    image[510:512] = b"\0\0"
+    pc = build_pc(bios=SEABIOS, floppy=bytes(image), debugcon=log, fixed_time="2024-01-01T00:00:00")
+    pc.run(max_instructions=100_000_000)
+    text = log.getvalue()
+    assert "Booting from Floppy..." in text and "Boot failed: not a bootable disk" in text
+    assert MARKER not in text
+
+
 def jitemu(*args):
     return subprocess.run([sys.executable, "-m", "jitemu.cli", "boot", "--quiet", "--no-cache",
                            "--debugcon", "stdio"] + list(args), capture_output=True, text=True, timeout=300)
