@@ -115,6 +115,18 @@ def test_a_floppy_without_the_boot_signature_is_not_booted(floppy):
     assert MARKER not in text
 
 
+def test_the_disk_boots_before_the_floppy_as_in_qemus_default_order(floppy):
+    """QEMU's default boot order is "cad": SeaBIOS tries the hard disk first."""
+    need_seabios()
+    disk = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "firmware", "images", "disk", "bootok.img")
+    log = io.StringIO()
+    pc = build_pc(bios=SEABIOS, disk=disk, snapshot=True, floppy=floppy, debugcon=log,
+                  fixed_time="2024-01-01T00:00:00")
+    assert pc.run(max_instructions=200_000_000) == "exit"
+    assert "Booting from Hard Disk..." in log.getvalue() and log.getvalue().rstrip().endswith("BOOT-SECTOR-OK")
+
+
 def jitemu(*args):
     return subprocess.run([sys.executable, "-m", "jitemu.cli", "boot", "--quiet", "--no-cache",
                            "--debugcon", "stdio"] + list(args), capture_output=True, text=True, timeout=300)
