@@ -122,7 +122,7 @@ def check(case, state, image, operand):
         sw = struct.unpack_from("<H", img, 2)[0] & sw_mask
         struct.pack_into("<H", img, 2, sw)
         img[6:14] = bytes(8)  # instruction and data pointers
-        img[0] &= ~0x40  # CW bits 6 and 13-15 are reserved (bit 6 reads as 1 in jitemu and Bochs,
+        img[0] &= ~0xC0  # CW bits 6, 7 and 13-15 are reserved (6 reads as 1 in jitemu and Bochs, 7 and
         img[1] &= 0x1F   # 13-15 as 0); QEMU keeps what was loaded
         mem = snap["mem"][OPND - oracle.WIN_LO:OPND - oracle.WIN_LO + 10]
         # FCOMI: ZF PF CF; the SDM clears OF SF AF, QEMU 5 leaves them
