@@ -44,7 +44,7 @@ def _cases():
             if parts[1].startswith("/"):
                 reg = int(parts[1][1:])
                 code = bytes([esc, (reg << 3) | 6, 0x00, 0x02])      # [0x0200]
-            elif parts[1].endswith("+i"):
+            elif parts[1].endswith("+r"):
                 code = bytes([esc, int(parts[1][:2], 16) + 3])       # st(3)
             else:
                 code = bytes([esc, int(parts[1], 16)])

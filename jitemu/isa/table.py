@@ -157,7 +157,7 @@ row("arpl", "sysregs", writes="Z", enc=("63 /r",))
 # and CR0.MP are both set, and #MF for a pending unmasked exception.
 from . import x87 as _x87  # noqa: E402
 for _name in _x87.NAMES:
-    _enc = tuple("%02X /%d /m" % (0xD8 + e, r) for (e, r), (n, _) in _x87.MEM.items() if n == _name) + \
+    _enc = tuple("%02X /%d" % (0xD8 + e, r) for (e, r), (n, _) in _x87.MEM.items() if n == _name) + \
         tuple(_x87.reg_templates(_name))
     row(_name, "fpu", writes=ALL if _name in ("fcomi", "fcomip", "fucomi", "fucomip") else "", enc=_enc)
 row("wait", "fpu", enc=("9B",))

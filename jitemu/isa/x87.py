@@ -78,13 +78,13 @@ def reg_name(esc, modrm):
 
 
 def reg_templates(name):
-    """Register-form templates of `name`: "D8 C0+i" for a ModRM group of
+    """Register-form templates of `name`: "D8 C0+r" for a ModRM group of
     eight (ST(i) in the low bits), "D9 E8" for one byte."""
     for esc in range(8):
         for g in range(0xC0, 0x100, 8):
             names = [reg_name(esc, m) for m in range(g, g + 8)]
             if names == [name] * 8:
-                yield "%02X %02X+i" % (0xD8 + esc, g)
+                yield "%02X %02X+r" % (0xD8 + esc, g)
             else:
                 yield from ("%02X %02X" % (0xD8 + esc, m) for m in range(g, g + 8) if names[m - g] == name)
 
