@@ -228,6 +228,14 @@ def decode_x87(code, eip, code32):
         i += 1
     if i + 1 >= len(code) or not 0xD8 <= code[i] <= 0xDF:
         return None
+    try:
+        return _x87_insn(code, eip, code32, i, seg, rep, op_size, addr_size)
+    except IndexError:  # the bytes end inside the instruction
+        return None
+
+
+def _x87_insn(code, eip, code32, i, seg, rep, op_size, addr_size):
+    from ..isa import x87
     esc, modrm = code[i] & 7, code[i + 1]
     n = i + 2
     ops = [Imm((esc << 8) | modrm, 2)]
