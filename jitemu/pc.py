@@ -57,6 +57,7 @@ from .devices.fw_cfg import FwCfg
 from .devices.i440fx import I440FX
 from .devices.kbc import KBC
 from .devices.pic import PIC
+from .devices.fpuerr import FpuError
 from .devices.piix3 import PIIX3, PIIX3IDE, PIIX4PM
 from .devices.pit import PIT
 from .devices.post import PostCode
@@ -102,9 +103,10 @@ class PC:
         self.uart = UART(out=serial) if serial is not None else None
         self.debugcon = DebugConsole(ports=(0x402,), out=debugcon)
         self.debugexit = DebugExit(0x501)
+        self.fpuerr = FpuError(self.pic)
         self.devices = [d for d in (self.pic, self.pit, self.cmos, self.fw_cfg, self.host, self.piix3,
                                     self.ide, self.pm, self.kbc, self.post, self.dma, self.fdc, self.ata0, self.ata1,
-                                    self.uart, self.debugcon, self.debugexit) if d is not None]
+                                    self.uart, self.debugcon, self.debugexit, self.fpuerr) if d is not None]
         for d in self.devices:
             m.attach(d)
         self._setup_cmos(memory_mb, cpus, boot_order)

@@ -100,6 +100,9 @@ void helper_lgdt(CPUState *s, int which, uint32_t lin, int op32);
 void helper_sgdt(CPUState *s, int which, uint32_t lin);
 void helper_lmsw(CPUState *s, uint32_t v);
 void helper_invlpg(CPUState *s, uint32_t lin);
+int helper_fpu(CPUState *s, uint32_t fop, uint32_t lin, uint32_t ea, uint32_t segsz);
+int helper_fwait(CPUState *s);
+void fpu_init(CPUState *s);
 void cpu_tlb_flush(CPUState *s);
 int cpu_code_phys(CPUState *s, uint32_t lin, uint32_t *phys);
 
@@ -158,6 +161,7 @@ ffibuilder = FFI()
 # Constants of jitemu.h that Python reads (lib.NAME).
 CONSTANTS = """
 #define CPU_HAS_FPU ...
+#define LOG_FERR ...
 """
 
 ffibuilder.cdef(STRUCT + CONSTANTS + API + CALLBACKS)

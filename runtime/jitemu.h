@@ -34,6 +34,8 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
  * equipment byte follows (Machine.has_fpu).  None yet: the escape opcodes
  * raise #NM or #UD (jitemu/jit/lift/fpu.py). */
 #define CPU_HAS_FPU 0
+/* py_log kind: the FPU asserted FERR# (CR0.NE=0: the PC's IRQ13). */
+#define LOG_FERR 13
 
 /* exit_request bits: why translated code must return to the dispatcher. */
 #define EXIT_STOP 1u   /* the host asked the vCPU to stop */

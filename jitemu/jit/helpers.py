@@ -44,6 +44,8 @@ HELPERS = {
     "helper_sgdt": ("void", ("ptr", "i32", "i32")),
     "helper_lmsw": ("void", ("ptr", "i32")),
     "helper_invlpg": ("void", ("ptr", "i32")),
+    "helper_fpu": ("i32", ("ptr", "i32", "i32", "i32", "i32")),
+    "helper_fwait": ("i32", ("ptr",)),
 }
 
 
