@@ -370,7 +370,7 @@ def table(results):
         "cold: each jitemu run starts with an empty translation cache directory (JITEMU_CACHE_DIR); its blocks are",
         "  copied together from the stencil library built at install, with no LLVM compile for the instruction forms",
         "  that library holds; forms it lacks and hot regions are compiled by LLVM.  warm: the cache directory that",
-        "  one earlier run filled (code is linked, not compiled).  The CPU kernels run cold.",
+        "  one earlier run filled (code is loaded, not compiled).  The CPU kernels run cold.",
         "MB: peak resident memory (VmHWM) of the emulator's process alone.  jitemu's region compile worker, a second",
         "  process started when code gets hot, is on its own line when it ran.",
     ]

@@ -52,6 +52,10 @@ class GuestError(RuntimeError):
 
 
 class Machine:
+    # Whether the CPU has an x87 FPU: runtime/jitemu.h's CPU_HAS_FPU, which
+    # CPUID reports too, decides (the PC's CMOS equipment byte follows).
+    has_fpu = bool(lib.CPU_HAS_FPU)
+
     def __init__(self, memory_mb=16, cache=False):
         if not 1 <= memory_mb <= 3072:
             raise ValueError("memory must be between 1 and 3072 MiB")
@@ -76,6 +80,8 @@ class Machine:
         self._error = None
         self._lock = threading.Lock()
         self.ud_log = []
+        # FERR# from the FPU (CR0.NE=0): the PC wires it to IRQ13 (pc.py).
+        self.on_ferr = None
         self._reset_sources = []
         self.resets = {}  # source -> count
         self.reset_ack_seconds = []  # request to acknowledgement, per reset
@@ -272,6 +278,12 @@ class Machine:
         s.a20_mask = 0xFFFFFFFF
         s.last_exception = -1
         lib.cpu_reset_msrs(s)
+        # The x87 after RESET (SDM vol. 3, table 9-1): CW 0040, tags 0
+        # (every register +0.0), pointers 0.
+        lib.fpu_init(s)
+        s.fpu_cw, s.fpu_tag, s.fpu_ferr = 0x40, 0, 0
+        for i in range(8):
+            s.fpr_sig[i] = s.fpr_se[i] = 0
         lib.cpu_update_hflags(s)
         for d in self.devices:
             d.reset()
@@ -619,6 +631,8 @@ def _log_impl(m, kind, a, b):
         m.ud_log.append(a)
         if m._translator is not None:
             m._translator.executed_ud(a)
+    elif kind == lib.LOG_FERR and m.on_ferr is not None:  # the FPU asserted FERR#
+        m.on_ferr()
 
 
 _log = _guard(_log_impl)

@@ -82,7 +82,7 @@ int helper_retf(CPUState *s, int op32, uint32_t imm);
 int helper_iret(CPUState *s, int op32, uint32_t next_eip);
 void helper_pusha(CPUState *s, int op32);
 void helper_popa(CPUState *s, int op32);
-void helper_enter(CPUState *s, int op32, uint32_t size, uint32_t level);
+int helper_enter(CPUState *s, int op32, uint32_t size, uint32_t level);
 void helper_leave(CPUState *s, int op32);
 void helper_pushf(CPUState *s, int op32);
 void helper_popf(CPUState *s, int op32);
@@ -106,6 +106,9 @@ void helper_lgdt(CPUState *s, int which, uint32_t lin, int op32);
 void helper_sgdt(CPUState *s, int which, uint32_t lin);
 void helper_lmsw(CPUState *s, uint32_t v);
 void helper_invlpg(CPUState *s, uint32_t lin);
+int helper_fpu(CPUState *s, uint32_t fop, uint32_t lin, uint32_t ea, uint32_t segsz);
+int helper_fwait(CPUState *s);
+void fpu_init(CPUState *s);
 void cpu_tlb_flush(CPUState *s);
 int cpu_code_phys(CPUState *s, uint32_t lin, uint32_t *phys);
 
@@ -120,6 +123,8 @@ uint64_t *bl_last_data(void);
 void bl_stats(uint64_t *out3);
 int bl_meta(uint32_t first, uint32_t n, const uint8_t *meta);
 uint32_t bl_generation(void);
+int ld_helpers(const uint64_t *addrs, uint32_t n);
+void *ld_place(const uint8_t *image, uint32_t len, uint32_t align, const uint32_t *relocs, uint32_t n);
 int bl_decoder_open(const char *path);
 int bl_signature(uint32_t hflags, const uint8_t *code, uint32_t len, uint32_t eip,
                  uint8_t *sig_out, uint32_t *values);
@@ -159,7 +164,13 @@ def _capstone_include():
 
 
 ffibuilder = FFI()
-ffibuilder.cdef(STRUCT + API + CALLBACKS)
+# Constants of jitemu.h that Python reads (lib.NAME).
+CONSTANTS = """
+#define CPU_HAS_FPU ...
+#define LOG_FERR ...
+"""
+
+ffibuilder.cdef(STRUCT + CONSTANTS + API + CALLBACKS)
 ffibuilder.set_source(
     "jitemu._runtime",
     '#include "api.h"\n',

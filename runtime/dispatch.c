@@ -27,7 +27,7 @@ int cpu_run(CPUState *s)
                     int v = py_irq_ack(rt->host);
                     if (v >= 0) {
                         s->halted = 0;
-                        cpu_deliver(s, v, s->eip);
+                        cpu_deliver_irq(s, v);
                     }
                 }
                 continue;
@@ -35,23 +35,10 @@ int cpu_run(CPUState *s)
             return RUN_EXIT;
         }
         if (s->fault_pending) {
-            /* The budget first: a delivery whose own pushes fault records
-             * another fault, and this loop would never end. */
-            if (s->icount >= s->icount_limit) return RUN_LIMIT;
             /* A #PF recorded by a memory access or an instruction fetch, or
              * the #UD of a fetch from nothing (memory.c, cpu_code_phys):
              * EIP is the faulting instruction. */
-            int v = (int)s->fault_pending;
-            s->fault_pending = 0;
-            s->last_exception = v;
-            s->exc_error_code = s->fault_error;
-            s->exc_count++;
-            s->icount++; /* an exception takes guest time too (layout.py: icount) */
-            if (v == 6) {
-                s->ud_eip = s->eip;
-                py_log(rt->host, 6, s->seg_base[R_CS] + s->eip, s->eip);
-            }
-            cpu_deliver_error(s, v, s->eip, v == 14, s->fault_error);
+            cpu_raise_pending(s);
             continue;
         }
         if (s->halted) return RUN_HLT;

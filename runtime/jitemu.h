@@ -30,6 +30,13 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define AC_MASK 0x40000u
 #define ARITH_MASK (CF_MASK | PF_MASK | AF_MASK | ZF_MASK | SF_MASK | OF_MASK)
 
+/* Whether the CPU has an x87 FPU: CPUID says so, and the PC's CMOS
+ * equipment byte follows (Machine.has_fpu).  None yet: the escape opcodes
+ * raise #NM or #UD (jitemu/jit/lift/fpu.py). */
+#define CPU_HAS_FPU 0
+/* py_log kind: the FPU asserted FERR# (CR0.NE=0: the PC's IRQ13). */
+#define LOG_FERR 13
+
 /* exit_request bits: why translated code must return to the dispatcher. */
 #define EXIT_STOP 1u   /* the host asked the vCPU to stop */
 #define EXIT_RESET 2u  /* a reset was requested */
@@ -134,7 +141,7 @@ typedef struct Runtime {
     uint64_t mtrr_def_type;
     uint64_t tsc_adjust; /* what WRMSR to the TSC moved it by (the clock stays) */
     uint32_t tr_type;    /* descriptor type of the task register's TSS */
-    int delivering;      /* nesting of protected-mode exception delivery */
+    int delivering;      /* class (DLV_*) of the event being delivered, for a fault in it */
     /* The baseline tier's C block loop (baseline.c): on when Python says
      * (rt_set_baseline); the keys Python keeps for itself (code it may
      * reinstate: regions, the persistent cache); blocks it made. */
@@ -167,6 +174,8 @@ void phys_write(CPUState *s, uint32_t phys, uint32_t value, int size);
 
 /* tlb.c */
 int tlb_translate(CPUState *s, uint32_t lin, int write, int fill, uint32_t *phys);
+int tlb_translate_as(CPUState *s, uint32_t lin, int write, int fill, uint32_t *phys, int user);
+int tlb_probe(CPUState *s, uint32_t lin, int size, int write, int user);
 void tlb_flush(CPUState *s);
 void tlb_flush_page(CPUState *s, uint32_t lin);
 void tlb_flush_nonglobal(CPUState *s);
@@ -174,6 +183,8 @@ int cpu_load_pdptes(CPUState *s, uint32_t cr3);
 void tlb_drop_writes_to(Runtime *rt, uint32_t phys_page);
 uint32_t lin_read(CPUState *s, uint32_t lin, int size);
 void lin_write(CPUState *s, uint32_t lin, uint32_t value, int size);
+uint32_t sys_read(CPUState *s, uint32_t lin, int size);
+void sys_write(CPUState *s, uint32_t lin, uint32_t value, int size);
 void smc_invalidate_page(Runtime *rt, uint32_t page);
 
 /* blocktable.c */
@@ -191,6 +202,13 @@ void seg_load_real(CPUState *s, int seg, uint32_t sel);
 /* interrupts.c */
 void cpu_deliver(CPUState *s, int vector, uint32_t return_eip);
 void cpu_deliver_error(CPUState *s, int vector, uint32_t return_eip, int has_code, uint32_t code);
+void cpu_deliver_irq(CPUState *s, int vector);
+int cpu_raise(CPUState *s, int vector, int has_code, uint32_t code);
+int cpu_raise_pending(CPUState *s);
+/* What is being delivered (Runtime.delivering), as the SDM classes events
+ * for a fault during their delivery (vol. 3, 6.15, "Interrupt 8—Double
+ * Fault Exception"). */
+enum { DLV_NONE, DLV_BENIGN, DLV_CONTRIBUTORY, DLV_PAGE_FAULT, DLV_DOUBLE_FAULT };
 
 /* protected.c */
 int seg_load_protected(CPUState *s, int seg, uint32_t sel);
@@ -234,6 +252,21 @@ void *bl_assemble_locked(uint32_t n, const uint16_t *ids, const uint32_t *holes,
                          uint32_t n_data, const uint64_t *data_init);
 int bl_stencil_meta(uint32_t id);
 void bl_forms_clear(void);
+/* The code arena (below 2 GiB) that stencil blocks and loaded objects
+ * share, under bl_lock. */
+#define BL_TRAMP 16 /* a trampoline: ff 25 00 00 00 00 <abs64>, padded */
+uint8_t *arena_reserve(uint64_t size);
+void arena_commit(uint8_t *p, uint64_t size);
+uint8_t *arena_trampolines(const uint64_t *addrs, uint32_t n);
+int reloc_patch(uint8_t *P, uint32_t type, uint64_t S, int64_t A);
+
+/* objload.c: LLVM's object code (first tier, regions) placed in the arena
+ * without a JIT linker.  A relocation is 4 words: offset in the image,
+ * type | kind << 8, value, addend; kind one of: */
+#define LD_KIND_LOCAL 0  /* S = image base + value */
+#define LD_KIND_HELPER 1 /* S = helper `value`'s trampoline (rel32, 32-bit) or address (64) */
+int ld_helpers(const uint64_t *addrs, uint32_t n);
+void *ld_place(const uint8_t *image, uint32_t len, uint32_t align, const uint32_t *relocs, uint32_t n);
 
 /* baseline.c: the tier's block loop in C */
 int bl_decoder_open(const char *path);
@@ -254,6 +287,8 @@ void push16(CPUState *s, uint32_t v);
 void push32(CPUState *s, uint32_t v);
 uint32_t pop16(CPUState *s);
 uint32_t pop32(CPUState *s);
+
+int ss_in_limit(uint32_t limit, uint32_t flags, uint32_t off, int size);
 
 static inline uint32_t sp_mask(CPUState *s) { return (s->hflags & HF_SS32) ? 0xffffffffu : 0xffffu; }
 

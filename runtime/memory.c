@@ -62,27 +62,40 @@ static void write_part(CPUState *s, int r, uint32_t p, uint32_t v, int n)
 }
 
 /* An access of `size` bytes at `lin`, split where it crosses a page (each
- * part translated on its own, as the CPU does).  On a fault nothing is
- * written and fault_pending is set. */
-uint32_t mem_read_slow(CPUState *s, uint32_t lin, int size)
+ * part translated on its own, as the CPU does), at CPL 3 (`user`) or as a
+ * supervisor.  On a fault nothing is written and fault_pending is set.
+ * `fill`: the TLB may keep the translation (accesses at the current CPL). */
+static uint32_t read_as(CPUState *s, uint32_t lin, int size, int user, int fill)
 {
     uint32_t p0, p1, first = PAGE_SIZE - (lin & (PAGE_SIZE - 1));
-    int r0 = tlb_translate(s, lin, 0, 1, &p0), r1;
+    int r0 = tlb_translate_as(s, lin, 0, fill, &p0, user), r1;
     if (r0 < 0) return 0;
     if ((uint32_t)size <= first) return read_part(s, r0, p0, size);
-    if ((r1 = tlb_translate(s, lin + first, 0, 1, &p1)) < 0) return 0;
+    if ((r1 = tlb_translate_as(s, lin + first, 0, fill, &p1, user)) < 0) return 0;
     return read_part(s, r0, p0, first) | (read_part(s, r1, p1, size - first) << (8 * first));
+}
+
+static void write_as(CPUState *s, uint32_t lin, uint32_t value, int size, int user, int fill)
+{
+    uint32_t p0, p1, first = PAGE_SIZE - (lin & (PAGE_SIZE - 1));
+    int r0 = tlb_translate_as(s, lin, 1, fill, &p0, user), r1;
+    if (r0 < 0) return;
+    if ((uint32_t)size <= first) { write_part(s, r0, p0, value, size); return; }
+    if ((r1 = tlb_translate_as(s, lin + first, 1, fill, &p1, user)) < 0) return;
+    write_part(s, r0, p0, value, first);
+    write_part(s, r1, p1, value >> (8 * first), size - first);
+}
+
+static int user_mode(CPUState *s) { return ((s->hflags >> HF_CPL_SHIFT) & 3) == 3; }
+
+uint32_t mem_read_slow(CPUState *s, uint32_t lin, int size)
+{
+    return read_as(s, lin, size, user_mode(s), 1);
 }
 
 void mem_write_slow(CPUState *s, uint32_t lin, uint32_t value, int size)
 {
-    uint32_t p0, p1, first = PAGE_SIZE - (lin & (PAGE_SIZE - 1));
-    int r0 = tlb_translate(s, lin, 1, 1, &p0), r1;
-    if (r0 < 0) return;
-    if ((uint32_t)size <= first) { write_part(s, r0, p0, value, size); return; }
-    if ((r1 = tlb_translate(s, lin + first, 1, 1, &p1)) < 0) return;
-    write_part(s, r0, p0, value, first);
-    write_part(s, r1, p1, value >> (8 * first), size - first);
+    write_as(s, lin, value, size, user_mode(s), 1);
 }
 
 /* The 8-byte accesses of CMPXCHG8B: both pages are translated (and a
@@ -145,6 +158,21 @@ void lin_write(CPUState *s, uint32_t lin, uint32_t value, int size)
     mem_write_slow(s, lin, value, size);
 }
 
+/* Implicit supervisor accesses: the CPU reads and writes the GDT, LDT,
+ * IDT and TSS as a supervisor whatever the CPL (SDM vol. 3, 4.6 "Access
+ * Rights"), so at CPL 3 they bypass the TLB, whose entries carry CPL 3's
+ * checks. */
+uint32_t sys_read(CPUState *s, uint32_t lin, int size)
+{
+    return user_mode(s) ? read_as(s, lin, size, 0, 0) : lin_read(s, lin, size);
+}
+
+void sys_write(CPUState *s, uint32_t lin, uint32_t value, int size)
+{
+    if (user_mode(s)) write_as(s, lin, value, size, 0, 0);
+    else lin_write(s, lin, value, size);
+}
+
 /* Host-side access (Python devices, DMA, loaders): physical, with the same
  * rules as the guest, so writes into translated code invalidate it. */
 void phys_read_bytes(CPUState *s, uint32_t phys, uint8_t *out, uint32_t len)
@@ -165,8 +193,10 @@ int cpu_code_phys(CPUState *s, uint32_t lin, uint32_t *phys)
 {
     int r = tlb_translate(s, lin, 0, 0, phys);
     if (r > 0) {
-        s->fault_pending = 6;
-        s->fault_error = 0;
+        if (!s->fault_pending) {
+            s->fault_pending = 6;
+            s->fault_error = 0;
+        }
         return -1;
     }
     return r;

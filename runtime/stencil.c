@@ -22,7 +22,6 @@ enum { R_64 = 1, R_PC32 = 2, R_PLT32 = 4, R_32 = 10, R_32S = 11, R_16 = 12, R_8 
 enum { K_HOLE = BL_KIND_HOLE, K_HELPER = BL_KIND_HELPER, K_CONTINUE = BL_KIND_CONTINUE, K_DATA = BL_KIND_DATA };
 
 #define BL_CHUNK (16u << 20)
-#define BL_TRAMP 16 /* ff 25 00 00 00 00 <abs64>, padded */
 
 typedef struct {
     uint32_t off;
@@ -74,8 +73,9 @@ static uint32_t reloc_width(uint32_t type)
 }
 
 /* Space for `size` bytes, 16-aligned, inside one chunk; not taken until
- * arena_commit, so a failed assembly costs nothing. */
-static uint8_t *arena_reserve(uint64_t size)
+ * arena_commit, so a failed assembly costs nothing.  Under bl_lock (the
+ * object loader, objload.c, places code here too). */
+uint8_t *arena_reserve(uint64_t size)
 {
     if (size > BL_CHUNK) return NULL;
     uint8_t *p = (uint8_t *)(((uintptr_t)arena_cur + 15) & ~(uintptr_t)15);
@@ -92,7 +92,26 @@ static uint8_t *arena_reserve(uint64_t size)
     return c;
 }
 
-static void arena_commit(uint8_t *p, uint64_t size) { arena_cur = p + size; }
+void arena_commit(uint8_t *p, uint64_t size) { arena_cur = p + size; }
+
+/* n trampolines (jmp *abs64) in the arena, BL_TRAMP bytes apart, one per
+ * address: how code below 2 GiB reaches the helpers with a rel32 call.
+ * Under bl_lock; NULL when the arena is full. */
+uint8_t *arena_trampolines(const uint64_t *addrs, uint32_t n)
+{
+    uint64_t size = (uint64_t)n * BL_TRAMP;
+    uint8_t *p = arena_reserve(size ? size : 1);
+    if (!p) return NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t *t = p + i * BL_TRAMP;
+        static const uint8_t jmp_rip[6] = {0xff, 0x25, 0, 0, 0, 0}; /* jmp *0(%rip) */
+        memcpy(t, jmp_rip, 6);
+        memcpy(t + 6, &addrs[i], 8);
+        memset(t + 14, 0xcc, BL_TRAMP - 14);
+    }
+    arena_commit(p, size);
+    return p;
+}
 
 static void lib_free(BlLib *l)
 {
@@ -169,20 +188,7 @@ static int load(BlLib *nl, const uint8_t *code, uint32_t code_len,
         }
         t->reloc_count = kept - t->reloc_first;
     }
-    if (n_helpers) {
-        uint64_t size = (uint64_t)n_helpers * BL_TRAMP;
-        uint8_t *p = arena_reserve(size);
-        if (!p) return -1;
-        for (uint32_t i = 0; i < n_helpers; i++) {
-            uint8_t *t = p + i * BL_TRAMP;
-            static const uint8_t jmp_rip[6] = {0xff, 0x25, 0, 0, 0, 0}; /* jmp *0(%rip) */
-            memcpy(t, jmp_rip, 6);
-            memcpy(t + 6, &helpers[i], 8);
-            memset(t + 14, 0xcc, BL_TRAMP - 14);
-        }
-        arena_commit(p, size);
-        nl->tramp = p;
-    }
+    if (n_helpers && !(nl->tramp = arena_trampolines(helpers, n_helpers))) return -1;
     return 0;
 }
 
@@ -207,7 +213,7 @@ int bl_load(const uint8_t *code, uint32_t code_len,
     return rc;
 }
 
-static int patch(uint8_t *P, uint32_t type, uint64_t S, int64_t A)
+int reloc_patch(uint8_t *P, uint32_t type, uint64_t S, int64_t A)
 {
     int64_t v = (int64_t)(S + (uint64_t)A);
     switch (type) {
@@ -277,7 +283,7 @@ static void *assemble(uint32_t n, const uint16_t *ids, const uint32_t *holes,
                 S = (uintptr_t)&data[h[r->index]];
                 break;
             }
-            if (patch(p + r->off, r->type, S, r->addend)) return NULL;
+            if (reloc_patch(p + r->off, r->type, S, r->addend)) return NULL;
         }
         p = next;
     }

@@ -5,9 +5,10 @@
 /* CPUID: a Pentium II (family 6, model 3, stepping 3: signature 0x633,
  * also EDX at reset).  Model 3 because Linux drops SEP on family 6 model <
  * 3 stepping < 3, where SYSENTER was not there (the Pentium Pro).  Leaf 1
- * EDX says exactly what is implemented: no x87 (FPU, bit 0, clear), PSE
- * TSC MSR PAE CX8 SEP MTRR PGE CMOV; no VME DE MCE APIC MCA PAT PSE-36
- * MMX.  No leaf 80000008h: physical addresses have 36 bits (MAXPHYADDR). */
+ * EDX says exactly what is implemented: the x87 (FPU, bit 0) when
+ * CPU_HAS_FPU, PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV; no VME DE MCE APIC
+ * MCA PAT PSE-36 MMX.  No leaf 80000008h: physical addresses have 36 bits
+ * (MAXPHYADDR). */
 #define CPUID_SIGNATURE 0x633u
 #define CPUID_MAX_LEAF 2u
 #define CPUID_FEATURES ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | \
@@ -25,7 +26,7 @@ void helper_cpuid(CPUState *s)
         b = 0x756e6547; d = 0x49656e69; c = 0x6c65746e; /* GenuineIntel */
     } else if (leaf == 1) {
         a = CPUID_SIGNATURE;
-        d = CPUID_FEATURES;
+        d = (CPU_HAS_FPU ? 1u : 0u) | CPUID_FEATURES;
         /* CPUID 1 also loads the microcode revision into BIOS_SIGN_ID
          * (SDM 9.11.7.1: write 0, CPUID 1, read the MSR). */
         RT(s)->msr_bios_sign_id = (uint64_t)MICROCODE_REV << 32;

@@ -29,9 +29,13 @@ static void fill(CPUState *s, uint32_t lpage, uint32_t ppage, int write, int glo
 
 static int page_fault(CPUState *s, uint32_t lin, uint32_t code)
 {
-    s->cr[2] = lin;
-    s->fault_error = code;
-    s->fault_pending = 14;
+    /* The first access that faulted is the #PF (a helper may try a few
+     * before it looks: a descriptor's two halves). */
+    if (!s->fault_pending) {
+        s->cr[2] = lin;
+        s->fault_error = code;
+        s->fault_pending = 14;
+    }
     return -1;
 }
 
@@ -75,14 +79,16 @@ int cpu_load_pdptes(CPUState *s, uint32_t cr3)
     return 0;
 }
 
-/* Translate `lin`; returns 0 and sets *phys, -1 after recording a #PF in
- * fault_pending, or 1 when it maps to a physical address at or above
- * 4 GiB (PAE), where this machine has nothing.  With `fill`, a successful
+/* Translate `lin` for an access at CPL 3 (`user`) or a supervisor one;
+ * returns 0 and sets *phys, -1 after recording a #PF in fault_pending, or
+ * 1 when it maps to a physical address at or above 4 GiB (PAE), where
+ * this machine has nothing.  With `fill` (which only an access at the
+ * current CPL may ask: TLB entries carry its checks), a successful
  * translation to memory fills the TLB entry for the page.  The walks: the
  * 386's two levels (4 MiB pages with CR4.PSE), or PAE's PDPTE (the
  * register), directory and table of 8-byte entries (2 MiB pages), which
  * check reserved bits (#PF with RSVD, bit 3). */
-int tlb_translate(CPUState *s, uint32_t lin, int write, int do_fill, uint32_t *phys)
+int tlb_translate_as(CPUState *s, uint32_t lin, int write, int do_fill, uint32_t *phys, int user)
 {
     if (!(s->cr[0] & 0x80000000u)) {
         uint32_t p = lin & s->a20_mask;
@@ -90,7 +96,6 @@ int tlb_translate(CPUState *s, uint32_t lin, int write, int do_fill, uint32_t *p
         if (do_fill) fill(s, lin >> PAGE_BITS, p >> PAGE_BITS, write, 0);
         return 0;
     }
-    int user = ((s->hflags >> HF_CPL_SHIFT) & 3) == 3;
     uint32_t err = (write ? 2 : 0) | (user ? 4 : 0);
     uint64_t dir_addr, tbl_addr = 0, dir, tbl, pbase;
     int big;
@@ -156,6 +161,38 @@ int tlb_translate(CPUState *s, uint32_t lin, int write, int do_fill, uint32_t *p
      * PDE) outlives a CR3 load. */
     int global = (s->cr[4] & CR4_PGE) && (pte & 0x100);
     if (do_fill) fill(s, lin >> PAGE_BITS, base >> PAGE_BITS, write || (dirty && can_write), global);
+    return 0;
+}
+
+/* Translate `lin` for an access at the current CPL. */
+int tlb_translate(CPUState *s, uint32_t lin, int write, int do_fill, uint32_t *phys)
+{
+    return tlb_translate_as(s, lin, write, do_fill, phys, ((s->hflags >> HF_CPL_SHIFT) & 3) == 3);
+}
+
+/* Whether [lin, lin+size) could be read (or written) at CPL 3 (`user`) or
+ * as a supervisor: 0, or -1 with the #PF recorded in fault_pending.
+ * Nothing is accessed but the page tables (accessed and dirty bits, as
+ * the access that follows would set them), and the TLB is not filled:
+ * helpers check a whole frame this way before they change anything.  (A
+ * page above 4 GiB can be accessed: nothing is there.) */
+static int probe_page(CPUState *s, uint32_t lin, int write, int user)
+{
+    uint32_t phys;
+    /* A TLB entry says yes at once: it was filled at this CPL (user, or a
+     * supervisor access, which a CPL 3 entry allows too), a write entry
+     * only for a dirty page. */
+    if ((!user || ((s->hflags >> HF_CPL_SHIFT) & 3) == 3) && (write ? s->wr_page : s->rd_page)[lin >> PAGE_BITS])
+        return 0;
+    return tlb_translate_as(s, lin, write, 0, &phys, user) < 0 ? -1 : 0;
+}
+
+int tlb_probe(CPUState *s, uint32_t lin, int size, int write, int user)
+{
+    uint32_t next = (lin | (PAGE_SIZE - 1)) + 1; /* where the access enters a second page */
+    if (probe_page(s, lin, write, user)) return -1;
+    /* (CR2 is that page's first byte, as for a split access: memory.c) */
+    if (next - lin < (uint32_t)size && probe_page(s, next, write, user)) return -1;
     return 0;
 }
 

@@ -1,210 +1,275 @@
-"""Test ROMs from a few lines of nasm.  Protected mode (run_pm): the code
-runs at CPL 0 in flat 32-bit protected mode (paging off), and every
-exception or interrupt (vectors 0-31 and 0x30, the "done" interrupt, DPL 3) goes to a
-handler that pushes an error code (0 when the CPU pushed none) and its
-vector and halts.  So a test reads what happened from the ring-0 stack
-(`Frame`) with the general registers as the faulting or finishing code
-left them.
+"""Small test ROMs that run one faulting piece of code in 32-bit protected
+mode (ring 0, flat segments) or in real mode, with every interrupt vector
+going to a stub that records what arrived and halts.  Used by
+tests/test_double_fault.py, test_enter.py, test_iret_vm.py, test_task16.py
+and test_fpu_presence.py.
 
-GDT:  08 ring-0 code   10 ring-0 data   18 the TSS (ESP0 = STACK0)
-      60 ring-0 code   68 ring-0 data   73 ring-3 code   7B ring-3 data
-(60-7B: the layout SYSENTER and SYSEXIT take with SYSENTER_CS = 60h).
-`to_ring3 LABEL` goes to LABEL at CPL 3 (stack STACK3, DS and ES 7B) by
-IRETD; `done`
-is INT 30h.  Memory: RAM from 0; the code runs from the ROM at 0xF0000.
-Real mode (run_real): IVT vectors 0-31 halt in handlers that push their
-vector; INT 1Fh ends the code.
+What a handler saw is in RAM at RESULT (dwords): the vector, the error
+code (NO_CODE when the vector has none), the saved EIP and CS, CR2, ESP in
+the handler where it points at the saved EIP (protected mode), the number
+of handler entries, the address the test code marked as its faulting
+instruction (`mark`), and (protected mode) EAX and EBP as the handler
+found them.  The protected-mode IDT maps vector v to a stub at
+ROM + STUBS + 10 v through a 32-bit interrupt gate; a test edits the gates
+(absent=, gate_type=, an IDT limit, where the IDT lies) and may page (a
+PD/PT identity-mapping the first 4 MiB, with pages to leave out).
 """
 import struct
 
 from jitemu.machine import Machine
 from romutil import assemble
 
-STACK0, STACK3 = 0x7000, 0x9000
-DONE = 0x30
-ERROR_CODE = (8, 10, 11, 12, 13, 14, 17)
+ROM = 0xF0000
+RESULT = 0x600
+BOOTS = 0x5F0            # boots counted in RAM (a shutdown resets the machine)
+IDT = 0x30000
+NO_CODE = 0xFFFFFFFF
+FIELDS = ("vector", "code", "eip", "cs", "cr2", "esp", "count", "mark", "eax", "ebp")
 
-PRELUDE = r"""
+
+def result(m):
+    vals = struct.unpack("<10I", m.read_phys(RESULT, 40))
+    return dict(zip(FIELDS, vals))
+
+
+_PM = r"""
 bits 16
 org 0
 %include "pm32.inc"
+RESULT equ 0x600
+R_VEC equ RESULT
+R_ERR equ RESULT + 4
+R_EIP equ RESULT + 8
+R_CS equ RESULT + 12
+R_CR2 equ RESULT + 16
+R_ESP equ RESULT + 20
+R_COUNT equ RESULT + 24
+R_MARK equ RESULT + 28
 ROM equ 0xF0000
-STACK0 equ 0x7000
-STACK3 equ 0x9000
-TSS equ 0x500
-%macro to_ring3 1
-    push eax
-    mov ax, 0x7B                     ; (IRET to ring 3 would null DPL-0 data segments)
-    mov ds, ax
-    mov es, ax
-    pop eax
-    push dword 0x7B
-    push dword STACK3
-    pushfd
-    push dword 0x73
-    push dword ROM + %1
-    iretd
-%endmacro
-%macro done 0
-    int 0x30
-%endmacro
+STUBS equ 0x8000
+IDT equ @IDT@
+PD equ 0x20000
+PT equ 0x21000
 start:
-    enter_pm gdtr, idtr, pm32
+    cli
+    xor ax, ax
+    mov ds, ax
+    inc word [0x5F0]            ; boots: a shutdown resets the machine
+    cmp word [0x5F0], 2
+    jb .first
+    hlt                         ; the second boot stops here
+.first:
+    enter_pm gdtr, 0, pm32
 bits 32
 pm32:
     mov ax, 0x10
     mov ds, ax
     mov es, ax
-    mov fs, ax
-    mov gs, ax
     mov ss, ax
-    mov esp, STACK0
-    mov dword [TSS + 4], STACK0      ; ESP0
-    mov dword [TSS + 8], 0x10        ; SS0
-    mov word [TSS + 0x66], 0x68      ; no I/O bitmap
-    mov ax, 0x18
-    ltr ax
+    mov esp, 0x7000
+    mov esi, ROM + gdt          ; the GDT in RAM: task switches write busy bits
+    mov edi, 0x1000
+    mov ecx, gdt_end - gdt
+    rep movsb
+    lgdt [ROM + gdtr_ram]
+    mov edi, IDT                ; vector v -> stub v, 32-bit interrupt gate, DPL 0
+    mov ebx, ROM + stubs
+    mov ecx, 256
+.fill:
+    mov eax, ebx
+    and eax, 0xFFFF
+    or eax, 0x00080000
+    mov [edi], eax
+    mov eax, ebx
+    and eax, 0xFFFF0000
+    or eax, 0x8E00
+    mov [edi + 4], eax
+    add ebx, 10
+    add edi, 8
+    loop .fill
+@GATES@
+    lidt [ROM + idtr]
+@PAGING@
     xor eax, eax
-    xor ebx, ebx
-    xor ecx, ecx
-    xor edx, edx
-    xor esi, esi
-    xor edi, edi
-    xor ebp, ebp
-test_code:
-"""
+    mov edi, RESULT
+    mov ecx, 10
+    rep stosd
+@SETUP@
+    mov dword [R_MARK], ROM + fault_here
+fault_here:
+@CODE@
+    mov dword [R_VEC], 0xEEEE   ; fell through: no exception
+    cli
+    hlt
 
-EPILOGUE = r"""
-    done
-%assign v 0
-%rep 32
-handler_ %+ v:
-%if v == 8 || (v >= 10 && v <= 14) || v == 17
-%else
-    push dword 0
-%endif
-    push dword v
+record:                         ; [esp]: vector, then the frame
+    mov [RESULT + 32], eax
+    mov [RESULT + 36], ebp
+    pop eax
+    mov [R_VEC], eax
+    mov dword [R_ERR], 0xFFFFFFFF
+    cmp eax, 8
+    je .code
+    cmp eax, 17
+    je .code
+    cmp eax, 10
+    jb .nocode
+    cmp eax, 14
+    ja .nocode
+.code:
+    pop eax
+    mov [R_ERR], eax
+.nocode:
+    mov eax, [esp]
+    mov [R_EIP], eax
+    mov eax, [esp + 4]
+    mov [R_CS], eax
+    mov eax, cr2
+    mov [R_CR2], eax
+    mov [R_ESP], esp
+    inc dword [R_COUNT]
     cli
     hlt
+@EXTRA@
+    times STUBS-($-$$) db 0xF4
+stubs:
+%assign v 0
+%rep 256
+    push strict dword v
+    jmp strict near record
 %assign v v + 1
 %endrep
-handler_done:
-    push dword 0
-    push dword 0x30
-    cli
-    hlt
+stubs_end:
 align 8
-gdt: dq 0
-    dq 0x00CF9B000000FFFF        ; 0x08 ring-0 code
-    dq 0x00CF93000000FFFF        ; 0x10 ring-0 data
-    dw 0x67, TSS, 0x8900, 0      ; 0x18 32-bit TSS at TSS
-    times 8 dq 0                 ; 0x20-0x58
-    dq 0x00CF9B000000FFFF        ; 0x60 ring-0 code
-    dq 0x00CF93000000FFFF        ; 0x68 ring-0 data
-    dq 0x00CFFB000000FFFF        ; 0x70 ring-3 code
-    dq 0x00CFF3000000FFFF        ; 0x78 ring-3 data
+gdt:
+    dq 0
+    dq 0x00CF9B000000FFFF       ; 0x08 code, flat
+    dq 0x00CF93000000FFFF       ; 0x10 data, flat
+    dq 0x00CF13000000FFFF       ; 0x18 data, not present
+@GDT@
 gdt_end:
-gdtr: dw gdt_end - gdt - 1
+gdtr:
+    dw gdt_end - gdt - 1
     dd ROM + gdt
-idt:
-%assign v 0
-%rep 32
-    dw (handler_ %+ v - $$) & 0xFFFF, 0x08, 0x8E00, 0x000F
-%assign v v + 1
-%endrep
-    times 16 dq 0
-    dw (handler_done - $$) & 0xFFFF, 0x08, 0xEE00, 0x000F
-idt_end:
-idtr: dw idt_end - idt - 1
-    dd ROM + idt
+gdtr_ram:
+    dw gdt_end - gdt - 1
+    dd 0x1000
+idtr:
+    dw @IDT_LIMIT@
+    dd IDT
 bits 16
     times 0xFFF0-($-$$) db 0xF4
     jmp 0xF000:start
     times 0x10000-($-$$) db 0xF4
 """
 
-
-class Frame:
-    """What the handler found: the vector, the error code (0 if none), and
-    the interrupted EIP, CS, EFLAGS (and ESP, SS when it came from ring 3)."""
-
-    def __init__(self, m):
-        esp = m.regs.esp
-        words = struct.unpack("<7I", m.read_phys(esp, 28))
-        self.vector, self.error, self.eip, self.cs, self.eflags = words[:5]
-        self.esp, self.ss = (words[5], words[6]) if self.cs & 3 else (None, None)
-
-    def __repr__(self):
-        return "Frame(vector=%#x error=%#x cs:eip=%04x:%08x eflags=%08x)" % (
-            self.vector, self.error, self.cs, self.eip, self.eflags)
+_PAGING = """
+    paging_identity_4m PD, PT
+%s
+    mov eax, cr3
+    mov cr3, eax
+"""
 
 
-def run_pm(code, m=None, max_instructions=100_000):
-    """Assemble `code` (32-bit nasm, CPL 0, after the prelude) into a ROM,
-    run it to the halt in a handler; returns (machine, Frame)."""
-    image = assemble(PRELUDE + code + EPILOGUE)
-    if m is None:
-        m = Machine()
-    m.load_firmware(image)
-    why = m.run(max_instructions=max_instructions)
-    assert why == "halt", why
-    return m, Frame(m)
+def pm_rom(code, idt_limit=0x7FF, absent=(), gate_type=None, idt=IDT, unmapped=(), setup="", extra="",
+           gdt=""):
+    """A protected-mode ROM running `code` (its first instruction is the
+    marked one) after `setup`.  `absent`: vectors whose gates are not
+    present; `gate_type`: {vector: type nibble}; `unmapped`: linear pages
+    whose PTE is cleared (paging is on when it is a list, even an empty
+    one); `extra`: code placed after the handler; `gdt`: descriptors from
+    selector 20h on (the GDT is copied to 1000h)."""
+    gates = []
+    for v in absent:
+        gates.append("    and byte [IDT + %d * 8 + 5], 0x7F" % v)
+    for v, t in (gate_type or {}).items():
+        gates.append("    and byte [IDT + %d * 8 + 5], 0xF0\n    or byte [IDT + %d * 8 + 5], 0x%X" % (v, v, t))
+    paging = ""
+    if isinstance(unmapped, list):
+        paging = _PAGING % "\n".join("    and dword [PT + %d * 4], ~1" % (p >> 12) for p in unmapped)
+    src = (_PM.replace("@IDT@", "0x%X" % idt).replace("@GATES@", "\n".join(gates))
+           .replace("@PAGING@", paging).replace("@SETUP@", setup).replace("@CODE@", code)
+           .replace("@EXTRA@", extra).replace("@IDT_LIMIT@", "0x%X" % idt_limit).replace("@GDT@", gdt))
+    return assemble(src)
 
 
-
-REAL_PRELUDE = r"""
+_REAL = r"""
 bits 16
 org 0
+RESULT equ 0x600
 start:
+    cli
     xor ax, ax
     mov ds, ax
-    mov es, ax
     mov ss, ax
     mov sp, 0x7000
-%assign v 0
-%rep 32
-    mov word [v * 4], (rhandler_ %+ v - $$)
-    mov word [v * 4 + 2], 0xF000
-%assign v v + 1
-%endrep
-    xor ax, ax
-test_code:
-"""
-
-REAL_EPILOGUE = r"""
-    int 0x1f
-%assign v 0
-%rep 32
-rhandler_ %+ v:
-    push word v
-    cli
+    inc word [0x5F0]            ; boots: a shutdown resets the machine
+    cmp word [0x5F0], 2
+    jb .first
     hlt
+.first:
+    xor di, di                  ; IVT: vector v -> F000:stub v
+    mov es, ax
+    mov bx, stubs
+    mov cx, 256
+.fill:
+    mov [es:di], bx
+    mov word [es:di + 2], 0xF000
+    add bx, 6
+    add di, 4
+    loop .fill
+    xor eax, eax
+    mov di, RESULT
+    mov cx, 10
+    rep stosd
+    o32 lidt [cs:idtr]
+    mov dword [RESULT + 28], 0xF0000 + fault_here
+fault_here:
+@CODE@
+    mov dword [RESULT], 0xEEEE
+    hlt
+
+record:                         ; [sp]: vector, then IP CS FLAGS
+    pop ax
+    mov [RESULT], ax
+    mov dword [RESULT + 4], 0xFFFFFFFF
+    mov bp, sp
+    mov ax, [bp]
+    mov [RESULT + 8], ax
+    mov ax, [bp + 2]
+    mov [RESULT + 12], ax
+    inc dword [RESULT + 24]
+    hlt
+stubs:
+%assign v 0
+%rep 256
+    push strict word v
+    jmp strict near record
 %assign v v + 1
 %endrep
+idtr:
+    dw @IDT_LIMIT@
+    dd 0
     times 0xFFF0-($-$$) db 0xF4
     jmp 0xF000:start
     times 0x10000-($-$$) db 0xF4
 """
 
 
-class RealFrame:
-    """Real mode: the vector and the interrupted IP, CS, FLAGS (vectors
-    0-31 halt in their handlers; INT 1Fh ends the test code)."""
-
-    def __init__(self, m):
-        sp = m.regs.esp & 0xFFFF
-        self.vector, self.ip, self.cs, self.flags = struct.unpack("<4H", m.read_phys(sp, 8))
-
-    def __repr__(self):
-        return "RealFrame(vector=%#x cs:ip=%04x:%04x flags=%04x)" % (self.vector, self.cs, self.ip, self.flags)
+def real_rom(code, idt_limit=0x3FF):
+    return assemble(_REAL.replace("@CODE@", code).replace("@IDT_LIMIT@", "0x%X" % idt_limit))
 
 
-def run_real(code, max_instructions=100_000):
-    """Assemble `code` (16-bit nasm, real mode, SS:SP 0:7000) and run it to
-    the halt in an IVT handler; returns (machine, RealFrame)."""
-    image = assemble(REAL_PRELUDE + code + REAL_EPILOGUE)
-    m = Machine()
+TIERS = ("baseline", "llvm", "region")
+
+
+def machine(image, tier="baseline"):
+    """A bare machine with `image` as its firmware, running its code on
+    one tier: the baseline (copy-and-patch stencils), the LLVM first tier,
+    or every block compiled as a region (tests/test_tier_oracle.py)."""
+    m = Machine(memory_mb=4)
+    if tier != "baseline":
+        m.translator.baseline = None
+        m.translator.regions_first = tier == "region"
     m.load_firmware(image)
-    why = m.run(max_instructions=max_instructions)
-    assert why == "halt", why
-    return m, RealFrame(m)
+    return m

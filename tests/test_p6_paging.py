@@ -1,5 +1,5 @@
 """Paging and the P6 instructions (SDM vol. 3 ch. 4), with nasm ROMs
-(tests/pmrom.py) at CPL 0, the first 4 MiB identity-mapped (PD 10000h,
+(tests/ringrom.py) at CPL 0, the first 4 MiB identity-mapped (PD 10000h,
 PT 11000h):
 
 - CMPXCHG8B and CMPXCHG write their destination back whether or not it
@@ -12,7 +12,7 @@ PT 11000h):
 import pytest
 
 from jitemu.machine import Machine
-from pmrom import DONE, run_pm
+from ringrom import DONE, run_pm
 
 PF = 14
 PT = 0x11000

@@ -1,5 +1,5 @@
 """The Pentium Pro / Pentium II system instructions Unicorn cannot judge,
-checked against the SDM with small nasm ROMs (tests/pmrom.py): CPUID,
+checked against the SDM with small nasm ROMs (tests/ringrom.py): CPUID,
 the MSRs (SYSENTER, MTRRs, TSC, PAT, MISC_ENABLE, PLATFORM_ID,
 BIOS_SIGN_ID, unknown ones), RDTSC with CR4.TSD, RDPMC with CR4.PCE,
 SYSENTER/SYSEXIT, UD2, the CPL-0 instructions at CPL 3, CR4's reserved
@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from pmrom import DONE, STACK0, STACK3, run_pm, run_real
+from ringrom import DONE, STACK0, STACK3, run_pm, run_real
 
 GP, UD, PF = 13, 6, 14
 # PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV
@@ -283,7 +283,7 @@ user:
     jmp user
 """
     from romutil import assemble
-    from pmrom import PRELUDE, EPILOGUE
+    from ringrom import PRELUDE, EPILOGUE
     from jitemu.machine import Machine
     m = Machine()
     m.load_firmware(assemble(PRELUDE + code + EPILOGUE))

@@ -1,4 +1,4 @@
-"""PAE paging (CR4.PAE, SDM vol. 3 4.4) with nasm ROMs (tests/pmrom.py) at
+"""PAE paging (CR4.PAE, SDM vol. 3 4.4) with nasm ROMs (tests/ringrom.py) at
 CPL 0: the PDPTEs loaded by MOV to CR3 (and kept: later writes to the
 table do not count until the next load), the 3-level walk with 8-byte
 entries, 2 MiB pages, reserved bits (#PF with RSVD, error code bit 3;
@@ -14,7 +14,7 @@ import logging
 import pytest
 
 from jitemu.tools.guest import linear_to_phys
-from pmrom import DONE, run_pm
+from ringrom import DONE, run_pm
 
 PF, GP, UD = 14, 13, 6
 PDPT, PD, PT = 0x10000, 0x11000, 0x12000

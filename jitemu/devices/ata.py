@@ -22,6 +22,10 @@ master, a selected absent slave reads 0.  Disks are backed by a bytes-like
 image (kept in memory; `disk.image`) or a path, read sector by sector as the
 guest asks and written in place; with snapshot=True writes go to an overlay
 in memory instead and the file is never modified (QEMU's -snapshot).
+
+A packet device (devices.atapi.ATAPIDrive, the CD-ROM) may stand in for a
+disk: it takes the commands written to it and moves its data through this
+channel's data port (on_block is its next step after each block).
 """
 import os
 
@@ -98,6 +102,8 @@ def ata_string(s, words):
 
 
 class Drive:
+    atapi = False  # devices.atapi.ATAPIDrive: a packet device
+
     def __init__(self, disk):
         self.disk = disk
         self.status = DRDY | DSC
@@ -155,8 +161,8 @@ class ATAChannel:
 
     @staticmethod
     def _drive(d):
-        if d is None:
-            return None
+        if d is None or getattr(d, "atapi", False):  # absent, or a packet device as it is
+            return d
         return Drive(d if isinstance(d, Disk) else Disk(d))
 
     def _power_on(self):
@@ -172,8 +178,11 @@ class ATAChannel:
         self.block = 1
         self.lba = 0
         self.lba48 = False
+        self.on_block = None  # a packet device's next step when a data block is done
         for dr in self.drives:
-            if dr is not None:
+            if dr is not None and dr.atapi:
+                dr.power_on()
+            elif dr is not None:
                 dr.status, dr.error, dr.mult = DRDY | DSC, 0x01, 0
                 dr.lheads, dr.lspt = dr.disk.heads, dr.disk.spt
         self._signature()
@@ -198,7 +207,10 @@ class ATAChannel:
         return self.drives[self.selected]
 
     def _signature(self):
+        dr = self.drive
         self.count, self.lba_low, self.lba_mid, self.lba_high = 1, 1, 0, 0
+        if dr is not None and dr.atapi:
+            self.lba_mid, self.lba_high = 0x14, 0xEB  # the packet device signature
         self.device &= 0x10
 
     def _update_irq(self):
@@ -311,6 +323,9 @@ class ATAChannel:
         dr.status = DRDY | DSC | DRQ
 
     def _block_done(self):
+        if self.on_block is not None:
+            self.on_block()
+            return
         dr = self.drive
         n = len(self.buf) // SECTOR
         if self.mode == "out":
@@ -393,6 +408,10 @@ class ATAChannel:
             return  # an absent device ignores commands
         if dr.status & BSY:
             return
+        if dr.atapi:
+            dr.command(self, cmd)
+            return
+        self.on_block = None
         dr.error = 0
         self.lba48 = cmd in (0x24, 0x34, 0x29, 0x39, 0x42, 0x27)
         if cmd == 0xEC:

@@ -1,7 +1,7 @@
 """The persistent translation cache: object code on disk, keyed by the guest
 bytes a block was made from, its linear address, CS base and mode bits.
 
-A second boot of the same firmware finds its blocks here and links their
+A second boot of the same firmware finds its blocks here and loads their
 object code (microseconds a block) instead of lifting and compiling them
 (milliseconds).  Layout under the cache directory:
 
@@ -14,7 +14,7 @@ object code (microseconds a block) instead of lifting and compiling them
 translator's source, llvmlite's version, the CPU state layout, the helper
 list and the host CPU the code was made for, so a foreign cache is never
 read.  An index line that does not parse, an object whose hash does not
-match its name, or one that does not link is ignored
+match its name, or one that does not load is ignored
 and the block is translated again: a corrupt cache never crashes a run.
 Nor does an unusable one: a directory that cannot be made (a file, /proc,
 /dev/null) or a full or read-only disk while storing gets one warning on
@@ -101,6 +101,7 @@ def _source_digest():
 class CodeCache:
     def __init__(self, directory=None):
         base = directory or default_dir()
+        self.base = base  # what another process (the compile worker) opens to store here too
         self.dir = os.path.join(base, _version())
         self.objects_dir = os.path.join(self.dir, "objects")
         self.index_path = os.path.join(self.dir, "index")
@@ -183,11 +184,12 @@ class CodeCache:
     def candidates(self, pc, cs_base, hflags):
         return self._index.get((pc, cs_base, hflags))
 
-    def function(self, obj, symbol, compiler):
-        """The address of `symbol` in cached object `obj`, linking it the
-        first time; None when the object is missing, corrupt or foreign."""
+    def function(self, obj, symbol, loader):
+        """The address of `symbol` in cached object `obj`, loading it (an
+        objload.ObjectLoader) the first time; None when the object is
+        missing, corrupt or foreign."""
         if obj not in self._linked:
-            self._linked[obj] = self._link(obj, compiler)
+            self._linked[obj] = self._link(obj, loader)
             if self._linked[obj] is None:
                 self._forget(obj)
         syms = self._linked[obj]
@@ -201,7 +203,7 @@ class CodeCache:
                 if o == obj:
                     self._seen.discard(self._key(pc, cs_base, hflags, ranges, digest, symbol))
 
-    def _link(self, obj, compiler):
+    def _link(self, obj, loader):
         try:
             with open(os.path.join(self.objects_dir, obj + ".o"), "rb") as f:
                 data = f.read()
@@ -213,7 +215,7 @@ class CodeCache:
             return None
         symbols = sorted(self._symbols.get(obj, ()))
         try:
-            return compiler.link(data, symbols)
+            return loader.load(data, symbols)
         except RuntimeError:
             self.ignored += 1
             return None

@@ -1,13 +1,12 @@
 """LLVM back end: IR text in, native function addresses out.
 
 `ObjectMaker` turns IR text into object code (the first tier's cheap
-passes, or the whole -O2 pipeline for hot regions); it holds no JIT, so the
-compile worker process (worker.py) uses it too.  `Compiler` adds the one
-LLJIT instance per machine that links object code (fresh, from the worker
-or from the persistent cache) and binds the helpers by symbol.  The
-resource trackers are kept for the machine's lifetime because a thread may
-still be running the code (freeing it would be a use-after-free, as Box64
-found).
+passes, or the whole -O2 pipeline for hot regions and stencils); the
+compile worker process (worker.py) uses it too.  All of it is made for the
+small code model with static relocations, so the runtime places it itself
+below 2 GiB (objload.py, runtime/objload.c): there is no JIT linker, and a
+process that only loads code (regions from the worker or the persistent
+cache) never loads LLVM.  `Compiler` is the in-process path: make, then load.
 """
 import time
 
@@ -36,13 +35,12 @@ class ObjectMaker:
         _init()
         target = llvm.Target.from_default_triple()
         cpu, features = host_cpu()
-        # Target machines of our own: the JIT owns its own (sharing one
-        # between engines crashes).
-        self._tm = target.create_target_machine(cpu, features, opt=0, reloc="pic", codemodel="small")
-        self._tm_hot = target.create_target_machine(cpu, features, opt=2, reloc="pic", codemodel="small")
-        # Stencils: holes are absolute symbols (a value patched into the
-        # instruction), data words and code sit below 2 GiB (runtime/stencil.c).
-        self._tm_stencil = target.create_target_machine(cpu, features, opt=2, reloc="static", codemodel="small")
+        # Code and data sit below 2 GiB (the runtime's code arena), so the
+        # small code model with static relocations fits; for stencils that
+        # also makes holes absolute symbols (a value patched into the
+        # instruction, runtime/stencil.c).
+        self._tm = target.create_target_machine(cpu, features, opt=0, reloc="static", codemodel="small")
+        self._tm_hot = target.create_target_machine(cpu, features, opt=2, reloc="static", codemodel="small")
 
     def _optimise(self, mod):
         # Cheap IR cleanup: registers and flags live in allocas during a
@@ -69,8 +67,8 @@ class ObjectMaker:
         whole -O2 pipeline, once per instruction form."""
         mod = llvm.parse_assembly(ir_text)
         mod.verify()
-        self._optimise_fully(mod, self._tm_stencil)
-        return self._tm_stencil.emit_object(mod)
+        self._optimise_fully(mod, self._tm_hot)
+        return self._tm_hot.emit_object(mod)
 
     def make(self, ir_text, hot=False):
         """Object code for one module of IR text."""
@@ -84,16 +82,13 @@ class ObjectMaker:
 
 
 class Compiler:
-    def __init__(self, helper_addresses):
-        _init()
+    """Compile in this process (the first tier; regions when there is no
+    worker) and load the code with the runtime's loader."""
+
+    def __init__(self, loader):
         self.maker = ObjectMaker()
-        cpu, features = host_cpu()
-        target = llvm.Target.from_default_triple()
-        self._jit = llvm.create_lljit_compiler(target.create_target_machine(cpu, features, opt=0))
-        self._helpers = dict(helper_addresses)
-        self._trackers = []
+        self.loader = loader
         self.modules = 0
-        self.functions = 0
         self.seconds = 0.0
         self.hot_modules = 0
 
@@ -103,26 +98,11 @@ class Compiler:
         cache can keep)."""
         t0 = time.perf_counter()
         obj = self.maker.make(ir_text, hot)
+        self.modules += 1
         if hot:
             self.hot_modules += 1
-        addrs = self.link(obj, exports)
-        self.seconds += time.perf_counter() - t0
+        try:
+            addrs = self.loader.load(obj, exports)
+        finally:
+            self.seconds += time.perf_counter() - t0
         return addrs, obj
-
-    def link(self, obj, exports):
-        """Load object code (fresh or from the cache) into the JIT; helpers
-        are bound by symbol.  Raises RuntimeError for an object that does
-        not link (a corrupt or foreign cache entry)."""
-        lib = llvm.JITLibraryBuilder().add_object_img(obj)
-        for name, addr in self._helpers.items():
-            lib.import_symbol(name, addr)
-        for name in exports:
-            lib.export_symbol(name)
-        self.modules += 1  # a failed link still uses up its library name
-        tracker = lib.link(self._jit, "m%d" % (self.modules - 1))
-        self._trackers.append(tracker)
-        self.functions += len(exports)
-        addrs = {name: tracker[name] for name in exports}
-        if not all(addrs.values()):
-            raise RuntimeError("object code lacks a block symbol")
-        return addrs

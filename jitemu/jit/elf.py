@@ -76,7 +76,9 @@ def _cstr(data, off):
     return data[off:end].decode()
 
 
-def _read(data):
+def _sections(data):
+    """Section headers, their names, a body reader and the symbol table
+    (name, value, size, type, section index) of an ELF64 x86-64 ET_REL."""
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         raise ElfError("not an ELF64 little-endian object")
     e_type, e_machine = struct.unpack_from("<HH", data, 16)
@@ -110,6 +112,22 @@ def _read(data):
         kind = st_info & 0xf
         name = names[st_shndx] if kind == _STT_SECTION and st_shndx < len(sh) else _cstr(data, sym_strs + st_name)
         syms.append((name, st_value, st_size, kind, st_shndx))
+    return sh, names, body, syms
+
+
+def _relocations(raw, syms):
+    """(offset, type, symbol index, addend) of a RELA section's body."""
+    out = []
+    for o in range(0, len(raw) - len(raw) % 24, 24):
+        r_off, r_info, r_add = struct.unpack_from("<QQq", raw, o)
+        if r_info >> 32 >= len(syms):
+            raise ElfError("relocation names symbol %d of %d" % (r_info >> 32, len(syms)))
+        out.append((r_off, r_info & 0xffffffff, r_info >> 32, r_add))
+    return out
+
+
+def _read(data):
+    sh, names, body, syms = _sections(data)
 
     code_sections = {i for i, s in enumerate(sh) if s[2] & _SHF_EXECINSTR}
     relocs = {}  # code section index -> [(offset, type, symbol, addend)]
@@ -120,11 +138,8 @@ def _read(data):
         if s[1] == _SHT_RELA:
             target = s[7]
             if target in code_sections:
-                rb = body(i)
-                relocs[target] = [
-                    (r_off, r_info & 0xffffffff, syms[r_info >> 32][0], r_add)
-                    for r_off, r_info, r_add in (struct.unpack_from("<QQq", rb, o)
-                                                 for o in range(0, len(rb) - len(rb) % 24, 24))]
+                relocs[target] = [(r_off, r_type, syms[r_sym][0], r_add)
+                                  for r_off, r_type, r_sym, r_add in _relocations(body(i), syms)]
             elif names[target] not in _IGNORED:
                 other.add(names[target])
         elif (s[2] & _SHF_ALLOC and i not in code_sections and s[5]
@@ -145,3 +160,70 @@ def _read(data):
     undefined = frozenset(n for n, _, _, kind, shndx in syms[1:]
                           if shndx == _SHN_UNDEF and n)
     return ObjectFile({f.name: f for f in funcs}, undefined, tuple(sorted(other)))
+
+
+@dataclass(frozen=True)
+class Image:
+    """An object's loadable sections laid out one after another, as the
+    runtime's loader takes them (runtime/objload.c)."""
+    data: bytes      # code and data, .bss as zeros
+    align: int       # what the image's first byte must be aligned to
+    relocs: tuple    # (offset in data, type, external symbol or None, value, addend);
+                     # with no symbol, S is the image's address + value
+    symbols: dict    # defined function and data symbols -> offset in data
+
+
+# What the small code model with static relocations produces (and the
+# loader applies): absolute 64, PC-relative and PLT calls, 32-bit absolute.
+_LOADABLE = (R_X86_64_64, R_X86_64_PC32, R_X86_64_PLT32, R_X86_64_32, R_X86_64_32S)
+_SHN_ABS = 0xfff1
+
+
+def layout(data):
+    """The Image of an ELF64 x86-64 ET_REL object; ElfError if it is not
+    one, or needs what the loader does not do (a GOT, TLS, an absolute or
+    common symbol)."""
+    data = bytes(data)
+    try:
+        return _layout(data)
+    except (struct.error, IndexError, UnicodeDecodeError) as e:
+        raise ElfError("damaged ELF object: %s" % e) from None
+
+
+def _layout(data):
+    sh, names, body, syms = _sections(data)
+    place = {}  # loaded section index -> its offset in the image
+    out = bytearray()
+    align = 1
+    for i, s in enumerate(sh):
+        if not s[2] & _SHF_ALLOC or names[i] in _IGNORED or not s[5]:
+            continue
+        a = max(1, s[8])
+        if a & (a - 1) or a > 4096:
+            raise ElfError("section %s aligned to %d" % (names[i], a))
+        align = max(align, a)
+        out += bytes(-len(out) % a)
+        place[i] = len(out)
+        out += bytes(s[5]) if s[1] == _SHT_NOBITS else body(i)
+    relocs = []
+    for i, s in enumerate(sh):
+        if s[1] == _SHT_REL:
+            raise ElfError("REL relocations (without addends) are not supported")
+        if s[1] != _SHT_RELA or s[7] not in place:
+            continue  # (unwind tables: not loaded)
+        base = place[s[7]]
+        for r_off, r_type, r_sym, r_add in _relocations(body(i), syms):
+            name, value, _, kind, shndx = syms[r_sym]
+            if r_type not in _LOADABLE:
+                raise ElfError("relocation type %d in %s" % (r_type, names[s[7]]))
+            if r_off + (8 if r_type == R_X86_64_64 else 4) > sh[s[7]][5]:
+                raise ElfError("relocation beyond its section")
+            if shndx == _SHN_UNDEF:
+                relocs.append((base + r_off, r_type, name, 0, r_add))
+            elif shndx in place:
+                relocs.append((base + r_off, r_type, None, place[shndx] + value, r_add))
+            else:
+                raise ElfError("relocation against %s in section %d, which is not loaded" % (name, shndx))
+    symbols = {name: place[shndx] + value for name, value, _, kind, shndx in syms
+               if name and kind != _STT_SECTION and shndx in place}
+    return Image(bytes(out), align, tuple(relocs), symbols)
