@@ -12,7 +12,7 @@ PT 11000h):
 import pytest
 
 from jitemu.machine import Machine
-from ringrom import DONE, run_pm
+from ringrom import DONE, STACK3, run_pm
 
 PF = 14
 PT = 0x11000
@@ -258,3 +258,49 @@ paged:
     assert f.vector == DONE
     assert int.from_bytes(m.read_phys(0x600, 4), "little") == ord("A")
     assert int.from_bytes(m.read_phys(0x604, 4), "little") == 0
+
+
+def test_sysenter_and_sysexit_between_user_and_supervisor_pages():
+    # As a kernel runs them: ring-3 code and stack in user pages, the entry
+    # point and its data in supervisor pages.  SYSENTER reaches the
+    # supervisor page, SYSEXIT returns to CPL 3, where that page faults.
+    code = """
+    mov dword [0x20000], 0x5EC2E7
+""" + PAGING + """
+    mov edi, 0x11000 + 4 * 0xF0  ; the ROM's pages: user, but the kernel's
+    mov ecx, 16
+.u: or dword [edi], 4
+    add edi, 4
+    loop .u
+    and dword [0x11000 + 4 * ((ROM + kernel - $$) >> 12)], ~4
+    or dword [0x11000 + 4 * 8], 4    ; the user stack (STACK3 - 0x1000)
+    or dword [0x10000], 4
+    mov eax, cr3
+    mov cr3, eax
+    mov ecx, 0x174
+    mov eax, 0x60
+    xor edx, edx
+    wrmsr
+    inc ecx
+    mov eax, 0x7000
+    wrmsr
+    inc ecx
+    mov eax, ROM + kernel
+    wrmsr
+    to_ring3 user
+user:
+    push dword 0x1234            ; (the user stack is writable)
+    sysenter
+back:
+    mov ebx, [0x20000]           ; a supervisor page: #PF (P U)
+    done
+align 4096
+kernel:
+    mov esi, [0x20000]           ; CPL 0 reads it
+    mov ecx, STACK3 - 4
+    mov edx, ROM + back
+    sysexit
+"""
+    m, f = run_pm(code)
+    assert (f.vector, f.error, f.cs) == (14, 5, 0x73)
+    assert m.s.cr[2] == 0x20000 and m.regs.esi == 0x5EC2E7 and f.esp == STACK3 - 4
