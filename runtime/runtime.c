@@ -76,7 +76,7 @@ void rt_destroy(CPUState *s)
     if (rt->ram) munmap(rt->ram, rt->ram_size ? rt->ram_size : 1);
     free(rt->phys_rd); free(rt->ram_page); free(rt->code_page); free(rt->code_lines);
     free(rt->tlb_phys); free(rt->tlb_fill);
-    free(rt->cpu.rd_page); free(rt->cpu.wr_page); free(rt->blocks); free(rt->bl_defer); free(rt);
+    free(rt->cpu.rd_page); free(rt->cpu.wr_page); free(rt->blocks); free(rt->bl_defer); free(rt->fio); free(rt);
 }
 
 uint8_t *rt_ram(CPUState *s) { return RT(s)->ram; }
