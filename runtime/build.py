@@ -51,7 +51,8 @@ int bt_insert(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
               uint32_t phys_lo, uint32_t phys_hi, void *fn, uint32_t id);
 int bt_register(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
                 uint32_t phys_lo, uint32_t phys_hi, void *fn, uint32_t id);
-void bt_mark_code(CPUState *s, uint32_t phys_lo, uint32_t phys_hi);
+void bt_add_code(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
+                 uint32_t phys_lo, uint32_t phys_hi);
 void bt_flush(CPUState *s);
 uint32_t bt_count_page(CPUState *s, uint32_t page);
 int bt_contains(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags);

@@ -95,6 +95,15 @@ void chain_return(CPUState *s);
 void chain_link(Block *target, void **slot);
 void chain_cut(Block *b);
 
+/* The keys (pc, cs_base, hflags) of the blocks with code on one physical
+ * page (blocktable.c), so that a write there finds them without scanning
+ * the table.  n == PK_ALL: the list could not grow, scan the table. */
+typedef struct PageKeys {
+    uint32_t *keys; /* 3 words a key */
+    uint32_t n, cap;
+} PageKeys;
+#define PK_ALL 0xffffffffu
+
 #define MAX_MMIO 32
 typedef struct MmioRegion {
     uint32_t start, end; /* inclusive range */
@@ -125,6 +134,9 @@ typedef struct Runtime {
     uint32_t tlb_nfill;  /* entries in tlb_fill; TLB_FILL_MAX means "all" */
     Block *blocks;
     uint32_t block_cap, block_used, block_dead;
+    PageKeys *page_keys;  /* per physical page (lazily backed) */
+    uint32_t *pk_pages;   /* pages whose key list has memory, to free it */
+    uint32_t pk_npages, pk_cap;
     MmioRegion mmio[MAX_MMIO];
     int n_mmio;
     uint64_t stat_invalidated, stat_smc_pages, stat_lookups;
