@@ -79,9 +79,10 @@ class PortBus:
         counter (clock.now() * hz // 10**9) mod 2**bits, little-endian, as
         the device's read handler computes it at the same instant; reads
         running past the register, and writes, go to the device."""
+        if not (1 <= width <= 4 and 1 <= bits <= 32):
+            raise ValueError("a counter register is 1-4 bytes of 1-32 bits")
         if self._s is not None:
-            if lib.fio_set_counter(self._s, port, width, hz, bits) != 0:
-                raise ValueError("bad counter register")
+            self._set(port, lib.fio_set_counter(self._s, port, width, hz, bits))
             self._fast.update(range(port, port + width))
 
     def fast_sink(self, port, write_bytes):

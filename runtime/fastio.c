@@ -10,9 +10,11 @@
  *                reads go to the device (their side effects stay there).
  *   FIO_COUNTER  a read inside a `width`-byte register of a free-running
  *                counter of the virtual clock: (now * hz / 1e9) mod 2^bits,
- *                little-endian; now = icount + tsc_offset ns, as
- *                jitemu/clock.py has it (translated code brings icount up
- *                to date before it calls a helper).  Writes go to the device.
+ *                little-endian; now = icount + tsc_offset ns, what
+ *                jitemu/clock.py reads at the same moment (a region brings
+ *                icount up to date before a helper call; baseline and
+ *                first-tier blocks count at their end, so an IN there sees
+ *                the block's start).  Writes go to the device.
  *   FIO_SINK     a byte write is appended to a buffer that Python drains
  *                into the device (py_sink_drain): at a newline, when full,
  *                before any other Python device callback (so output keeps
