@@ -65,7 +65,7 @@ class Machine:
         if self.s == ffi.NULL:
             raise MemoryError("cannot allocate guest memory")
         self._ram = lib.rt_ram(self.s)
-        self.ports = PortBus()
+        self.ports = PortBus(self.s)
         self.devices = []
         self.regs = Registers(self.s)
         self.clock = VirtualClock(self.s)
@@ -620,10 +620,16 @@ def py_log(host, kind, a, b):
     _log(host, kind, a, b)
 
 
+@ffi.def_extern()
+def py_sink_drain(host):
+    _sink_drain(host)
+
+
 _io_read = _guard(lambda m, port, size: m.ports.read(port, size))
 _io_write = _guard(lambda m, port, value, size: m.ports.write(port, value, size))
 _mmio_read = _guard(lambda m, h, addr, size: m._mmio[h][2](addr, size) & ((1 << (8 * size)) - 1))
 _mmio_write = _guard(lambda m, h, addr, value, size: m._mmio[h][3](addr, value, size))
+_sink_drain = _guard(lambda m: m.ports.drain())
 
 
 def _log_impl(m, kind, a, b):

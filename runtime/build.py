@@ -51,7 +51,8 @@ int bt_insert(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
               uint32_t phys_lo, uint32_t phys_hi, void *fn, uint32_t id);
 int bt_register(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
                 uint32_t phys_lo, uint32_t phys_hi, void *fn, uint32_t id);
-void bt_mark_code(CPUState *s, uint32_t phys_lo, uint32_t phys_hi);
+void bt_add_code(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
+                 uint32_t phys_lo, uint32_t phys_hi);
 void bt_flush(CPUState *s);
 uint32_t bt_count_page(CPUState *s, uint32_t page);
 int bt_contains(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags);
@@ -136,6 +137,15 @@ int bl_translate(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags);
 void rt_set_baseline(CPUState *s, int on);
 uint64_t rt_baseline_blocks(CPUState *s);
 int rt_defer(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags);
+
+int fio_set_latch(CPUState *s, uint32_t port, uint32_t value);
+int fio_set_counter(CPUState *s, uint32_t port, int width, uint32_t hz, int bits);
+int fio_set_sink(CPUState *s, uint32_t port);
+void fio_clear(CPUState *s, uint32_t port);
+uint32_t fio_kind(CPUState *s, uint32_t port);
+int64_t fio_read(CPUState *s, uint32_t port, int size);
+uint32_t fio_sink_take(CPUState *s, uint8_t *out, uint32_t *port);
+uint32_t fio_sink_pending(CPUState *s);
 """
 
 # Python callbacks the runtime calls (non-static so every C file can).
@@ -147,6 +157,7 @@ extern "Python+C" void py_mmio_write(void *host, int handle, uint32_t addr, uint
 extern "Python+C" void py_log(void *host, int kind, uint32_t a, uint32_t b);
 extern "Python+C" int py_irq_ack(void *host);
 extern "Python+C" void py_trace(void *host, int kind, uint32_t a, uint32_t b, uint32_t c);
+extern "Python+C" void py_sink_drain(void *host);
 """
 
 with open(os.path.join(GEN_DIR, "api.h"), "w") as f:

@@ -9,7 +9,7 @@ static int at_breakpoint(CPUState *s, uint32_t pc)
     return 0;
 }
 
-int cpu_run(CPUState *s)
+static int run(CPUState *s)
 {
     Runtime *rt = RT(s);
     for (;;) {
@@ -75,7 +75,10 @@ int cpu_run(CPUState *s)
         s->cur_phys_lo = b->phys_lo;
         s->cur_phys_hi = b->phys_hi;
         s->bp_skip = 0xffffffffu;
-        if (s->trace_flags & (TRACE_EXEC | TRACE_CPU)) py_trace(rt->host, 1, pc, cs_base, b->id);
+        if (s->trace_flags & (TRACE_EXEC | TRACE_CPU)) {
+            fio_drain(rt);
+            py_trace(rt->host, 1, pc, cs_base, b->id);
+        }
         if (s->hflags & HF_STEP) {
             b->fn(s);
             s->last_slot = NULL;
@@ -100,4 +103,13 @@ int cpu_run(CPUState *s)
         b->fn(s);
         s->block_execs++;
     }
+}
+
+/* Whatever made the run return, the host sees the debug console's output
+ * up to here. */
+int cpu_run(CPUState *s)
+{
+    int r = run(s);
+    fio_drain(RT(s));
+    return r;
 }

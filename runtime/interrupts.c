@@ -38,8 +38,10 @@ static void shutdown(CPUState *s)
 /* -d int: every interrupt and exception, as it is delivered. */
 static void trace_interrupt(CPUState *s, int vector, int has_code, uint32_t code, uint32_t return_eip)
 {
-    if (s->trace_flags & TRACE_INT)
+    if (s->trace_flags & TRACE_INT) {
+        fio_drain(RT(s));
         py_trace(RT(s)->host, 2, (uint32_t)vector, has_code ? code : 0xffffffffu, s->seg_base[R_CS] + return_eip);
+    }
 }
 
 /* Real mode: through the interrupt vector table.  An entry beyond the

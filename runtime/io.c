@@ -1,15 +1,26 @@
-/* Port I/O from translated code: every port goes to the Python bus. */
+/* Port I/O from translated code (IN, OUT, and INS/OUTS per element): the
+ * ports fastio.c serves stay in C, every other goes to the Python bus. */
 #include "jitemu.h"
 
 uint32_t helper_in(CPUState *s, uint32_t port, int size)
 {
-    uint32_t v = py_io_read(RT(s)->host, port & 0xffff, size);
+    Runtime *rt = RT(s);
+    uint32_t v;
+    port &= 0xffff;
+    if (!fio_in(rt, port, size, &v)) {
+        fio_drain(rt);
+        v = py_io_read(rt->host, port, size);
+    }
     return size == 1 ? (v & 0xff) : size == 2 ? (v & 0xffff) : v;
 }
 
 void helper_out(CPUState *s, uint32_t port, uint32_t value, int size)
 {
-    py_io_write(RT(s)->host, port & 0xffff, value, size);
+    Runtime *rt = RT(s);
+    port &= 0xffff;
+    if (fio_out(rt, port, value, size)) return;
+    fio_drain(rt);
+    py_io_write(rt->host, port, value, size);
 }
 
 /* IN, OUT, INS, OUTS in protected mode at CPL > IOPL: the TSS's I/O

@@ -109,11 +109,30 @@ void chain_return(CPUState *s);
 void chain_link(Block *target, void **slot);
 void chain_cut(Block *b);
 
+/* The keys (pc, cs_base, hflags) of the blocks with code on one physical
+ * page (blocktable.c), so that a write there finds them without scanning
+ * the table.  n == PK_ALL: the list could not grow, scan the table. */
+typedef struct PageKeys {
+    uint32_t *keys; /* 3 words a key */
+    uint32_t n, cap;
+} PageKeys;
+#define PK_ALL 0xffffffffu
+
 #define MAX_MMIO 32
 typedef struct MmioRegion {
     uint32_t start, end; /* inclusive range */
     int handle;          /* passed back to Python */
 } MmioRegion;
+
+/* fastio.c: ports served in C.  An entry per port (the table is made on
+ * the first one), with what reads and what writes do; FIO_COUNTER's shape
+ * is offset | width << 8 | bits << 16. */
+enum { FIO_NONE, FIO_LATCH, FIO_COUNTER, FIO_SINK };
+typedef struct FastPort {
+    uint32_t rd, wr; /* FIO_NONE (Python), FIO_LATCH or FIO_COUNTER; FIO_NONE or FIO_SINK */
+    uint32_t value, shape;
+} FastPort;
+#define FIO_SINK_CAP 4096
 
 typedef struct Runtime {
     CPUState cpu; /* must stay first: helpers cast CPUState* to Runtime* */
@@ -130,6 +149,9 @@ typedef struct Runtime {
     uint32_t tlb_nfill;  /* entries in tlb_fill; TLB_FILL_MAX means "all" */
     Block *blocks;
     uint32_t block_cap, block_used, block_dead;
+    PageKeys *page_keys;  /* per physical page (lazily backed) */
+    uint32_t *pk_pages;   /* pages whose key list has memory, to free it */
+    uint32_t pk_npages, pk_cap;
     MmioRegion mmio[MAX_MMIO];
     int n_mmio;
     uint64_t stat_invalidated, stat_smc_pages, stat_lookups;
@@ -149,6 +171,9 @@ typedef struct Runtime {
     uint32_t *bl_defer; /* 3 words a key, open addressing; all zero: empty */
     uint32_t bl_defer_cap, bl_defer_used;
     uint64_t bl_blocks;
+    FastPort *fio;        /* 65536 entries, or NULL: every port goes to Python */
+    uint32_t sink_len, sink_port; /* bytes written to FIO_SINK port sink_port, */
+    uint8_t sink_buf[FIO_SINK_CAP]; /* not yet handed to its device */
 } Runtime;
 
 #define RT(s) ((Runtime *)(s))
@@ -161,8 +186,24 @@ void py_mmio_write(void *host, int handle, uint32_t addr, uint32_t value, int si
 void py_log(void *host, int kind, uint32_t a, uint32_t b);
 int py_irq_ack(void *host);
 void py_trace(void *host, int kind, uint32_t a, uint32_t b, uint32_t c);
+void py_sink_drain(void *host);
 
 #define TLB_FILL_MAX 8192
+
+/* fastio.c */
+int fio_in(Runtime *rt, uint32_t port, int size, uint32_t *v);
+int fio_out(Runtime *rt, uint32_t port, uint32_t value, int size);
+/* Hand the debug console's buffered bytes to Python before anything else
+ * Python sees of the guest (a port or MMIO callback, a trace event, the end
+ * of cpu_run).  Bytes a failed drain did not take are dropped: the failure
+ * ends the run. */
+static inline void fio_drain(Runtime *rt)
+{
+    if (rt->sink_len) {
+        py_sink_drain(rt->host);
+        rt->sink_len = 0;
+    }
+}
 
 /* memory.c: slow paths take linear addresses */
 uint32_t mem_read_slow(CPUState *s, uint32_t lin, int size);

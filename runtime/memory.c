@@ -10,8 +10,10 @@ static uint32_t read_byte(CPUState *s, uint32_t phys)
     uint8_t *page = rt->phys_rd[phys >> PAGE_BITS];
     if (page) return page[phys & (PAGE_SIZE - 1)];
     for (int i = 0; i < rt->n_mmio; i++)
-        if (phys >= rt->mmio[i].start && phys <= rt->mmio[i].end)
+        if (phys >= rt->mmio[i].start && phys <= rt->mmio[i].end) {
+            fio_drain(rt);
             return py_mmio_read(rt->host, rt->mmio[i].handle, phys, 1) & 0xff;
+        }
     return 0xff; /* open bus */
 }
 
@@ -30,6 +32,7 @@ static void write_byte(CPUState *s, uint32_t phys, uint8_t v)
     }
     for (int i = 0; i < rt->n_mmio; i++)
         if (phys >= rt->mmio[i].start && phys <= rt->mmio[i].end) {
+            fio_drain(rt);
             py_mmio_write(rt->host, rt->mmio[i].handle, phys, v, 1);
             return;
         }

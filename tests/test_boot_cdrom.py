@@ -150,6 +150,10 @@ def test_a_missing_or_wrongly_sized_cd_image_is_a_one_line_error(tmp_path, make,
     assert len(lines) == 1 and lines[0].startswith("jitemu: error:") and needle in lines[0]
 
 
+# A minute here (GRUB times itself against the PIT through port 0x61, a
+# Python port read each time): a campaign, run by .ci/run after the
+# README's test command.
+@pytest.mark.campaign
 def test_grub_from_grub_mkrescue_boots_and_prints_on_the_serial_port(tmp_path):
     need_seabios()
     need("grub-mkrescue", "grub-common")

@@ -339,7 +339,7 @@ class Translator:
         hi = max(r[0] + len(r[1]) - 1 for r in ranges)
         self.lib.bt_register(self.s, pc, cs_base, hflags, lo, hi, fn, ident)
         for r_lo, code in ranges:
-            self.lib.bt_mark_code(self.s, r_lo, r_lo + len(code) - 1)
+            self.lib.bt_add_code(self.s, pc, cs_base, hflags, r_lo, r_lo + len(code) - 1)
 
     def translate_hot(self, pc, cs_base, hflags):
         """A block got hot: make the region around it (lifting.lift_region)
