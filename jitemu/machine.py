@@ -27,11 +27,15 @@ TIERING = EXIT_HOT | EXIT_INSTALL | EXIT_WARM
 INTERNAL = TIERING | EXIT_SYNC  # requests run() serves and goes on
 SYNC_WAIT = 0.05  # seconds icount waits for the vCPU to publish its count
 RUN_MISS, RUN_EXIT, RUN_HLT, RUN_LIMIT, RUN_SHUTDOWN, RUN_DEBUG, RUN_STEP = 1, 2, 3, 4, 5, 6, 7
-DEBUG_STEP = 1
+DEBUG_STEP, DEBUG_ALONE, DEBUG_EXACT = 1, 2, 4  # runtime/jitemu.h
 TRACE_EXEC, TRACE_CPU, TRACE_INT = 1, 2, 4
 MAX_BREAKPOINTS = 16
 
 ROM_ALIAS_END = 0x100000
+# The most instructions native code runs between two checks of the budget:
+# a region's forward path (MAX_REGION_BLOCKS blocks), and one block.
+_SLACK_BLOCK = 64  # jit/translator.py MAX_INSNS (= runtime/baseline.c MAX_INSNS)
+_SLACK_REGION = 48 * _SLACK_BLOCK  # jit/translator.py MAX_REGION_BLOCKS blocks
 MAX_ROM = 16 << 20
 
 
@@ -439,13 +443,45 @@ class Machine:
                 _running.discard(self)
                 _running_lock.notify_all()
 
+    def _budget(self, limit):
+        """Set the budget for one cpu_run towards the exact instruction
+        count `limit`: native code checks it only at block entries (and a
+        region at its backward edges), so far from it the budget stops
+        short by what one region can run between checks; nearer, blocks run
+        one per dispatch from first-tier code, and for the last block's
+        length one instruction at a time.  Whatever the shape of the code
+        cache, a timer fires and a run stops at the same instruction."""
+        s = self.s
+        gap = limit - s.icount
+        if gap > _SLACK_REGION:
+            s.icount_limit, mode = limit - _SLACK_REGION, 0
+        elif gap > _SLACK_BLOCK:
+            s.icount_limit, mode = limit - _SLACK_BLOCK, DEBUG_ALONE
+        else:
+            s.icount_limit, mode = limit, DEBUG_EXACT
+        if s.debug_flags & (DEBUG_ALONE | DEBUG_EXACT) != mode:
+            s.debug_flags = (s.debug_flags & ~(DEBUG_ALONE | DEBUG_EXACT)) | mode
+            lib.cpu_update_hflags(s)
+
+    def _unbudget(self):
+        s = self.s
+        if s.debug_flags & (DEBUG_ALONE | DEBUG_EXACT):
+            s.debug_flags &= ~(DEBUG_ALONE | DEBUG_EXACT)
+            lib.cpu_update_hflags(s)
+
     def _run(self, max_instructions):
+        try:
+            return self._run_loop(max_instructions)
+        finally:
+            self._unbudget()
+
+    def _run_loop(self, max_instructions):
         s = self.s
         clock = self.clock
         user_limit = (s.icount + max_instructions) if max_instructions is not None else (1 << 64) - 1
         while True:
             due = clock.deadline_icount()
-            s.icount_limit = user_limit if due is None else min(user_limit, due)
+            self._budget(user_limit if due is None else min(user_limit, due))
             r = lib.cpu_run(s)
             if self._error is not None:
                 err, self._error = self._error, None

@@ -29,20 +29,14 @@ def lift_cpuid(b, insn):
 
 @lifts("rdtsc")
 def lift_rdtsc(b, insn):
-    # The count includes the instructions before this one in the block (a
-    # region brings it up to date before every helper call anyway).
-    if not b.region:
-        b._count(b.icount)
-    b.call("void", "helper_rdtsc", flags=None)
-    if not b.region:
-        b._count(-b.icount)
+    b.call("void", "helper_rdtsc", flags=None, timed=True)
 
 
 @lifts("rdmsr wrmsr")
 def lift_msr(b, insn):
     if b.privileged():
         return
-    b.call_may_fault("i32", "helper_" + insn.name)
+    b.call_may_fault("i32", "helper_" + insn.name, timed=True)  # (the TSC is MSR 0x10)
 
 
 @lifts("lgdt lidt")
