@@ -127,6 +127,10 @@ int bl_translate(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags);
 void rt_set_baseline(CPUState *s, int on);
 uint64_t rt_baseline_blocks(CPUState *s);
 int rt_defer(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags);
+int rt_arch_words(void);
+void rt_arch_get(CPUState *s, uint64_t *out);
+void rt_arch_set(CPUState *s, const uint64_t *in);
+uint32_t rt_ram_nonzero(CPUState *s, uint32_t *out);
 """
 
 # Python callbacks the runtime calls (non-static so every C file can).
