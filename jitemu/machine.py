@@ -358,6 +358,15 @@ class Machine:
 
     RESET_SOURCES = ("cf9", "port92", "kbc", "triple", "api")
 
+    def check_reset_source(self, source):
+        """ValueError unless `source` can reset this machine."""
+        if source not in self.RESET_SOURCES:
+            raise ValueError("unknown reset source %r (one of %s)" % (source, ", ".join(self.RESET_SOURCES)))
+        port = {"cf9": 0xCF9, "port92": 0x92, "kbc": 0x64}.get(source)
+        if port is not None and self.ports._write.get(port) is None:
+            raise ValueError("reset source %s needs a device at port %#x, which this machine does not have "
+                             "(jitemu boot's PC has it)" % (source, port))
+
     def inject_reset(self, source, during=None):
         """Request a reset the way `source` does it: the guest's own write
         to port 0xCF9 (0x06, a hard reset), a 0->1 edge of port 0x92 bit 0,
@@ -367,11 +376,7 @@ class Machine:
         sources need their device on this machine (ValueError if not)."""
         ports = self.ports
         for src in (source,) + ((during,) if during else ()):
-            if src not in self.RESET_SOURCES:
-                raise ValueError("unknown reset source %r (one of %s)" % (src, ", ".join(self.RESET_SOURCES)))
-            port = {"cf9": 0xCF9, "port92": 0x92, "kbc": 0x64}.get(src)
-            if port is not None and ports._write.get(port) is None:
-                raise ValueError("reset source %s: nothing at port %#x on this machine" % (src, port))
+            self.check_reset_source(src)
         if during:
             self._during_reset.append(lambda: self.inject_reset(during))
         if source == "cf9":
