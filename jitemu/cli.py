@@ -528,6 +528,36 @@ def build_parser():
     n.add_argument("--plot", metavar="FILE.png", help="also draw the ratios as a PNG bar chart")
     n.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     n.set_defaults(func=lambda a: __import__("jitemu.bench", fromlist=["main"]).main(a))
+
+    f = sub.add_parser("resetfuzz", help="reset a firmware's boot at random instructions, by every reset source, "
+                                         "and check that it comes back up")
+    f.error = p.error
+    f.add_argument("--bios", metavar="IMAGE", help="firmware image (default: Debian's SeaBIOS, %s)" % SYSTEM_SEABIOS)
+    f.add_argument("--disk", metavar="IMAGE", help="raw hard-disk image (its writes are kept in memory)")
+    f.add_argument("--marker", required=True, metavar="TEXT",
+                   help="debug-console text that says the firmware is up (e.g. BOOT-SECTOR-OK)")
+    f.add_argument("--count", type=lambda t: _instruction_count(t), default=1000, metavar="K",
+                   help="resets to try (default 1000)")
+    f.add_argument("--seed", type=lambda t: _instruction_count(t, low=0), default=1, metavar="S",
+                   help="seed of the reset instructions (default 1)")
+    f.add_argument("--sources", type=lambda t: [s for s in t.split(",") if s], metavar="LIST",
+                   default=["cf9", "port92", "kbc", "triple", "api"],
+                   help="comma-separated reset sources, taken in turn (default cf9,port92,kbc,triple,api); "
+                        "A+B requests B while A is acknowledged")
+    f.add_argument("--jobs", type=int, choices=range(1, 65), default=min(os.cpu_count() or 1, 64), metavar="J",
+                   help="worker processes (default: the number of CPUs)")
+    f.add_argument("--bound", type=lambda t: _instruction_count(t), default=None, metavar="N",
+                   help="instructions after the reset within which the marker must appear "
+                        "(default twice the reference boot plus 1,000,000)")
+    f.add_argument("--max-reference", type=lambda t: _instruction_count(t), default=10_000_000_000, metavar="N",
+                   help="give up on the reference boot after N instructions (default 10,000,000,000)")
+    f.add_argument("--memory", type=int, default=16, metavar="MB", help="guest RAM in MiB (default 16)")
+    f.add_argument("--fixed-time", default="2024-01-01T00:00:00", metavar="ISO-DATE",
+                   help="RTC time of every run (default 2024-01-01T00:00:00)")
+    f.add_argument("--failures", metavar="FILE", help="also write each failure's reproduction to FILE, one a line")
+    f.add_argument("--no-cache", action="store_true", help=CACHE_HELP)
+    f.add_argument("-q", "--quiet", action="store_true", help="no progress bar or reference line on stderr")
+    f.set_defaults(func=lambda a: __import__("jitemu.tools.resetfuzz", fromlist=["main"]).main(a))
     return p
 
 

@@ -356,6 +356,10 @@ class Machine:
         self._event_seq += 1
         heapq.heappush(self._events, (n, self._event_seq, fn))
 
+    def clear_icount_events(self):
+        """Forget every at_icount call not made yet."""
+        self._events.clear()
+
     RESET_SOURCES = ("cf9", "port92", "kbc", "triple", "api")
 
     def check_reset_source(self, source):

@@ -108,6 +108,8 @@ def capture(m, intern=None):
         if fn is None:
             raise SnapshotError("device %s has no saved state (no snapshot())" % type(d).__name__)
         devices.append(fn())
+    if intern is not None:
+        devices = _interned(devices, intern)
     meta = {
         "config": _config(m),
         "cpu": cpu,
@@ -120,6 +122,17 @@ def capture(m, intern=None):
         "resets_coalesced": dict(m.resets_coalesced),
     }
     return Snapshot(meta, _ram_pages(m, intern))
+
+
+def _interned(obj, intern):
+    """Equal large bytes (an option ROM, CMOS RAM) shared between snapshots."""
+    if isinstance(obj, bytes) and len(obj) >= 128:
+        return intern.setdefault(obj, obj)
+    if isinstance(obj, dict):
+        return {k: _interned(v, intern) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_interned(v, intern) for v in obj]
+    return obj
 
 
 def _timers(m):
