@@ -83,22 +83,11 @@ int cpu_run(CPUState *s)
         s->cur_phys_hi = b->phys_hi;
         s->bp_skip = 0xffffffffu;
         if (s->trace_flags & (TRACE_EXEC | TRACE_CPU)) py_trace(rt->host, 1, pc, cs_base, b->id);
-        if (s->hflags & HF_STEP) {
+        if ((s->hflags & HF_STEP) && (s->debug_flags & DEBUG_STEP)) {
             b->fn(s);
             s->last_slot = NULL;
             s->block_execs++;
-            if (s->debug_flags & DEBUG_STEP) return RUN_STEP;
-            continue; /* DEBUG_EXACT: the budget check above stops it */
-        }
-        if (s->debug_flags & DEBUG_ALONE) {
-            /* One block: one that it (or an old chain) jumps to stops in
-             * its prologue, as the budget is reached for it. */
-            uint64_t limit = s->icount_limit;
-            s->icount_limit = s->icount + 1;
-            b->fn(s);
-            s->icount_limit = limit;
-            s->block_execs++;
-            continue;
+            return RUN_STEP;
         }
         if (s->hflags & HF_TF) {
             /* Single-step: the block is one instruction; unless it raised
@@ -113,6 +102,22 @@ int cpu_run(CPUState *s)
                 s->icount++; /* an exception takes guest time too (layout.py: icount) */
                 cpu_deliver(s, 1, s->eip);
             }
+            continue;
+        }
+        if (s->hflags & HF_STEP) { /* DEBUG_EXACT: the budget check above stops it */
+            b->fn(s);
+            s->last_slot = NULL;
+            s->block_execs++;
+            continue;
+        }
+        if (s->debug_flags & DEBUG_ALONE) {
+            /* One block: one that it (or an old chain) jumps to stops in
+             * its prologue, as the budget is reached for it. */
+            uint64_t limit = s->icount_limit;
+            s->icount_limit = s->icount + 1;
+            b->fn(s);
+            s->icount_limit = limit;
+            s->block_execs++;
             continue;
         }
         b->fn(s);
