@@ -464,7 +464,7 @@ def _add_machine_options(parser, debug_ports):
     parser.add_argument("--debugcon", default="stdio", metavar="FILE|stdio|none",
                         help="where bytes written to %s go (default stdio)" % debug_ports)
     parser.add_argument("--max-instructions", type=_instruction_count, default=None, metavar="N",
-                        help="stop after about N guest instructions (1 to 2**63-1)")
+                        help="stop after exactly N guest instructions (1 to 2**63-1)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no closing summary on stderr")
     parser.add_argument("--no-cache", action="store_true", help=CACHE_HELP)
     g = parser.add_argument_group("snapshots and reset injection (N counts guest instructions from power-on)")

@@ -6,7 +6,7 @@ at any point of its boot, by any reset source?
 1. The reference boot runs from power-on until TEXT appears on the debug
    console: its length L (instructions) and its console output up to the
    marker are what every trial is held to.  Snapshots are taken along it
-   (every L/100 instructions, at least 20,000 apart).
+   (64 to 128 of them, at least 20,000 instructions apart).
 2. K trials, from the seed: instruction N in [1, L), the sources in turn.
    A trial restores the nearest snapshot before N (not a boot from
    scratch), runs to exactly N (the budget is exact: the same N is the
@@ -31,6 +31,7 @@ import time
 
 DEFAULT_TIME = "2024-01-01T00:00:00"
 CATEGORIES = ("recovered", "hung", "wrong output")
+SNAPSHOTS = 64
 
 
 class Watch:
@@ -91,12 +92,15 @@ def reference(cfg):
     watch.start()
     intern = {}
     snaps = [(0, m.snapshot(intern))]
-    every = cfg["snapshot_every"]
+    every = [cfg["snapshot_every"]]
 
     def take():
         snaps.append((m.icount, m.snapshot(intern)))
-        m.at_icount(m.icount + every, take)
-    m.at_icount(every, take)
+        if len(snaps) > 2 * SNAPSHOTS:  # the boot is longer than guessed: half as many, twice as far apart
+            snaps[:] = snaps[::2]
+            every[0] *= 2
+        m.at_icount(snaps[-1][0] + every[0], take)
+    m.at_icount(every[0], take)
     why = m.run(cfg["max_reference"])
     if watch.seen is None:
         raise RuntimeError("the reference boot did not print the marker %r (it ended: %s after %d instructions)"
@@ -191,22 +195,14 @@ def main(args):
            "snapshot_every": None, "bound": None, "max_reference": args.max_reference}
     out = sys.stdout
     t0 = time.perf_counter()
-    # The snapshot interval needs the boot's length: a first guess, then
-    # (rarely) a second boot with the right one.
+    # Snapshots every 20,000 instructions, spaced out as the boot goes on
+    # (at most 2 * SNAPSHOTS of them).
     cfg["snapshot_every"] = 20_000
     try:
         length, ref_output, snaps = reference(cfg)
     except RuntimeError as e:
         sys.stderr.write("jitemu: error: %s\n" % e)
         return 2
-    every = max(20_000, length // 100)
-    if every != cfg["snapshot_every"]:
-        keep = []
-        for n, s in snaps:  # thin out: one at least `every` after the last kept
-            if not keep or n - keep[-1][0] >= every:
-                keep.append((n, s))
-        snaps = keep
-    cfg["snapshot_every"] = every
     cfg["bound"] = args.bound if args.bound is not None else 2 * length + 1_000_000
     ref_seconds = time.perf_counter() - t0
     trials = plan(length, args.count, args.seed, sources)
