@@ -247,13 +247,16 @@ class Machine:
                         self._resetting = False
                     self._resume.set()
         self.request_reset(source)
+        performed = False
         try:
             if self._reset_pending():
                 self._do_reset()
+                performed = True
             return inspect(self) if inspect else self.regs.snapshot()
         finally:
-            with self._req_lock:
-                self._resetting = False
+            if performed:  # (a call inside another reset leaves that one's window open)
+                with self._req_lock:
+                    self._resetting = False
 
     def _reset_pending(self):
         return bool(self._reset_sources or self.s.exit_request & EXIT_RESET)

@@ -142,6 +142,18 @@ def test_a_request_while_a_reset_is_acknowledged_joins_it_and_a_later_one_is_not
     assert probe.at == [1000, 3000] and boots(m) == 3
 
 
+def test_resets_asked_for_by_devices_while_they_are_being_reset_join_the_reset():
+    first, second = Probe(), Probe()
+    m = counter_machine(first)
+    m.attach(second)
+    first.during = lambda: m.reset("api")  # (Machine.reset on the same thread, inside the reset)
+    second.during = lambda: m.request_reset("kbc")
+    m.at_icount(1000, lambda: m.request_reset("cf9"))
+    assert m.run(5000) == "limit"
+    assert m.resets == {"cf9": 1} and m.resets_coalesced == {"api": 1, "kbc": 1}
+    assert first.at == second.at == [1000] and boots(m) == 2
+
+
 def test_a_second_source_injected_during_the_first_is_coalesced():
     pc = build_pc(bios=RESETBUG)
     m = pc.machine
