@@ -117,6 +117,34 @@ def _open_output(spec, what):
         return None, "cannot open %s file: %s" % (what, e)
 
 
+def _open_medium(path, what, snapshot, readonly=False):
+    """(devices.ata.Disk, None) or (None, one-line error) for a floppy or
+    CD image: opened, never read whole."""
+    err = _regular_file(path, what)
+    if err:
+        return None, err
+    from .devices.ata import Disk
+    try:
+        return Disk(path, snapshot=snapshot, readonly=readonly), None
+    except OSError as e:
+        import errno
+        if not snapshot and not readonly and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return None, ("cannot open %s for writing: %s: %s; use --snapshot to keep the guest's writes "
+                          "in memory" % (what, path, e.strerror))
+        return None, "cannot open %s: %s: %s" % (what, path, e.strerror)
+
+
+def _open_floppy(path, snapshot):
+    disk, err = _open_medium(path, "floppy image", snapshot)
+    if err:
+        return None, err
+    from .devices.fdc import Floppy
+    try:
+        return Floppy(disk), None
+    except ValueError as e:
+        return None, "%s: %s" % (path, e)
+
+
 def cmd_boot(args):
     bios_path = args.bios or SYSTEM_SEABIOS
     if args.bios is None and not os.path.exists(SYSTEM_SEABIOS):
@@ -146,6 +174,22 @@ def cmd_boot(args):
             disk.close()
             return _fail("%s: disk image is %d bytes; expected a non-empty whole number of 512-byte sectors"
                          % (args.disk, disk.size))
+    floppy = None
+    if args.floppy is not None:
+        floppy, err = _open_floppy(args.floppy, args.snapshot)
+        if err:
+            return _fail(err)
+    cdrom = None
+    if args.cdrom is not None:
+        medium, err = _open_medium(args.cdrom, "CD image", snapshot=False, readonly=True)
+        if err:
+            return _fail(err)
+        if not medium.size or medium.size % 2048:
+            medium.close()
+            return _fail("%s: CD image is %d bytes; expected a non-empty whole number of 2048-byte sectors"
+                         % (args.cdrom, medium.size))
+        from .devices.atapi import CDROM
+        cdrom = CDROM(medium)
     if args.fixed_time is not None:
         import datetime
         try:
@@ -167,7 +211,7 @@ def cmd_boot(args):
     from .pc import build_pc
     try:
         pc = build_pc(bios=bios, disk=disk, memory_mb=args.memory, debugcon=debugcon, serial=serial,
-                      fixed_time=args.fixed_time, cache=not args.no_cache and not tools.get("no_cache"))
+                      floppy=floppy, cdrom=cdrom, fixed_time=args.fixed_time, cache=not args.no_cache and not tools.get("no_cache"))
     except FirmwareError as e:
         return _fail("%s: %s" % (bios_path, e))
     err = _state_setup(pc.machine, args)
@@ -507,8 +551,12 @@ def build_parser():
     b.error = p.error
     b.add_argument("--bios", metavar="IMAGE", help="firmware image (default: Debian's SeaBIOS, %s)" % SYSTEM_SEABIOS)
     b.add_argument("--disk", metavar="IMAGE", help="raw hard-disk image on the primary IDE channel")
+    b.add_argument("--floppy", metavar="IMAGE",
+                   help="raw floppy image for drive A: (1.44M; also 2.88M, 1.2M, 720K, 360K by size)")
+    b.add_argument("--cdrom", metavar="ISO",
+                   help="CD image (2048-byte sectors) in an ATAPI drive, the secondary IDE channel's master")
     b.add_argument("--snapshot", action="store_true",
-                   help="keep the guest's disk writes in memory; the image file is not modified")
+                   help="keep the guest's disk and floppy writes in memory; the image files are not modified")
     b.add_argument("--serial", default="none", metavar="FILE|stdio|none",
                    help="where the first serial port (0x3F8) goes (default none)")
     b.add_argument("--fixed-time", metavar="ISO-DATE",

@@ -34,8 +34,8 @@ MAX_BREAKPOINTS = 16
 ROM_ALIAS_END = 0x100000
 # The most instructions native code runs between two checks of the budget:
 # a region's forward path (MAX_REGION_BLOCKS blocks), and one block.
-_SLACK_BLOCK = 64  # jit/translator.py MAX_INSNS (= runtime/baseline.c MAX_INSNS)
-_SLACK_REGION = 48 * _SLACK_BLOCK  # jit/translator.py MAX_REGION_BLOCKS blocks
+_SLACK_BLOCK = 64  # jit/lifting.py MAX_INSNS (= baseline.py's, runtime/baseline.c's)
+_SLACK_REGION = 48 * _SLACK_BLOCK  # jit/lifting.py MAX_REGION_BLOCKS blocks
 MAX_ROM = 16 << 20
 
 
@@ -56,6 +56,10 @@ class GuestError(RuntimeError):
 
 
 class Machine:
+    # Whether the CPU has an x87 FPU: runtime/jitemu.h's CPU_HAS_FPU, which
+    # CPUID reports too, decides (the PC's CMOS equipment byte follows).
+    has_fpu = bool(lib.CPU_HAS_FPU)
+
     def __init__(self, memory_mb=16, cache=False):
         if not 1 <= memory_mb <= 3072:
             raise ValueError("memory must be between 1 and 3072 MiB")
@@ -65,7 +69,7 @@ class Machine:
         if self.s == ffi.NULL:
             raise MemoryError("cannot allocate guest memory")
         self._ram = lib.rt_ram(self.s)
-        self.ports = PortBus()
+        self.ports = PortBus(self.s)
         self.devices = []
         self.regs = Registers(self.s)
         self.clock = VirtualClock(self.s)
@@ -80,6 +84,8 @@ class Machine:
         self._error = None
         self._lock = threading.Lock()
         self.ud_log = []
+        # FERR# from the FPU (CR0.NE=0): the PC wires it to IRQ13 (pc.py).
+        self.on_ferr = None
         self._reset_sources = []
         self.resets = {}  # source -> count
         # Requests that joined a reset already requested or in progress
@@ -312,6 +318,12 @@ class Machine:
         s.irq_line = 0
         s.a20_mask = 0xFFFFFFFF
         s.last_exception = -1
+        # The x87 after RESET (SDM vol. 3, table 9-1): CW 0040, tags 0
+        # (every register +0.0), pointers 0.
+        lib.fpu_init(s)
+        s.fpu_cw, s.fpu_tag, s.fpu_ferr = 0x40, 0, 0
+        for i in range(8):
+            s.fpr_sig[i] = s.fpr_se[i] = 0
         lib.cpu_update_hflags(s)
         for d in self.devices:
             d.reset()
@@ -795,8 +807,14 @@ def py_log(host, kind, a, b):
     _log(host, kind, a, b)
 
 
+@ffi.def_extern()
+def py_sink_drain(host):
+    _sink_drain(host)
+
+
 _mmio_read = _guard(lambda m, h, addr, size: m._mmio[h][2](addr, size) & ((1 << (8 * size)) - 1))
 _mmio_write = _guard(lambda m, h, addr, value, size: m._mmio[h][3](addr, value, size))
+_sink_drain = _guard(lambda m: m.ports.drain())
 
 
 def _log_impl(m, kind, a, b):
@@ -804,6 +822,8 @@ def _log_impl(m, kind, a, b):
         m.ud_log.append(a)
         if m._translator is not None:
             m._translator.executed_ud(a)
+    elif kind == lib.LOG_FERR and m.on_ferr is not None:  # the FPU asserted FERR#
+        m.on_ferr()
 
 
 _log = _guard(_log_impl)

@@ -15,10 +15,12 @@ Devices, their ports and IRQs:
     PIT + port 61   40-43, 61                      0    pit
     8042 KBC        60, 64                         1,12 kbc
     RTC/CMOS        70-71                          8    cmos
+    DMA (8237 x2)   00-0F, C0-DF, 81-8F, 481-48F   -    dma
     POST code       80                             -    post
     port 92         92                             -    piix3
     ATA primary     1F0-1F7, 3F6                  14    ata
-    ATA secondary   170-177, 376 (no drives)      15    ata
+    ATA secondary   170-177, 376 (CD-ROM master)  15    ata, atapi
+    floppy (82077)  3F0-3F5, 3F7 (DMA channel 2)   6    fdc
     COM1 (optional) 3F8-3FF                        4    uart
     debug console   402                            -    debugcon
     debug exit      501                            -    debugexit
@@ -30,7 +32,12 @@ Devices, their ports and IRQs:
     PCI 00:01.1 PIIX3 IDE                               piix3
     PCI 00:01.3 PIIX4 ACPI PM (PM timer at PMBASE+8)    piix3
 
-No VGA (see devices/vga.py) and no floppy controller.  The firmware image
+No VGA (see devices/vga.py).  `floppy` (a path, bytes or devices.fdc.Floppy)
+is drive A: of the floppy controller, which is there without one, as in QEMU.
+`cdrom` (an ISO path, bytes or devices.atapi.CDROM) is an ATAPI drive, the
+secondary channel's master, as QEMU's -cdrom.  The default boot order is
+QEMU's "cad": hard disk, floppy, CD (SeaBIOS goes on to the next when one
+cannot boot).  The firmware image
 is mapped at the top of 4 GiB and its last 128 KiB below 1 MiB through the
 i440FX PAM registers.  The CMOS memory-size bytes and the fw_cfg RAM size
 and "etc/e820" come from memory_mb, as QEMU's pc_cmos_init and
@@ -40,13 +47,17 @@ import datetime
 import os
 
 from .devices.ata import ATAChannel, Disk
+from .devices.atapi import ATAPIDrive, CDROM
 from .devices.cmos import CMOS
 from .devices.debugcon import DebugConsole
 from .devices.debugexit import DebugExit
+from .devices.dma import DMA
+from .devices.fdc import FDC, Floppy
 from .devices.fw_cfg import FwCfg
 from .devices.i440fx import I440FX
 from .devices.kbc import KBC
 from .devices.pic import PIC
+from .devices.fpuerr import FpuError
 from .devices.piix3 import PIIX3, PIIX3IDE, PIIX4PM
 from .devices.pit import PIT
 from .devices.post import PostCode
@@ -61,7 +72,7 @@ class PC:
 
     def __init__(self, bios=None, disk=None, memory_mb=16, debugcon=None, serial=None,
                  fixed_time=None, boot_order="cad", boot_fail_wait=-1, bootorder=b"", cpus=1,
-                 post_out=None, cache=False, snapshot=False):
+                 post_out=None, cache=False, snapshot=False, floppy=None, cdrom=None):
         self.machine = m = Machine(memory_mb=memory_mb, cache=cache)
         if bios is not None:
             if isinstance(bios, (str, os.PathLike)):
@@ -71,6 +82,7 @@ class PC:
         if isinstance(fixed_time, str):
             fixed_time = datetime.datetime.fromisoformat(fixed_time)
         self.disk = disk if disk is None or isinstance(disk, Disk) else Disk(disk, snapshot=snapshot)
+        self.floppy = floppy if floppy is None or isinstance(floppy, Floppy) else Floppy(floppy, snapshot=snapshot)
 
         self.pic = PIC()
         self.pit = PIT()
@@ -83,14 +95,18 @@ class PC:
         self.pm = PIIX4PM(self.host)
         self.kbc = KBC()
         self.post = PostCode(out=post_out)
+        self.dma = DMA()
+        self.fdc = FDC(drives=(self.floppy, None), dma=self.dma)
         self.ata0 = ATAChannel(0x1F0, 0x3F6, 14, master=self.disk)
-        self.ata1 = ATAChannel(0x170, 0x376, 15)
+        self.cdrom = cdrom if cdrom is None or isinstance(cdrom, CDROM) else CDROM(cdrom)
+        self.ata1 = ATAChannel(0x170, 0x376, 15, master=ATAPIDrive(self.cdrom) if cdrom is not None else None)
         self.uart = UART(out=serial) if serial is not None else None
         self.debugcon = DebugConsole(ports=(0x402,), out=debugcon)
         self.debugexit = DebugExit(0x501)
+        self.fpuerr = FpuError(self.pic)
         self.devices = [d for d in (self.pic, self.pit, self.cmos, self.fw_cfg, self.host, self.piix3,
-                                    self.ide, self.pm, self.kbc, self.post, self.ata0, self.ata1,
-                                    self.uart, self.debugcon, self.debugexit) if d is not None]
+                                    self.ide, self.pm, self.kbc, self.post, self.dma, self.fdc, self.ata0, self.ata1,
+                                    self.uart, self.debugcon, self.debugexit, self.fpuerr) if d is not None]
         for d in self.devices:
             m.attach(d)
         self._setup_cmos(memory_mb, cpus, boot_order)
@@ -100,9 +116,14 @@ class PC:
         c.set_memory(self.machine.ram_size, cpus)
         codes = [BOOT_CODES.get(ch, 0) for ch in boot_order.lower()[:3]] + [0, 0, 0]
         c.ram[0x3D] = codes[1] << 4 | codes[0]
-        c.ram[0x38] = codes[2] << 4 | 0x01  # no floppy boot-signature check
-        c.ram[0x10] = 0x00  # no floppy drives
-        c.ram[0x14] = 0x02 | 0x04  # FPU, PS/2 mouse
+        c.ram[0x38] = codes[2] << 4  # bit 0 clear: check a floppy's boot signature, as QEMU does
+        # Floppy drive types (A: high nibble), and in the equipment byte bit
+        # 0, one drive to boot from (QEMU's pc_cmos_init_floppy).
+        fd = self.floppy
+        c.ram[0x10] = fd.cmos_type << 4 if fd is not None else 0x00
+        # Equipment byte: bit 1 a math coprocessor, which only a CPU with
+        # an FPU has; bit 2 a PS/2 mouse.
+        c.ram[0x14] = (0x02 if self.machine.has_fpu else 0) | 0x04 | (0x01 if fd is not None else 0)
         d = self.disk
         if d is not None:
             c.ram[0x12] = 0xF0

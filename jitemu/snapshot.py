@@ -14,7 +14,9 @@ code is never carried over: restoring drops the code cache (native code is
 reused only where its guest bytes are verified, as after a reset).
 
 A snapshot is taken between instructions: with no run in progress, or on
-the vCPU thread between native runs (Machine.at_icount).
+the vCPU thread between native runs (Machine.at_icount).  A device may
+refuse while it holds a continuation it cannot save (a floppy transfer
+waiting for its DMA channel, an ATAPI packet command between blocks).
 
 The file: MAGIC, a version, the lengths of two zlib streams (JSON with the
 state, then RAM pages), the streams, and a SHA-256 of all that; a foreign,
@@ -107,7 +109,10 @@ def capture(m, intern=None):
         fn = getattr(d, "snapshot", None)
         if fn is None:
             raise SnapshotError("device %s has no saved state (no snapshot())" % type(d).__name__)
-        devices.append(fn())
+        try:
+            devices.append(fn())
+        except ValueError as e:  # a device in the middle of something it cannot save
+            raise SnapshotError("no snapshot at instruction %d: %s: %s" % (s.icount, type(d).__name__, e)) from e
     if intern is not None:
         devices = _interned(devices, intern)
     meta = {

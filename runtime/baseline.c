@@ -135,6 +135,82 @@ static int seg_prefix(uint8_t b)
     return -1;
 }
 
+/* decode.py's decode_x87 and symbolize(): the 11-bit opcode is an
+ * immediate hole, then the memory operand (parsed from the bytes, as
+ * Python does).  The signature keeps the escape byte and the ModRM's
+ * reg field (the whole ModRM where register forms of one group have
+ * different names, jitemu/isa/x87.py), so it is at least as fine as the
+ * Python name. */
+static int describe_x87(const cs_insn *in, int code32, int real, Sig *sig, uint32_t *v, int n)
+{
+    const uint8_t *c = in->bytes;
+    int i = 0, seg = -1, rep = 0, op = code32 ? 4 : 2, as = code32 ? 4 : 2;
+    for (; i < in->size; i++) {
+        if (c[i] == 0x66) op = code32 ? 2 : 4;
+        else if (c[i] == 0x67) as = code32 ? 2 : 4;
+        else if (seg_prefix(c[i]) >= 0) seg = seg_prefix(c[i]);
+        else if (c[i] == 0xf2 || c[i] == 0xf3) rep = c[i];
+        else if (c[i] != 0xf0) break;
+    }
+    if (i + 1 >= in->size || c[i] < 0xd8 || c[i] > 0xdf) return -1;
+    int esc = c[i] & 7, modrm = c[i + 1], k = i + 2;
+    sig->id = ID_X87;
+    sig->op_size = op;
+    sig->addr_size = as;
+    sig->rep = rep;
+    sig->ops[0][0] = OP_IMM;
+    sig->ops[0][1] = 2;
+    sig->ops[0][2] = esc;
+    v[n++] = (esc << 8) | modrm;
+    if (modrm >= 0xc0) {
+        int exact = (esc == 1 && modrm >= 0xd0) || (esc == 2 && modrm >= 0xe8 && modrm < 0xf0) ||
+                    (esc == 3 && modrm >= 0xe0 && modrm < 0xe8) || (esc == 6 && modrm >= 0xd8 && modrm < 0xe0) ||
+                    (esc == 7 && modrm >= 0xe0 && modrm < 0xe8);
+        sig->ops[0][3] = exact ? modrm : (modrm & 0xf8);
+        sig->nops = 1;
+    } else {
+        static const int8_t b16[8] = {3, 3, 5, 5, 6, 7, 5, 3}, i16[8] = {6, 7, 6, 7, -1, -1, -1, -1};
+        int mod = modrm >> 6, rm = modrm & 7, base = -1, index = -1, scale = 1;
+        uint32_t disp = 0;
+        sig->ops[0][3] = modrm & 0x38;
+        if (as == 2) {
+            if (mod == 0 && rm == 6) { disp = c[k] | c[k + 1] << 8; k += 2; }
+            else { base = b16[rm]; index = i16[rm]; }
+        } else if (rm == 4) {
+            int sib = c[k++];
+            scale = 1 << (sib >> 6);
+            index = (sib >> 3 & 7) != 4 ? (sib >> 3 & 7) : -1;
+            if ((sib & 7) == 5 && mod == 0) { memcpy(&disp, c + k, 4); k += 4; }
+            else base = sib & 7;
+        } else if (rm == 5 && mod == 0) {
+            memcpy(&disp, c + k, 4);
+            k += 4;
+        } else {
+            base = rm;
+        }
+        if (mod == 1) { disp = (uint32_t)(int32_t)(int8_t)c[k]; k += 1; }
+        else if (mod == 2) { if (as == 2) disp = c[k] | c[k + 1] << 8; else memcpy(&disp, c + k, 4); k += as; }
+        int eff = seg >= 0 ? seg : (base == R_ESP || base == R_EBP) ? R_SS : R_DS;
+        uint8_t *d = sig->ops[1];
+        d[0] = OP_MEM;
+        d[2] = real ? SEG_HOLE : eff;
+        d[3] = (base >= 0) | (index >= 0) << 1 | (index >= 0 ? scale : 0) << 2;
+        if (real) v[n++] = eff;
+        if (base >= 0) v[n++] = base * 4;
+        if (index >= 0) v[n++] = index * 4;
+        v[n++] = disp & (as == 4 ? 0xffffffffu : 0xffffu);
+        sig->nops = 2;
+    }
+    if (k != in->size) return -1; /* capstone and this parse disagree: Python decides */
+    if (seg >= 0) {
+        if (real) { sig->seg = SEG_HOLE; v[n++] = seg; }
+        else sig->seg = seg;
+    } else {
+        sig->seg = SEG_NONE;
+    }
+    return n <= MAX_VALUES ? n : -1;
+}
+
 /* The signature and hole values (v, MAX_VALUES of them at most) of
  * instruction `in` at `eip` in a block with `hflags`, as decode.py and
  * symbolize() make them: the number of values, or -1 when C does not
@@ -152,13 +228,7 @@ static int describe(const cs_insn *in, uint32_t hflags, uint32_t eip, Sig *sig, 
     v[n++] = eip;
     v[n++] = (eip + in->size) & (code32 ? 0xffffffffu : 0xffffu);
     v[n++] = 0; /* instructions before it: the block fills it in */
-    if (x->opcode[0] >= 0xd8 && x->opcode[0] <= 0xdf) {
-        /* decode.py's x87 row: no operands, Insn's default sizes */
-        sig->id = ID_X87;
-        sig->op_size = sig->addr_size = 2;
-        sig->seg = SEG_NONE;
-        return n;
-    }
+    if (x->opcode[0] >= 0xd8 && x->opcode[0] <= 0xdf) return describe_x87(in, code32, real, sig, v, n);
     /* _legacy_prefixes: the last REP and segment prefix win */
     int rep = 0, seg = -1;
     for (int i = 0; i < in->size; i++) {

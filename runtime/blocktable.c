@@ -1,6 +1,8 @@
 /* The code cache index: (linear pc, CS base, hflags) -> native code, with
- * the physical range each block was translated from, so that writes to a
- * page can find and drop every translation made from it. */
+ * the physical range each block was translated from, and per physical
+ * page the keys of the blocks with code on it, so that a write to a page
+ * finds and drops every translation made from it without a look at the
+ * others. */
 #include <stdlib.h>
 #include "jitemu.h"
 
@@ -53,8 +55,10 @@ static int bt_grow(Runtime *rt)
 }
 
 /* Register a translation; replaces one with the same key.  [phys_lo,
- * phys_hi] is the span whose pages drop it when written; bt_mark_code says
- * which bytes in it are code (a region's blocks need not be contiguous). */
+ * phys_hi] spans its code (the running block's span ends it when
+ * written); bt_add_code names the bytes in it that are code (a region's
+ * blocks need not be contiguous, nor a block's last instruction on its
+ * first page), which are what drop it when written. */
 int bt_register(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
                 uint32_t phys_lo, uint32_t phys_hi, void *fn, uint32_t id)
 {
@@ -67,13 +71,45 @@ int bt_register(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
     return 0;
 }
 
-/* Writes to physical [lo, hi] now end in smc_invalidate_page. */
-void bt_mark_code(CPUState *s, uint32_t phys_lo, uint32_t phys_hi)
+/* List the key on `page` (once).  A list that cannot grow becomes PK_ALL
+ * until the page is next written: that write scans the whole table. */
+static void page_add_key(Runtime *rt, uint32_t page, uint32_t pc, uint32_t cs_base, uint32_t hflags)
+{
+    PageKeys *pk = &rt->page_keys[page];
+    if (pk->n == PK_ALL) return;
+    for (uint32_t i = 0; i < pk->n; i++) {
+        const uint32_t *k = &pk->keys[3 * i];
+        if (k[0] == pc && k[1] == cs_base && k[2] == hflags) return;
+    }
+    if (pk->n == pk->cap) {
+        if (!pk->keys && rt->pk_npages == rt->pk_cap) { /* remember the page, to free its list */
+            uint32_t cap = rt->pk_cap ? rt->pk_cap * 2 : 64;
+            uint32_t *np = realloc(rt->pk_pages, cap * sizeof(uint32_t));
+            if (!np) { pk->n = PK_ALL; return; }
+            rt->pk_pages = np;
+            rt->pk_cap = cap;
+        }
+        uint32_t cap = pk->cap ? pk->cap * 2 : 8;
+        uint32_t *nk = realloc(pk->keys, (size_t)cap * 3 * sizeof(uint32_t));
+        if (!nk) { pk->n = PK_ALL; return; }
+        if (!pk->keys) rt->pk_pages[rt->pk_npages++] = page;
+        pk->keys = nk;
+        pk->cap = cap;
+    }
+    uint32_t *k = &pk->keys[3 * pk->n++];
+    k[0] = pc; k[1] = cs_base; k[2] = hflags;
+}
+
+/* The block (pc, cs_base, hflags) has code at physical [lo, hi]: writes
+ * there now end in smc_invalidate_page, which drops it. */
+void bt_add_code(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
+                 uint32_t phys_lo, uint32_t phys_hi)
 {
     Runtime *rt = RT(s);
     for (uint32_t p = phys_lo >> PAGE_BITS; p <= (phys_hi >> PAGE_BITS); p++) {
         if (!rt->code_page[p]) tlb_drop_writes_to(rt, p); /* writes now take the slow path */
         rt->code_page[p] = 1;
+        page_add_key(rt, p, pc, cs_base, hflags);
         uint32_t lo = p == (phys_lo >> PAGE_BITS) ? (phys_lo & (PAGE_SIZE - 1)) : 0;
         uint32_t hi = p == (phys_hi >> PAGE_BITS) ? (phys_hi & (PAGE_SIZE - 1)) : PAGE_SIZE - 1;
         for (uint32_t l = lo >> LINE_BITS; l <= hi >> LINE_BITS; l++)
@@ -85,24 +121,43 @@ int bt_insert(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
               uint32_t phys_lo, uint32_t phys_hi, void *fn, uint32_t id)
 {
     if (bt_register(s, pc, cs_base, hflags, phys_lo, phys_hi, fn, id)) return -1;
-    bt_mark_code(s, phys_lo, phys_hi);
+    bt_add_code(s, pc, cs_base, hflags, phys_lo, phys_hi);
     return 0;
 }
 
-/* Drop every translation made from physical page `page`.  The native code
- * stays allocated (a thread may be inside it); only the index forgets it. */
+static inline int on_page(const Block *b, uint32_t lo, uint32_t hi)
+{
+    return b->state == 1 && b->phys_lo <= hi && b->phys_hi >= lo;
+}
+
+static void drop(Runtime *rt, Block *b)
+{
+    chain_cut(b);
+    b->state = 2;
+    rt->block_dead++;
+    rt->stat_invalidated++;
+}
+
+/* Drop every translation with code on physical page `page`: the blocks
+ * its key list names.  A key may be stale (its block dropped through
+ * another page, or made again elsewhere): the live block of that key goes
+ * only if its span still reaches the page.  The native code stays
+ * allocated (a thread may be inside it); only the index forgets it. */
 void smc_invalidate_page(Runtime *rt, uint32_t page)
 {
     uint32_t lo = page << PAGE_BITS, hi = lo + PAGE_SIZE - 1;
-    for (uint32_t i = 0; i < rt->block_cap; i++) {
-        Block *b = &rt->blocks[i];
-        if (b->state == 1 && b->phys_lo <= hi && b->phys_hi >= lo) {
-            chain_cut(b);
-            b->state = 2;
-            rt->block_dead++;
-            rt->stat_invalidated++;
+    PageKeys *pk = &rt->page_keys[page];
+    if (pk->n == PK_ALL) {
+        for (uint32_t i = 0; i < rt->block_cap; i++)
+            if (on_page(&rt->blocks[i], lo, hi)) drop(rt, &rt->blocks[i]);
+    } else {
+        for (uint32_t i = 0; i < pk->n; i++) {
+            const uint32_t *k = &pk->keys[3 * i];
+            Block *b = bt_lookup(rt, k[0], k[1], k[2]);
+            if (b && on_page(b, lo, hi)) drop(rt, b);
         }
     }
+    pk->n = 0;
     rt->code_page[page] = 0; /* write TLB entries refill on the next miss */
     memset(&rt->code_lines[page * LINE_WORDS], 0, LINE_WORDS * sizeof(uint64_t));
     rt->stat_smc_pages++;
@@ -125,6 +180,7 @@ void bt_flush(CPUState *s)
     for (uint32_t p = 0; p < NPAGES; p++)
         if (rt->code_page[p]) {
             rt->code_page[p] = 0;
+            rt->page_keys[p].n = 0;
             memset(&rt->code_lines[p * LINE_WORDS], 0, LINE_WORDS * sizeof(uint64_t));
         }
 }
@@ -134,10 +190,7 @@ uint32_t bt_count_page(CPUState *s, uint32_t page)
 {
     Runtime *rt = RT(s);
     uint32_t lo = page << PAGE_BITS, hi = lo + PAGE_SIZE - 1, n = 0;
-    for (uint32_t i = 0; i < rt->block_cap; i++) {
-        Block *b = &rt->blocks[i];
-        if (b->state == 1 && b->phys_lo <= hi && b->phys_hi >= lo) n++;
-    }
+    for (uint32_t i = 0; i < rt->block_cap; i++) n += on_page(&rt->blocks[i], lo, hi);
     return n;
 }
 

@@ -51,7 +51,8 @@ int bt_insert(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
               uint32_t phys_lo, uint32_t phys_hi, void *fn, uint32_t id);
 int bt_register(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
                 uint32_t phys_lo, uint32_t phys_hi, void *fn, uint32_t id);
-void bt_mark_code(CPUState *s, uint32_t phys_lo, uint32_t phys_hi);
+void bt_add_code(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
+                 uint32_t phys_lo, uint32_t phys_hi);
 void bt_flush(CPUState *s);
 uint32_t bt_count_page(CPUState *s, uint32_t page);
 int bt_contains(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags);
@@ -80,7 +81,7 @@ int helper_retf(CPUState *s, int op32, uint32_t imm);
 int helper_iret(CPUState *s, int op32, uint32_t next_eip);
 void helper_pusha(CPUState *s, int op32);
 void helper_popa(CPUState *s, int op32);
-void helper_enter(CPUState *s, int op32, uint32_t size, uint32_t level);
+int helper_enter(CPUState *s, int op32, uint32_t size, uint32_t level);
 void helper_leave(CPUState *s, int op32);
 void helper_pushf(CPUState *s, int op32);
 void helper_popf(CPUState *s, int op32);
@@ -100,6 +101,9 @@ void helper_lgdt(CPUState *s, int which, uint32_t lin, int op32);
 void helper_sgdt(CPUState *s, int which, uint32_t lin);
 void helper_lmsw(CPUState *s, uint32_t v);
 void helper_invlpg(CPUState *s, uint32_t lin);
+int helper_fpu(CPUState *s, uint32_t fop, uint32_t lin, uint32_t ea, uint32_t segsz);
+int helper_fwait(CPUState *s);
+void fpu_init(CPUState *s);
 void cpu_tlb_flush(CPUState *s);
 int cpu_code_phys(CPUState *s, uint32_t lin, uint32_t *phys);
 
@@ -131,6 +135,15 @@ int rt_arch_words(void);
 void rt_arch_get(CPUState *s, uint64_t *out);
 void rt_arch_set(CPUState *s, const uint64_t *in);
 uint32_t rt_ram_nonzero(CPUState *s, uint32_t *out);
+
+int fio_set_latch(CPUState *s, uint32_t port, uint32_t value);
+int fio_set_counter(CPUState *s, uint32_t port, int width, uint32_t hz, int bits);
+int fio_set_sink(CPUState *s, uint32_t port);
+void fio_clear(CPUState *s, uint32_t port);
+uint32_t fio_kind(CPUState *s, uint32_t port);
+int64_t fio_read(CPUState *s, uint32_t port, int size);
+uint32_t fio_sink_take(CPUState *s, uint8_t *out, uint32_t *port);
+uint32_t fio_sink_pending(CPUState *s);
 """
 
 # Python callbacks the runtime calls (non-static so every C file can).
@@ -142,6 +155,7 @@ extern "Python+C" void py_mmio_write(void *host, int handle, uint32_t addr, uint
 extern "Python+C" void py_log(void *host, int kind, uint32_t a, uint32_t b);
 extern "Python+C" int py_irq_ack(void *host);
 extern "Python+C" void py_trace(void *host, int kind, uint32_t a, uint32_t b, uint32_t c);
+extern "Python+C" void py_sink_drain(void *host);
 """
 
 with open(os.path.join(GEN_DIR, "api.h"), "w") as f:
@@ -159,7 +173,13 @@ def _capstone_include():
 
 
 ffibuilder = FFI()
-ffibuilder.cdef(STRUCT + API + CALLBACKS)
+# Constants of jitemu.h that Python reads (lib.NAME).
+CONSTANTS = """
+#define CPU_HAS_FPU ...
+#define LOG_FERR ...
+"""
+
+ffibuilder.cdef(STRUCT + CONSTANTS + API + CALLBACKS)
 ffibuilder.set_source(
     "jitemu._runtime",
     '#include "api.h"\n',

@@ -9,7 +9,7 @@ static int at_breakpoint(CPUState *s, uint32_t pc)
     return 0;
 }
 
-int cpu_run(CPUState *s)
+static int run(CPUState *s)
 {
     Runtime *rt = RT(s);
     for (;;) {
@@ -27,7 +27,7 @@ int cpu_run(CPUState *s)
                     int v = py_irq_ack(rt->host);
                     if (v >= 0) {
                         s->halted = 0;
-                        cpu_deliver(s, v, s->eip);
+                        cpu_deliver_irq(s, v);
                     }
                 }
                 continue;
@@ -37,13 +37,7 @@ int cpu_run(CPUState *s)
         if (s->fault_pending) {
             /* A #PF recorded by a memory access or an instruction fetch:
              * EIP is the faulting instruction. */
-            int v = (int)s->fault_pending;
-            s->fault_pending = 0;
-            s->last_exception = v;
-            s->exc_error_code = s->fault_error;
-            s->exc_count++;
-            s->icount++; /* an exception takes guest time too (layout.py: icount) */
-            cpu_deliver_error(s, v, s->eip, 1, s->fault_error);
+            cpu_raise_pending(s);
             continue;
         }
         if (s->halted) return RUN_HLT;
@@ -82,7 +76,10 @@ int cpu_run(CPUState *s)
         s->cur_phys_lo = b->phys_lo;
         s->cur_phys_hi = b->phys_hi;
         s->bp_skip = 0xffffffffu;
-        if (s->trace_flags & (TRACE_EXEC | TRACE_CPU)) py_trace(rt->host, 1, pc, cs_base, b->id);
+        if (s->trace_flags & (TRACE_EXEC | TRACE_CPU)) {
+            fio_drain(rt);
+            py_trace(rt->host, 1, pc, cs_base, b->id);
+        }
         if ((s->hflags & HF_STEP) && (s->debug_flags & DEBUG_STEP)) {
             b->fn(s);
             s->last_slot = NULL;
@@ -123,4 +120,13 @@ int cpu_run(CPUState *s)
         b->fn(s);
         s->block_execs++;
     }
+}
+
+/* Whatever made the run return, the host sees the debug console's output
+ * up to here. */
+int cpu_run(CPUState *s)
+{
+    int r = run(s);
+    fio_drain(RT(s));
+    return r;
 }

@@ -30,6 +30,13 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define AC_MASK 0x40000u
 #define ARITH_MASK (CF_MASK | PF_MASK | AF_MASK | ZF_MASK | SF_MASK | OF_MASK)
 
+/* Whether the CPU has an x87 FPU: CPUID says so, and the PC's CMOS
+ * equipment byte follows (Machine.has_fpu).  None yet: the escape opcodes
+ * raise #NM or #UD (jitemu/jit/lift/fpu.py). */
+#define CPU_HAS_FPU 0
+/* py_log kind: the FPU asserted FERR# (CR0.NE=0: the PC's IRQ13). */
+#define LOG_FERR 13
+
 /* exit_request bits: why translated code must return to the dispatcher. */
 #define EXIT_STOP 1u   /* the host asked the vCPU to stop */
 #define EXIT_RESET 2u  /* a reset was requested */
@@ -103,11 +110,30 @@ void chain_return(CPUState *s);
 void chain_link(Block *target, void **slot);
 void chain_cut(Block *b);
 
+/* The keys (pc, cs_base, hflags) of the blocks with code on one physical
+ * page (blocktable.c), so that a write there finds them without scanning
+ * the table.  n == PK_ALL: the list could not grow, scan the table. */
+typedef struct PageKeys {
+    uint32_t *keys; /* 3 words a key */
+    uint32_t n, cap;
+} PageKeys;
+#define PK_ALL 0xffffffffu
+
 #define MAX_MMIO 32
 typedef struct MmioRegion {
     uint32_t start, end; /* inclusive range */
     int handle;          /* passed back to Python */
 } MmioRegion;
+
+/* fastio.c: ports served in C.  An entry per port (the table is made on
+ * the first one), with what reads and what writes do; FIO_COUNTER's shape
+ * is offset | width << 8 | bits << 16. */
+enum { FIO_NONE, FIO_LATCH, FIO_COUNTER, FIO_SINK };
+typedef struct FastPort {
+    uint32_t rd, wr; /* FIO_NONE (Python), FIO_LATCH or FIO_COUNTER; FIO_NONE or FIO_SINK */
+    uint32_t value, shape;
+} FastPort;
+#define FIO_SINK_CAP 4096
 
 typedef struct Runtime {
     CPUState cpu; /* must stay first: helpers cast CPUState* to Runtime* */
@@ -123,12 +149,15 @@ typedef struct Runtime {
     uint32_t tlb_nfill;  /* entries in tlb_fill; TLB_FILL_MAX means "all" */
     Block *blocks;
     uint32_t block_cap, block_used, block_dead;
+    PageKeys *page_keys;  /* per physical page (lazily backed) */
+    uint32_t *pk_pages;   /* pages whose key list has memory, to free it */
+    uint32_t pk_npages, pk_cap;
     MmioRegion mmio[MAX_MMIO];
     int n_mmio;
     uint64_t stat_invalidated, stat_smc_pages, stat_lookups;
     uint64_t msr_apic_base, msr_pat;
     uint32_t tr_type;    /* descriptor type of the task register's TSS */
-    int delivering;      /* nesting of protected-mode exception delivery */
+    int delivering;      /* class (DLV_*) of the event being delivered, for a fault in it */
     /* The baseline tier's C block loop (baseline.c): on when Python says
      * (rt_set_baseline); the keys Python keeps for itself (code it may
      * reinstate: regions, the persistent cache); blocks it made. */
@@ -136,6 +165,9 @@ typedef struct Runtime {
     uint32_t *bl_defer; /* 3 words a key, open addressing; all zero: empty */
     uint32_t bl_defer_cap, bl_defer_used;
     uint64_t bl_blocks;
+    FastPort *fio;        /* 65536 entries, or NULL: every port goes to Python */
+    uint32_t sink_len, sink_port; /* bytes written to FIO_SINK port sink_port, */
+    uint8_t sink_buf[FIO_SINK_CAP]; /* not yet handed to its device */
 } Runtime;
 
 #define RT(s) ((Runtime *)(s))
@@ -148,8 +180,24 @@ void py_mmio_write(void *host, int handle, uint32_t addr, uint32_t value, int si
 void py_log(void *host, int kind, uint32_t a, uint32_t b);
 int py_irq_ack(void *host);
 void py_trace(void *host, int kind, uint32_t a, uint32_t b, uint32_t c);
+void py_sink_drain(void *host);
 
 #define TLB_FILL_MAX 8192
+
+/* fastio.c */
+int fio_in(Runtime *rt, uint32_t port, int size, uint32_t *v);
+int fio_out(Runtime *rt, uint32_t port, uint32_t value, int size);
+/* Hand the debug console's buffered bytes to Python before anything else
+ * Python sees of the guest (a port or MMIO callback, a trace event, the end
+ * of cpu_run).  Bytes a failed drain did not take are dropped: the failure
+ * ends the run. */
+static inline void fio_drain(Runtime *rt)
+{
+    if (rt->sink_len) {
+        py_sink_drain(rt->host);
+        rt->sink_len = 0;
+    }
+}
 
 /* memory.c: slow paths take linear addresses */
 uint32_t mem_read_slow(CPUState *s, uint32_t lin, int size);
@@ -159,11 +207,15 @@ void phys_write(CPUState *s, uint32_t phys, uint32_t value, int size);
 
 /* tlb.c */
 int tlb_translate(CPUState *s, uint32_t lin, int write, int fill, uint32_t *phys);
+int tlb_translate_as(CPUState *s, uint32_t lin, int write, int fill, uint32_t *phys, int user);
+int tlb_probe(CPUState *s, uint32_t lin, int size, int write, int user);
 void tlb_flush(CPUState *s);
 void tlb_flush_page(CPUState *s, uint32_t lin);
 void tlb_drop_writes_to(Runtime *rt, uint32_t phys_page);
 uint32_t lin_read(CPUState *s, uint32_t lin, int size);
 void lin_write(CPUState *s, uint32_t lin, uint32_t value, int size);
+uint32_t sys_read(CPUState *s, uint32_t lin, int size);
+void sys_write(CPUState *s, uint32_t lin, uint32_t value, int size);
 void smc_invalidate_page(Runtime *rt, uint32_t page);
 
 /* blocktable.c */
@@ -177,6 +229,13 @@ void seg_load_real(CPUState *s, int seg, uint32_t sel);
 /* interrupts.c */
 void cpu_deliver(CPUState *s, int vector, uint32_t return_eip);
 void cpu_deliver_error(CPUState *s, int vector, uint32_t return_eip, int has_code, uint32_t code);
+void cpu_deliver_irq(CPUState *s, int vector);
+int cpu_raise(CPUState *s, int vector, int has_code, uint32_t code);
+int cpu_raise_pending(CPUState *s);
+/* What is being delivered (Runtime.delivering), as the SDM classes events
+ * for a fault during their delivery (vol. 3, 6.15, "Interrupt 8—Double
+ * Fault Exception"). */
+enum { DLV_NONE, DLV_BENIGN, DLV_CONTRIBUTORY, DLV_PAGE_FAULT, DLV_DOUBLE_FAULT };
 
 /* protected.c */
 int seg_load_protected(CPUState *s, int seg, uint32_t sel);
@@ -255,6 +314,8 @@ void push16(CPUState *s, uint32_t v);
 void push32(CPUState *s, uint32_t v);
 uint32_t pop16(CPUState *s);
 uint32_t pop32(CPUState *s);
+
+int ss_in_limit(uint32_t limit, uint32_t flags, uint32_t off, int size);
 
 static inline uint32_t sp_mask(CPUState *s) { return (s->hflags & HF_SS32) ? 0xffffffffu : 0xffffu; }
 

@@ -10,8 +10,10 @@ static uint32_t read_byte(CPUState *s, uint32_t phys)
     uint8_t *page = rt->phys_rd[phys >> PAGE_BITS];
     if (page) return page[phys & (PAGE_SIZE - 1)];
     for (int i = 0; i < rt->n_mmio; i++)
-        if (phys >= rt->mmio[i].start && phys <= rt->mmio[i].end)
+        if (phys >= rt->mmio[i].start && phys <= rt->mmio[i].end) {
+            fio_drain(rt);
             return py_mmio_read(rt->host, rt->mmio[i].handle, phys, 1) & 0xff;
+        }
     return 0xff; /* open bus */
 }
 
@@ -30,6 +32,7 @@ static void write_byte(CPUState *s, uint32_t phys, uint8_t v)
     }
     for (int i = 0; i < rt->n_mmio; i++)
         if (phys >= rt->mmio[i].start && phys <= rt->mmio[i].end) {
+            fio_drain(rt);
             py_mmio_write(rt->host, rt->mmio[i].handle, phys, v, 1);
             return;
         }
@@ -49,25 +52,38 @@ void phys_write(CPUState *s, uint32_t phys, uint32_t value, int size)
 }
 
 /* An access of `size` bytes at `lin`, split where it crosses a page (each
- * part translated on its own, as the CPU does).  On a fault nothing is
- * written and fault_pending is set. */
-uint32_t mem_read_slow(CPUState *s, uint32_t lin, int size)
+ * part translated on its own, as the CPU does), at CPL 3 (`user`) or as a
+ * supervisor.  On a fault nothing is written and fault_pending is set.
+ * `fill`: the TLB may keep the translation (accesses at the current CPL). */
+static uint32_t read_as(CPUState *s, uint32_t lin, int size, int user, int fill)
 {
     uint32_t p0, p1, first = PAGE_SIZE - (lin & (PAGE_SIZE - 1));
-    if (tlb_translate(s, lin, 0, 1, &p0)) return 0;
+    if (tlb_translate_as(s, lin, 0, fill, &p0, user)) return 0;
     if ((uint32_t)size <= first) return phys_read(s, p0, size);
-    if (tlb_translate(s, lin + first, 0, 1, &p1)) return 0;
+    if (tlb_translate_as(s, lin + first, 0, fill, &p1, user)) return 0;
     return phys_read(s, p0, first) | (phys_read(s, p1, size - first) << (8 * first));
+}
+
+static void write_as(CPUState *s, uint32_t lin, uint32_t value, int size, int user, int fill)
+{
+    uint32_t p0, p1, first = PAGE_SIZE - (lin & (PAGE_SIZE - 1));
+    if (tlb_translate_as(s, lin, 1, fill, &p0, user)) return;
+    if ((uint32_t)size <= first) { phys_write(s, p0, value, size); return; }
+    if (tlb_translate_as(s, lin + first, 1, fill, &p1, user)) return;
+    phys_write(s, p0, value, first);
+    phys_write(s, p1, value >> (8 * first), size - first);
+}
+
+static int user_mode(CPUState *s) { return ((s->hflags >> HF_CPL_SHIFT) & 3) == 3; }
+
+uint32_t mem_read_slow(CPUState *s, uint32_t lin, int size)
+{
+    return read_as(s, lin, size, user_mode(s), 1);
 }
 
 void mem_write_slow(CPUState *s, uint32_t lin, uint32_t value, int size)
 {
-    uint32_t p0, p1, first = PAGE_SIZE - (lin & (PAGE_SIZE - 1));
-    if (tlb_translate(s, lin, 1, 1, &p0)) return;
-    if ((uint32_t)size <= first) { phys_write(s, p0, value, size); return; }
-    if (tlb_translate(s, lin + first, 1, 1, &p1)) return;
-    phys_write(s, p0, value, first);
-    phys_write(s, p1, value >> (8 * first), size - first);
+    write_as(s, lin, value, size, user_mode(s), 1);
 }
 
 /* Linear accesses for C helpers: the same TLB as translated code. */
@@ -92,6 +108,21 @@ void lin_write(CPUState *s, uint32_t lin, uint32_t value, int size)
         return;
     }
     mem_write_slow(s, lin, value, size);
+}
+
+/* Implicit supervisor accesses: the CPU reads and writes the GDT, LDT,
+ * IDT and TSS as a supervisor whatever the CPL (SDM vol. 3, 4.6 "Access
+ * Rights"), so at CPL 3 they bypass the TLB, whose entries carry CPL 3's
+ * checks. */
+uint32_t sys_read(CPUState *s, uint32_t lin, int size)
+{
+    return user_mode(s) ? read_as(s, lin, size, 0, 0) : lin_read(s, lin, size);
+}
+
+void sys_write(CPUState *s, uint32_t lin, uint32_t value, int size)
+{
+    if (user_mode(s)) write_as(s, lin, value, size, 0, 0);
+    else lin_write(s, lin, value, size);
 }
 
 /* Host-side access (Python devices, DMA, loaders): physical, with the same

@@ -5,9 +5,10 @@
  * is not supported.
  *
  * Every check happens before the state changes, so a fault leaves the
- * instruction restartable; faults are delivered at once (cpu_deliver_error
- * turns a fault during delivery into #DF, and one during #DF into a
- * shutdown). */
+ * instruction restartable; faults are delivered at once (interrupts.c
+ * decides what a fault during a delivery becomes: itself, #DF, or a
+ * shutdown).  Descriptor tables, the IDT and the TSS are read and written
+ * as a supervisor whatever the CPL (sys_read, sys_write). */
 #include "jitemu.h"
 
 #define D_TYPE(hi) (((hi) >> 8) & 0xf)
@@ -19,16 +20,9 @@
 
 static inline uint32_t cpl(CPUState *s) { return (s->hflags >> HF_CPL_SHIFT) & 3; }
 
-/* Raise a fault with an error code; returns 1 for "faulted" chaining. */
-static int fault(CPUState *s, int vector, uint32_t code)
-{
-    s->last_exception = vector;
-    s->exc_error_code = code;
-    s->exc_count++;
-    s->icount++; /* an exception takes guest time too (layout.py: icount) */
-    cpu_deliver_error(s, vector, s->eip, 1, code);
-    return 1;
-}
+/* Raise a fault with an error code (or the #PF an earlier access
+ * recorded); returns 1 for "faulted" chaining. */
+static int fault(CPUState *s, int vector, uint32_t code) { return cpu_raise(s, vector, 1, code); }
 
 static int desc_addr(CPUState *s, uint32_t sel, uint32_t *addr)
 {
@@ -44,8 +38,8 @@ static int desc_read(CPUState *s, uint32_t sel, uint32_t *lo, uint32_t *hi)
 {
     uint32_t a;
     if (desc_addr(s, sel, &a)) return -1;
-    *lo = lin_read(s, a, 4);
-    *hi = lin_read(s, a + 4, 4);
+    *lo = sys_read(s, a, 4);
+    *hi = sys_read(s, a + 4, 4);
     return 0;
 }
 
@@ -53,9 +47,9 @@ static void desc_set_bit(CPUState *s, uint32_t sel, uint32_t bit, int on)
 {
     uint32_t a, hi;
     if (desc_addr(s, sel, &a)) return;
-    hi = lin_read(s, a + 4, 4);
+    hi = sys_read(s, a + 4, 4);
     hi = on ? (hi | bit) : (hi & ~bit);
-    lin_write(s, a + 4, hi, 4);
+    sys_write(s, a + 4, hi, 4);
 }
 
 static uint32_t desc_base(uint32_t lo, uint32_t hi) { return (lo >> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000u); }
@@ -148,13 +142,13 @@ static int inner_stack(CPUState *s, uint32_t dpl, uint32_t *ss, uint32_t *esp)
     if (tr_is32(s)) {
         uint32_t off = 4 + dpl * 8;
         if (off + 5 > s->tr_limit) return fault(s, 10, s->tr_sel & 0xfffc);
-        *esp = lin_read(s, s->tr_base + off, 4);
-        *ss = lin_read(s, s->tr_base + off + 4, 2);
+        *esp = sys_read(s, s->tr_base + off, 4);
+        *ss = sys_read(s, s->tr_base + off + 4, 2);
     } else {
         uint32_t off = 2 + dpl * 4;
         if (off + 3 > s->tr_limit) return fault(s, 10, s->tr_sel & 0xfffc);
-        *esp = lin_read(s, s->tr_base + off, 2);
-        *ss = lin_read(s, s->tr_base + off + 2, 2);
+        *esp = sys_read(s, s->tr_base + off, 2);
+        *ss = sys_read(s, s->tr_base + off + 2, 2);
     }
     return 0;
 }
@@ -369,7 +363,7 @@ int pm_iret(CPUState *s, int op32, uint32_t next_eip)
 {
     if (s->eflags & NT_MASK) {
         /* Return from a nested task: back to the task in the back link. */
-        uint32_t back = lin_read(s, s->tr_base, 2), lo, hi;
+        uint32_t back = sys_read(s, s->tr_base, 2), lo, hi;
         if ((back & 4) || desc_read(s, back, &lo, &hi)) return fault(s, 10, back & 0xfffc);
         if (D_S(hi) || (D_TYPE(hi) != 3 && D_TYPE(hi) != 11)) return fault(s, 10, back & 0xfffc);
         if (!D_P(hi)) return fault(s, 11, back & 0xfffc);
@@ -377,6 +371,13 @@ int pm_iret(CPUState *s, int op32, uint32_t next_eip)
     }
     int w = op32 ? 4 : 2;
     uint32_t ip = peek(s, 0, w), cs = peek(s, w, w) & 0xffff, fl = peek(s, 2 * w, w), lo, hi;
+    /* At CPL 0 a 32-bit IRET whose EFLAGS image has VM set returns to
+     * virtual-8086 mode (SDM IRET: RETURN-TO-VIRTUAL-8086-MODE).  jitemu
+     * has no virtual-8086 mode yet: #GP(0), before anything changes,
+     * rather than a return to protected mode that takes the real-mode CS
+     * for a selector.  (At CPL > 0 the VM bit is ignored, as the SDM
+     * says.) */
+    if (op32 && cpl(s) == 0 && (fl & VM_MASK)) return fault(s, 13, 0);
     if (check_return_cs(s, cs, &lo, &hi) || check_eip(s, ip, lo, hi)) return 1;
     uint32_t rpl = cs & 3, mask = pm_flags_mask(s, op32); /* at the old CPL */
     if (rpl == cpl(s)) {
@@ -391,16 +392,36 @@ int pm_iret(CPUState *s, int op32, uint32_t next_eip)
     return 0;
 }
 
+/* Whether `n` slots of `w` bytes pushed below `sp` fit a stack segment
+ * (base, limit and flags as in a hidden cache) and can be written at
+ * privilege `pl`: 0, or the #SS(ss_code) or #PF raised.  Nothing is
+ * written. */
+static int frame_check(CPUState *s, uint32_t base, uint32_t limit, uint32_t flags, uint32_t sp, int n, int w,
+                       uint32_t pl, uint32_t ss_code)
+{
+    uint32_t mask = (flags & (1u << 22)) ? 0xffffffffu : 0xffffu;
+    for (int i = 1; i <= n; i++)
+        if (!ss_in_limit(limit, flags, (sp - (uint32_t)(i * w)) & mask, w)) return fault(s, 12, ss_code);
+    for (int i = 1; i <= n; i++)
+        if (tlb_probe(s, base + ((sp - (uint32_t)(i * w)) & mask), w, 1, pl == 3)) return cpu_raise_pending(s);
+    return 0;
+}
+
 /* Interrupt or exception through the IDT in protected mode.  `sw` is set
  * for INT n/INT3/INTO, whose gate DPL is checked against CPL.  Returns 0,
- * or nonzero if the delivery itself faulted (the caller escalates). */
+ * or nonzero when the delivery itself faulted: that fault has been raised
+ * (interrupts.c classes it) and nothing of this delivery changed the
+ * state, because the IDT entry, the descriptors, the TSS stack and the
+ * whole frame (stack limit and pages) are checked before the first
+ * change.  (A delivery through a task gate is a task switch: see there.) */
 int pm_deliver(CPUState *s, int vector, uint32_t return_eip, int has_code, uint32_t code, int sw)
 {
     uint32_t lo, hi, ext = sw ? 0 : 1, c = cpl(s);
     uint32_t idt_err = (uint32_t)vector * 8 + 2 + ext;
     if ((uint32_t)vector * 8 + 7 > s->idt_limit) return fault(s, 13, idt_err);
-    lo = lin_read(s, s->idt_base + vector * 8, 4);
-    hi = lin_read(s, s->idt_base + vector * 8 + 4, 4);
+    lo = sys_read(s, s->idt_base + vector * 8, 4);
+    hi = sys_read(s, s->idt_base + vector * 8 + 4, 4);
+    if (s->fault_pending) return cpu_raise_pending(s);
     uint32_t type = D_TYPE(hi);
     if (D_S(hi) || (type != 5 && type != 6 && type != 7 && type != 14 && type != 15))
         return fault(s, 13, idt_err);
@@ -415,26 +436,39 @@ int pm_deliver(CPUState *s, int vector, uint32_t return_eip, int has_code, uint3
         if (has_code) push_w(s, D_TYPE(thi) == 9, code);
         return 0;
     }
-    int g32 = (type & 8) != 0;
+    int g32 = (type & 8) != 0, w = g32 ? 4 : 2;
     uint32_t sel = lo >> 16, off = (lo & 0xffff) | (g32 ? (hi & 0xffff0000u) : 0), clo, chi;
     if ((sel & ~3u) == 0 || desc_read(s, sel, &clo, &chi) || !IS_CODE(chi) || D_DPL(chi) > c)
         return fault(s, 13, (sel & 0xfffc) + ext);
     if (!D_P(chi)) return fault(s, 11, (sel & 0xfffc) + ext);
     if (check_eip(s, off, clo, chi)) return 1;
-    uint32_t old_flags = s->eflags, old_cs = s->seg_sel[R_CS];
-    if (!CONFORMING(chi) && D_DPL(chi) < c) {
-        uint32_t dpl = D_DPL(chi), old_ss, old_esp;
-        if (switch_stack(s, dpl, &old_ss, &old_esp)) return 1;
-        load_cs(s, sel, clo, chi, dpl);
-        push_w(s, g32, old_ss);
-        push_w(s, g32, old_esp);
-    } else {
-        load_cs(s, sel, clo, chi, c);
+    /* The stack the frame goes on: the TSS's for a more privileged
+     * handler, else this one. */
+    uint32_t new_cpl = (!CONFORMING(chi) && D_DPL(chi) < c) ? D_DPL(chi) : c, inner = new_cpl != c;
+    uint32_t ss = s->seg_sel[R_SS], esp = s->regs[R_ESP], slo = 0, shi = 0;
+    uint32_t ss_base = s->seg_base[R_SS], ss_limit = s->seg_limit[R_SS], ss_flags = s->seg_flags[R_SS];
+    if (inner) {
+        if (inner_stack(s, new_cpl, &ss, &esp) || check_stack(s, ss, new_cpl, &slo, &shi, 10)) return 1;
+        ss_base = desc_base(slo, shi);
+        ss_limit = desc_limit(slo, shi);
+        ss_flags = shi & 0x00f0ff00u;
     }
-    push_w(s, g32, old_flags & (g32 ? ~RF_MASK : 0xffffu));
-    push_w(s, g32, old_cs);
-    push_w(s, g32, return_eip);
-    if (has_code) push_w(s, g32, code);
+    uint32_t frame[6];
+    int n = 0;
+    if (inner) { frame[n++] = s->seg_sel[R_SS]; frame[n++] = s->regs[R_ESP]; }
+    frame[n++] = s->eflags & (g32 ? ~RF_MASK : 0xffffu);
+    frame[n++] = s->seg_sel[R_CS];
+    frame[n++] = return_eip;
+    if (has_code) frame[n++] = code;
+    if (frame_check(s, ss_base, ss_limit, ss_flags, esp, n, w, new_cpl, inner ? ss & 0xfffc : 0)) return 1;
+    /* Nothing can fault from here on. */
+    if (inner) {
+        set_accessed(s, ss, &shi);
+        set_cache(s, R_SS, ss, slo, shi);
+        s->regs[R_ESP] = esp;
+    }
+    load_cs(s, sel, clo, chi, new_cpl); /* CPL and SS.B for the pushes */
+    for (int i = 0; i < n; i++) push_w(s, g32, frame[i]);
     s->eflags &= ~(TF_MASK | NT_MASK | RF_MASK | VM_MASK);
     if (!(type & 1)) s->eflags &= ~IF_MASK; /* interrupt gate, not trap gate */
     cpu_update_hflags(s);
@@ -452,39 +486,45 @@ int task_switch(CPUState *s, uint32_t sel, uint32_t lo, uint32_t hi, int source,
     uint32_t nbase = desc_base(lo, hi), nlimit = desc_limit(lo, hi);
     if (nlimit < (new32 ? 0x67u : 0x2bu)) return fault(s, 10, sel & 0xfffc);
     if (source != 2 && (D_TYPE(hi) & 2)) return fault(s, 13, sel & 0xfffc); /* busy */
+    /* Read the incoming task first: a #PF there changes nothing. */
+    uint32_t eip, nfl, regs[8], segs[6] = {0}, ldt, cr3 = s->cr[3];
+    if (new32) {
+        cr3 = sys_read(s, nbase + 0x1c, 4);
+        eip = sys_read(s, nbase + 0x20, 4);
+        nfl = sys_read(s, nbase + 0x24, 4);
+        for (int r = 0; r < 8; r++) regs[r] = sys_read(s, nbase + 0x28 + 4 * r, 4);
+        for (int g = 0; g < 6; g++) segs[g] = sys_read(s, nbase + 0x48 + 4 * g, 2);
+        ldt = sys_read(s, nbase + 0x60, 2);
+    } else {
+        eip = sys_read(s, nbase + 0x0e, 2);
+        nfl = sys_read(s, nbase + 0x10, 2);
+        /* A 16-bit TSS holds the low words.  The SDM says only that the
+         * upper halves "are modified and not maintained" (vol. 3, 7.6,
+         * "16-Bit Task-State Segment"); a 386 sets them to FFFFh, as Bochs
+         * does.  (QEMU keeps them, which the SDM rules out.) */
+        for (int r = 0; r < 8; r++) regs[r] = 0xffff0000u | sys_read(s, nbase + 0x12 + 2 * r, 2);
+        for (int g = 0; g < 4; g++) segs[g] = sys_read(s, nbase + 0x22 + 2 * g, 2);
+        ldt = sys_read(s, nbase + 0x2a, 2);
+    }
+    if (s->fault_pending) return cpu_raise_pending(s);
     /* Save the outgoing task's dynamic state. */
     uint32_t ob = s->tr_base, fl = s->eflags;
     if (source == 2) fl &= ~NT_MASK;
     if (old32) {
-        lin_write(s, ob + 0x20, next_eip, 4);
-        lin_write(s, ob + 0x24, fl, 4);
-        for (int r = 0; r < 8; r++) lin_write(s, ob + 0x28 + 4 * r, s->regs[r], 4);
-        for (int g = 0; g < 6; g++) lin_write(s, ob + 0x48 + 4 * g, s->seg_sel[g], 2);
+        sys_write(s, ob + 0x20, next_eip, 4);
+        sys_write(s, ob + 0x24, fl, 4);
+        for (int r = 0; r < 8; r++) sys_write(s, ob + 0x28 + 4 * r, s->regs[r], 4);
+        for (int g = 0; g < 6; g++) sys_write(s, ob + 0x48 + 4 * g, s->seg_sel[g], 2);
     } else {
-        lin_write(s, ob + 0x0e, next_eip, 2);
-        lin_write(s, ob + 0x10, fl, 2);
-        for (int r = 0; r < 8; r++) lin_write(s, ob + 0x12 + 2 * r, s->regs[r], 2);
-        for (int g = 0; g < 4; g++) lin_write(s, ob + 0x22 + 2 * g, s->seg_sel[g], 2);
+        sys_write(s, ob + 0x0e, next_eip, 2);
+        sys_write(s, ob + 0x10, fl, 2);
+        for (int r = 0; r < 8; r++) sys_write(s, ob + 0x12 + 2 * r, s->regs[r], 2);
+        for (int g = 0; g < 4; g++) sys_write(s, ob + 0x22 + 2 * g, s->seg_sel[g], 2);
     }
+    if (s->fault_pending) return cpu_raise_pending(s);
     if (source != 1) desc_set_bit(s, s->tr_sel, 0x200, 0); /* old task no longer busy */
-    if (source == 1) lin_write(s, nbase, s->tr_sel, 2); /* back link */
+    if (source == 1) sys_write(s, nbase, s->tr_sel, 2); /* back link */
     if (source != 2) desc_set_bit(s, sel, 0x200, 1);
-    /* Read the incoming task. */
-    uint32_t eip, nfl, regs[8], segs[6] = {0}, ldt, cr3 = s->cr[3];
-    if (new32) {
-        cr3 = lin_read(s, nbase + 0x1c, 4);
-        eip = lin_read(s, nbase + 0x20, 4);
-        nfl = lin_read(s, nbase + 0x24, 4);
-        for (int r = 0; r < 8; r++) regs[r] = lin_read(s, nbase + 0x28 + 4 * r, 4);
-        for (int g = 0; g < 6; g++) segs[g] = lin_read(s, nbase + 0x48 + 4 * g, 2);
-        ldt = lin_read(s, nbase + 0x60, 2);
-    } else {
-        eip = lin_read(s, nbase + 0x0e, 2);
-        nfl = lin_read(s, nbase + 0x10, 2);
-        for (int r = 0; r < 8; r++) regs[r] = (s->regs[r] & 0xffff0000u) | lin_read(s, nbase + 0x12 + 2 * r, 2);
-        for (int g = 0; g < 4; g++) segs[g] = lin_read(s, nbase + 0x22 + 2 * g, 2);
-        ldt = lin_read(s, nbase + 0x2a, 2);
-    }
     if (source == 1) nfl |= NT_MASK;
     s->tr_sel = sel;
     s->tr_base = nbase;

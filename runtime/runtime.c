@@ -57,7 +57,8 @@ CPUState *rt_create(uint32_t ram_size, void *host)
     rt->cpu.wr_page = calloc(NPAGES, sizeof(uint8_t *));
     rt->block_cap = 1u << 14;
     rt->blocks = calloc(rt->block_cap, sizeof(Block));
-    if (!rt->ram || !rt->phys_rd || !rt->ram_page || !rt->code_page || !rt->code_lines || !rt->tlb_phys ||
+    rt->page_keys = calloc(NPAGES, sizeof(PageKeys)); /* lazily backed */
+    if (!rt->page_keys || !rt->ram || !rt->phys_rd || !rt->ram_page || !rt->code_page || !rt->code_lines || !rt->tlb_phys ||
         !rt->tlb_fill || !rt->cpu.rd_page || !rt->cpu.wr_page || !rt->blocks) {
         rt_destroy(&rt->cpu);
         return NULL;
@@ -76,7 +77,10 @@ void rt_destroy(CPUState *s)
     if (rt->ram) munmap(rt->ram, rt->ram_size ? rt->ram_size : 1);
     free(rt->phys_rd); free(rt->ram_page); free(rt->code_page); free(rt->code_lines);
     free(rt->tlb_phys); free(rt->tlb_fill);
-    free(rt->cpu.rd_page); free(rt->cpu.wr_page); free(rt->blocks); free(rt->bl_defer); free(rt);
+    if (rt->page_keys)
+        for (uint32_t i = 0; i < rt->pk_npages; i++) free(rt->page_keys[rt->pk_pages[i]].keys);
+    free(rt->page_keys); free(rt->pk_pages);
+    free(rt->cpu.rd_page); free(rt->cpu.wr_page); free(rt->blocks); free(rt->bl_defer); free(rt->fio); free(rt);
 }
 
 uint8_t *rt_ram(CPUState *s) { return RT(s)->ram; }

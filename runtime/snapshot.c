@@ -21,7 +21,7 @@ void rt_arch_set(CPUState *s, const uint64_t *in)
     rt->msr_apic_base = in[0];
     rt->msr_pat = in[1];
     rt->tr_type = (uint32_t)in[2];
-    rt->delivering = 0; /* (a snapshot is taken between instructions) */
+    rt->delivering = DLV_NONE; /* (a snapshot is taken between instructions) */
 }
 
 /* Guest RAM pages that are not all zero: their numbers go to `out` (room

@@ -49,24 +49,56 @@ void helper_popa(CPUState *s, int op32)
     }
 }
 
-void helper_enter(CPUState *s, int op32, uint32_t size, uint32_t level)
+/* Protected mode: whether [off, off+size) of a stack segment with this
+ * limit and flags (hidden-cache format) lies inside the limit, or above
+ * it for an expand-down segment (up to FFFFh or FFFFFFFFh as B says):
+ * the rule of BlockBuilder.seg_check. */
+int ss_in_limit(uint32_t limit, uint32_t flags, uint32_t off, int size)
 {
-    uint32_t m = sp_mask(s);
-    uint32_t bp = s->regs[R_EBP];
+    uint64_t start = off, end = start + (uint32_t)size - 1;
+    if ((flags & 0x1c00) == 0x1400) /* data, expand-down */
+        return start > limit && end <= ((flags & (1u << 22)) ? 0xffffffffu : 0xffffu);
+    return end <= limit;
+}
+
+/* Whether ENTER may read (write = 0) or write `w` bytes at SS:off: else
+ * #SS(0) (protected mode, outside SS's limit) or #PF is raised. */
+static int enter_access(CPUState *s, uint32_t off, int w, int write)
+{
+    if ((s->cr[0] & 1) && !(s->hflags & HF_FLAT) && !ss_in_limit(s->seg_limit[R_SS], s->seg_flags[R_SS], off, w))
+        return cpu_raise(s, 12, 1, 0);
+    if (tlb_probe(s, s->seg_base[R_SS] + off, w, write, ((s->hflags >> HF_CPL_SHIFT) & 3) == 3))
+        return cpu_raise_pending(s);
+    return 0;
+}
+
+/* ENTER size, level.  Every access is checked first, and so is a write at
+ * the final stack pointer (SDM ENTER: #SS(0) if the new SP is outside the
+ * stack segment's limit, #PF if a write using it would fault), so on a
+ * fault nothing has changed: not memory, not EBP, not ESP (EIP is on the
+ * instruction).  Returns nonzero after raising the fault. */
+int helper_enter(CPUState *s, int op32, uint32_t size, uint32_t level)
+{
+    uint32_t m = sp_mask(s), w = op32 ? 4 : 2, base = s->seg_base[R_SS];
+    uint32_t bp = s->regs[R_EBP], frame = (s->regs[R_ESP] - w) & m;
     level &= 31;
-    push_op(s, op32, bp);
-    uint32_t frame = s->regs[R_ESP];
-    if (level) {
-        int w = op32 ? 4 : 2;
-        for (uint32_t i = 1; i < level; i++) {
-            bp = (bp & ~m) | ((bp - w) & m);
-            push_op(s, op32, lin_read(s, s->seg_base[R_SS] + (bp & m), w));
-        }
-        push_op(s, op32, frame);
-    }
-    if (op32) s->regs[R_EBP] = frame;
-    else s->regs[R_EBP] = (s->regs[R_EBP] & 0xffff0000u) | (frame & 0xffff);
-    s->regs[R_ESP] = (s->regs[R_ESP] & ~m) | ((s->regs[R_ESP] - size) & m);
+    /* The frame: EBP at `frame`, then level-1 frame pointers copied from
+     * below EBP, then FrameTemp; below them `size` bytes. */
+    if (enter_access(s, frame, w, 1)) return 1;
+    for (uint32_t i = 1; i < level; i++)
+        if (enter_access(s, (bp - i * w) & m, w, 0) || enter_access(s, (frame - i * w) & m, w, 1)) return 1;
+    if (level && enter_access(s, (frame - level * w) & m, w, 1)) return 1;
+    uint32_t final = (frame - level * w - size) & m;
+    if (enter_access(s, final, w, 1)) return 1;
+    uint32_t frame_temp = (s->regs[R_ESP] & ~m) | frame; /* ESP after pushing EBP */
+    lin_write(s, base + frame, op32 ? bp : bp & 0xffff, w);
+    for (uint32_t i = 1; i < level; i++)
+        lin_write(s, base + ((frame - i * w) & m), lin_read(s, base + ((bp - i * w) & m), w), w);
+    if (level) lin_write(s, base + ((frame - level * w) & m), op32 ? frame_temp : frame_temp & 0xffff, w);
+    if (op32) s->regs[R_EBP] = frame_temp;
+    else s->regs[R_EBP] = (s->regs[R_EBP] & 0xffff0000u) | (frame_temp & 0xffff);
+    s->regs[R_ESP] = (s->regs[R_ESP] & ~m) | final;
+    return 0;
 }
 
 void helper_leave(CPUState *s, int op32)

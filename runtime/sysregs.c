@@ -1,8 +1,8 @@
 /* Control registers, descriptor-table registers, CPUID, RDTSC and MSRs. */
 #include "jitemu.h"
 
-/* CPUID: a family-6 Intel part without x87, with PSE, TSC and MSRs; leaf 1
- * EAX equals EDX at reset (Machine.reset). */
+/* CPUID: a family-6 Intel part with PSE, TSC and MSRs, and x87 when
+ * CPU_HAS_FPU; leaf 1 EAX equals EDX at reset (Machine.reset). */
 void helper_cpuid(CPUState *s)
 {
     uint32_t leaf = s->regs[R_EAX], a = 0, b = 0, c = 0, d = 0;
@@ -11,7 +11,7 @@ void helper_cpuid(CPUState *s)
         b = 0x756e6547; d = 0x49656e69; c = 0x6c65746e; /* GenuineIntel */
     } else if (leaf == 1) {
         a = 0x633;
-        d = (1u << 3) | (1u << 4) | (1u << 5); /* PSE TSC MSR */
+        d = (CPU_HAS_FPU ? 1u : 0u) | (1u << 3) | (1u << 4) | (1u << 5); /* FPU PSE TSC MSR */
     }
     s->regs[R_EAX] = a; s->regs[R_EBX] = b; s->regs[R_ECX] = c; s->regs[R_EDX] = d;
 }

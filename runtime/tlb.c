@@ -27,16 +27,22 @@ static void fill(CPUState *s, uint32_t lpage, uint32_t ppage, int write)
 
 static int page_fault(CPUState *s, uint32_t lin, uint32_t code)
 {
-    s->cr[2] = lin;
-    s->fault_error = code;
-    s->fault_pending = 14;
+    /* The first access that faulted is the #PF (a helper may try a few
+     * before it looks: a descriptor's two halves). */
+    if (!s->fault_pending) {
+        s->cr[2] = lin;
+        s->fault_error = code;
+        s->fault_pending = 14;
+    }
     return -1;
 }
 
-/* Translate `lin`; returns 0 and sets *phys, or -1 after recording a
- * #PF in fault_pending.  With `fill`, a successful translation fills the
- * TLB entry for the page. */
-int tlb_translate(CPUState *s, uint32_t lin, int write, int do_fill, uint32_t *phys)
+/* Translate `lin` for an access at CPL 3 (`user`) or a supervisor one;
+ * returns 0 and sets *phys, or -1 after recording a #PF in fault_pending.
+ * With `fill` (which only an access at the current CPL may ask: TLB
+ * entries carry its checks), a successful translation fills the TLB
+ * entry for the page. */
+int tlb_translate_as(CPUState *s, uint32_t lin, int write, int do_fill, uint32_t *phys, int user)
 {
     if (!(s->cr[0] & 0x80000000u)) {
         uint32_t p = lin & s->a20_mask;
@@ -44,7 +50,6 @@ int tlb_translate(CPUState *s, uint32_t lin, int write, int do_fill, uint32_t *p
         if (do_fill) fill(s, lin >> PAGE_BITS, p >> PAGE_BITS, write);
         return 0;
     }
-    int user = ((s->hflags >> HF_CPL_SHIFT) & 3) == 3;
     uint32_t err = (write ? 2 : 0) | (user ? 4 : 0);
     uint32_t pde_addr = ((s->cr[3] & ~0xfffu) + ((lin >> 22) << 2)) & s->a20_mask;
     uint32_t pde = phys_read(s, pde_addr, 4);
@@ -82,6 +87,37 @@ int tlb_translate(CPUState *s, uint32_t lin, int write, int do_fill, uint32_t *p
     int dirty = big ? (pde & 0x40) : (pte & 0x40);
     int can_write = writable || (!user && !(s->cr[0] & 0x10000u));
     if (do_fill) fill(s, lin >> PAGE_BITS, base >> PAGE_BITS, write || (dirty && can_write));
+    return 0;
+}
+
+/* Translate `lin` for an access at the current CPL. */
+int tlb_translate(CPUState *s, uint32_t lin, int write, int do_fill, uint32_t *phys)
+{
+    return tlb_translate_as(s, lin, write, do_fill, phys, ((s->hflags >> HF_CPL_SHIFT) & 3) == 3);
+}
+
+/* Whether [lin, lin+size) could be read (or written) at CPL 3 (`user`) or
+ * as a supervisor: 0, or -1 with the #PF recorded in fault_pending.
+ * Nothing is accessed but the page tables (accessed and dirty bits, as
+ * the access that follows would set them), and the TLB is not filled:
+ * helpers check a whole frame this way before they change anything. */
+static int probe_page(CPUState *s, uint32_t lin, int write, int user)
+{
+    uint32_t phys;
+    /* A TLB entry says yes at once: it was filled at this CPL (user, or a
+     * supervisor access, which a CPL 3 entry allows too), a write entry
+     * only for a dirty page. */
+    if ((!user || ((s->hflags >> HF_CPL_SHIFT) & 3) == 3) && (write ? s->wr_page : s->rd_page)[lin >> PAGE_BITS])
+        return 0;
+    return tlb_translate_as(s, lin, write, 0, &phys, user);
+}
+
+int tlb_probe(CPUState *s, uint32_t lin, int size, int write, int user)
+{
+    uint32_t next = (lin | (PAGE_SIZE - 1)) + 1; /* where the access enters a second page */
+    if (probe_page(s, lin, write, user)) return -1;
+    /* (CR2 is that page's first byte, as for a split access: memory.c) */
+    if (next - lin < (uint32_t)size && probe_page(s, next, write, user)) return -1;
     return 0;
 }
 

@@ -108,6 +108,31 @@ def test_a_hot_region_is_cached_and_reused_by_the_next_run(tmp_path):
     assert regions and all(len(r) == 9 for r in regions)  # with their blocks' ranges
 
 
+
+def test_a_run_that_ends_before_its_region_is_ready_leaves_it_to_the_next_run(tmp_path):
+    """The worker lifts, compiles and stores a region after the run that
+    asked for it has ended (a boot is shorter than the worker's start):
+    the next run takes it from the cache."""
+    import time
+    sieve = os.path.join(os.path.dirname(IMAGE), "sieve.bin")
+    env = dict(os.environ, JITEMU_CACHE_DIR=str(tmp_path), JITEMU_BASELINE="1")
+    # 3 million instructions: the sieve's loop gets hot, and the run ends
+    # a few milliseconds later, long before a worker can be ready.
+    short = subprocess.run(JITEMU + ["run", sieve, "--max-instructions", "3000000"], capture_output=True,
+                           text=True, timeout=120, env=env)
+    assert "limit after 3000000 instructions" in short.stderr and "0 optimised" in short.stderr, short.stderr
+    index = os.path.join(CodeCache(str(tmp_path)).dir, "index")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if os.path.exists(index) and any(line.split()[7].startswith("r") for line in open(index)):
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the worker stored no region")
+    full = subprocess.run(JITEMU + ["run", sieve], capture_output=True, text=True, timeout=120, env=env)
+    assert full.stdout == "primes 6179\n"
+    assert " 0 from the cache" not in full.stderr and "from the cache" in full.stderr, full.stderr
+
 # -- an unusable cache, a full disk, concurrent runs, the corrupt-entries line --
 
 JITEMU = [sys.executable, "-m", "jitemu.cli"]

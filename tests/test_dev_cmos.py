@@ -143,3 +143,23 @@ def test_memory_size_bytes_like_qemu():
     rtc.set_memory(128 << 20)
     assert (r[0x34] | r[0x35] << 8) == (112 << 20) // 65536
     assert (r[0x5B], r[0x5C], r[0x5D]) == (0, 0, 0)
+
+
+def test_the_index_port_reads_back_0xff_in_c_and_its_writes_reach_the_device():
+    # SeaBIOS reads port 0x70 back at every mode switch to keep the NMI
+    # bit; like QEMU's RTC, it reads 0xFF.  The runtime answers those reads
+    # itself; writes (the index, the NMI mask) still go to the device.
+    # in al,70h; mov [500h],al; mov al,8Ah; out 70h,al; in al,70h;
+    # mov [501h],al; in al,71h; mov [502h],al; hlt  (DS = 0)
+    code = bytes.fromhex("31c08ed8" "e470a20005" "b08ae670" "e470a20105" "e471a20205" "f4")
+    m = Machine(memory_mb=1)
+    m.load_firmware(rom_with(code))
+    rtc = m.attach(CMOS(fixed_time=T0))
+    assert m.ports.is_fast(0x70) and not m.ports.is_fast(0x71)
+    assert m.run(max_instructions=100) == "halt"
+    assert list(m.read_phys(0x500, 3)) == [0xFF, 0xFF, 0x26]  # register A through the index written
+    assert rtc.index == 0x0A and rtc.nmi_disabled
+    assert m.ports.read(0x70, 1) == 0xFF == rtc._read_index(0x70, 1)
+    m.reset()
+    assert m.run(max_instructions=100) == "halt"
+    assert list(m.read_phys(0x500, 3)) == [0xFF, 0xFF, 0x26]

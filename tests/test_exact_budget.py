@@ -114,9 +114,9 @@ def test_a_run_stops_at_exactly_its_budget(ticker, budget):
 
 def test_the_budget_constants_match_the_translator():
     from jitemu import machine
-    from jitemu.jit import translator
-    assert machine._SLACK_BLOCK == translator.MAX_INSNS
-    assert machine._SLACK_REGION == translator.MAX_REGION_BLOCKS * translator.MAX_INSNS
+    from jitemu.jit import baseline, lifting
+    assert machine._SLACK_BLOCK == lifting.MAX_INSNS == baseline.MAX_INSNS
+    assert machine._SLACK_REGION == lifting.MAX_REGION_BLOCKS * lifting.MAX_INSNS
 
 
 def test_at_icount_calls_on_the_exact_instruction_in_order():

@@ -1,6 +1,7 @@
 """The Machine API: memory map, reset state, #UD, self-modifying code."""
 import pytest
 
+from jitemu._runtime import lib
 from jitemu.machine import FirmwareError, Machine
 
 from romutil import rom_with
@@ -78,6 +79,37 @@ def test_writing_translated_code_from_the_host_invalidates_it():
     m.s.halted = 0
     assert m.run() == "halt" and m.regs.ax == 2
     assert m.stats()["blocks_invalidated"] >= 1
+
+
+def test_a_block_whose_last_instruction_runs_onto_the_next_page_is_dropped_from_either_page():
+    # F000: jmp 3000:0000; 30000: jmp 1000:0FFC; 10FFC: mov ax,1;
+    # mov ebx,11223344h (its bytes 10FFF-11004, over the page boundary); hlt.
+    # The block at 10FFC ends after the MOV EBX (its code is on pages 10h
+    # and 11h); the HLT is a block of its own on page 11h.
+    m = Machine()
+    m.load_firmware(rom_with(bytes.fromhex("ea00000030")))
+    m.write_phys(0x30000, bytes.fromhex("eafc0f0010"))
+    m.write_phys(0x10FFC, bytes.fromhex("b80100" "66bb44332211" "f4"))
+
+    def live(*pages):  # translations made from each page
+        return tuple(lib.bt_count_page(m.s, p) for p in pages)
+
+    def rerun():
+        m.regs.cs, m.regs.eip, m.s.halted = 0xF000, 0, 0
+        assert m.run(max_instructions=100) == "halt"
+        return m.regs.ax, m.regs.ebx
+
+    assert rerun() == (1, 0x11223344)
+    assert m.stats()["blocks_invalidated"] == 0
+    assert live(0x10, 0x11, 0x30) == (1, 2, 1)
+    m.write_phys(0x11003, b"\x55")  # the second page: both blocks with code there go
+    assert live(0x10, 0x11, 0x30) == (0, 0, 1)
+    assert rerun() == (1, 0x11553344)
+    assert live(0x10, 0x11, 0x30) == (1, 2, 1)
+    m.write_phys(0x10FFD, b"\x07")  # the first page: the block that runs onto the second goes
+    assert live(0x10, 0x11, 0x30) == (0, 1, 1)
+    assert rerun() == (7, 0x11553344)
+    assert m.stats()["blocks_invalidated"] == 3
 
 
 def test_run_with_a_budget_stops_and_resumes():

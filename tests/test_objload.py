@@ -1,9 +1,10 @@
 """LLVM's object code runs without LLVM in the process: the runtime places
 an object (small code model, static relocations) in its code arena and
 applies the relocations itself (jitemu/jit/objload.py, runtime/objload.c).
-A region from the worker or the persistent cache therefore needs neither
-LLJIT nor llvmlite, and an object the loader cannot place is refused with
-a RuntimeError, never run."""
+A region from the worker (which also lifts it) or the persistent cache
+therefore needs neither LLJIT nor llvmlite, nor capstone's Python binding,
+and an object the loader cannot place is refused with a RuntimeError,
+never run."""
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ from jitemu.machine import Machine, ffi, lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGES = os.path.join(ROOT, "firmware", "images")
+SEABIOS = "/usr/share/seabios/bios.bin"
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +135,19 @@ def test_a_warm_run_takes_its_region_from_the_cache_without_loading_llvm(tmp_pat
     assert cold["hot"] >= 1 and cold["llvm"]  # compiled in that process (no worker)
     assert warm["hot"] == 0 and warm["cached"] >= 1
     assert not warm["llvm"]
+
+def test_a_seabios_boot_loads_neither_llvm_nor_capstones_python_binding():
+    """The boot's blocks come from stencils (the runtime decodes with
+    capstone's C library) and its regions from the worker process."""
+    if not os.path.exists(SEABIOS):
+        pytest.fail("Debian's seabios package is needed (apt-get install seabios); .ci/run installs it")
+    got = run_in_child("""
+import io, json, sys
+from jitemu.pc import build_pc
+pc = build_pc(bios=%r, disk=%r, debugcon=io.StringIO(), snapshot=True)
+why = pc.run(max_instructions=100_000_000)
+print(json.dumps({"why": why, "ok": "BOOT-SECTOR-OK" in pc.console,
+                  "modules": sorted(n for n in sys.modules if n.split(".")[0] in ("llvmlite", "capstone"))}))
+""" % (SEABIOS, os.path.join(IMAGES, "disk", "bootok.img")))
+    assert got["why"] == "exit" and got["ok"]
+    assert got["modules"] == []

@@ -96,6 +96,24 @@ FIELDS = [
     ("bp_skip", "uint32_t", 0),
     ("debug_flags", "uint32_t", 0),
     ("trace_flags", "uint32_t", 0),
+    # The x87 FPU (runtime/fpu.c): physical registers R0-R7 as a 64-bit
+    # significand and a 16-bit sign/exponent; TOP; the control word; the
+    # status word without TOP; the tag word (2 bits per physical register,
+    # 11 = empty); the last instruction's pointer (offset and CS), opcode
+    # (11 bits) and data pointer (offset and segment selector) for
+    # FSTENV/FSAVE; FERR# (an unmasked exception signalled, for IRQ13).
+    ("fpr_sig", "uint64_t", 8),
+    ("fpr_se", "uint16_t", 8),
+    ("fpu_top", "uint32_t", 0),
+    ("fpu_cw", "uint32_t", 0),
+    ("fpu_sw", "uint32_t", 0),
+    ("fpu_tag", "uint32_t", 0),
+    ("fpu_fip", "uint32_t", 0),
+    ("fpu_fcs", "uint32_t", 0),
+    ("fpu_fop", "uint32_t", 0),
+    ("fpu_fdp", "uint32_t", 0),
+    ("fpu_fds", "uint32_t", 0),
+    ("fpu_ferr", "uint32_t", 0),
 ]
 
 _LLVM = {

@@ -22,6 +22,10 @@ master, a selected absent slave reads 0.  Disks are backed by a bytes-like
 image (kept in memory; `disk.image`) or a path, read sector by sector as the
 guest asks and written in place; with snapshot=True writes go to an overlay
 in memory instead and the file is never modified (QEMU's -snapshot).
+
+A packet device (devices.atapi.ATAPIDrive, the CD-ROM) may stand in for a
+disk: it takes the commands written to it and moves its data through this
+channel's data port (on_block is its next step after each block).
 """
 import os
 
@@ -99,7 +103,7 @@ class Disk:
         st = {"size": self.size}
         if self.overlay is not None:
             st["overlay"] = [[lba, data] for lba, data in sorted(self.overlay.items())]
-        if self.image is not None:
+        if self.image is not None and not self.readonly:
             st["image"] = bytes(self.image)
         return st
 
@@ -120,6 +124,8 @@ def ata_string(s, words):
 
 
 class Drive:
+    atapi = False  # devices.atapi.ATAPIDrive: a packet device
+
     def __init__(self, disk):
         self.disk = disk
         self.status = DRDY | DSC
@@ -177,8 +183,8 @@ class ATAChannel:
 
     @staticmethod
     def _drive(d):
-        if d is None:
-            return None
+        if d is None or getattr(d, "atapi", False):  # absent, or a packet device as it is
+            return d
         return Drive(d if isinstance(d, Disk) else Disk(d))
 
     def _power_on(self):
@@ -194,8 +200,11 @@ class ATAChannel:
         self.block = 1
         self.lba = 0
         self.lba48 = False
+        self.on_block = None  # a packet device's next step when a data block is done
         for dr in self.drives:
-            if dr is not None:
+            if dr is not None and dr.atapi:
+                dr.power_on()
+            elif dr is not None:
                 dr.status, dr.error, dr.mult = DRDY | DSC, 0x01, 0
                 dr.lheads, dr.lspt = dr.disk.heads, dr.disk.spt
         self._signature()
@@ -212,10 +221,12 @@ class ATAChannel:
     DRIVE = ("status", "error", "lheads", "lspt", "mult")
 
     def snapshot(self):
+        if self.on_block is not None:
+            raise ValueError("a packet command is in progress")  # (its next step is a continuation)
         st = capture(self, self.STATE)
         st.update(buf=bytes(self.buf), buf_writable=isinstance(self.buf, bytearray), irq=self.irq.level,
-                  drives=[None if d is None else dict(capture(d, self.DRIVE), disk=d.disk.snapshot())
-                          for d in self.drives])
+                  drives=[None if d is None else {"atapi": d.snapshot()} if d.atapi else
+                          dict(capture(d, self.DRIVE), disk=d.disk.snapshot()) for d in self.drives])
         return st
 
     def restore(self, state):
@@ -225,8 +236,15 @@ class ATAChannel:
         self.hob = list(self.hob)
         self.buf = bytearray(state["buf"]) if state["buf_writable"] else state["buf"]
         self.irq.level = state["irq"]
+        self.on_block = None
         for d, ds in zip(self.drives, state["drives"]):
-            if d is not None:
+            if d is None:
+                continue
+            if d.atapi != ("atapi" in ds):
+                raise ValueError("the IDE drives differ from the snapshot's")
+            if d.atapi:
+                d.restore(ds["atapi"])
+            else:
                 apply(d, ds, self.DRIVE)
                 d.disk.restore(ds["disk"])
 
@@ -244,7 +262,10 @@ class ATAChannel:
         return self.drives[self.selected]
 
     def _signature(self):
+        dr = self.drive
         self.count, self.lba_low, self.lba_mid, self.lba_high = 1, 1, 0, 0
+        if dr is not None and dr.atapi:
+            self.lba_mid, self.lba_high = 0x14, 0xEB  # the packet device signature
         self.device &= 0x10
 
     def _update_irq(self):
@@ -357,6 +378,9 @@ class ATAChannel:
         dr.status = DRDY | DSC | DRQ
 
     def _block_done(self):
+        if self.on_block is not None:
+            self.on_block()
+            return
         dr = self.drive
         n = len(self.buf) // SECTOR
         if self.mode == "out":
@@ -439,6 +463,10 @@ class ATAChannel:
             return  # an absent device ignores commands
         if dr.status & BSY:
             return
+        if dr.atapi:
+            dr.command(self, cmd)
+            return
+        self.on_block = None
         dr.error = 0
         self.lba48 = cmd in (0x24, 0x34, 0x29, 0x39, 0x42, 0x27)
         if cmd == 0xEC:

@@ -78,6 +78,9 @@ class CMOS:
         self._flags_ns = self.base_ns
         machine.ports.register(self.base, read=self._read_index, write=self._write_index)
         machine.ports.register(self.base + 1, read=self._read_data, write=self._write_data)
+        # SeaBIOS reads the index port back at every mode switch (to keep
+        # the NMI mask bit): served in C, as _read_index answers.
+        machine.ports.fast_latch(self.base, self._read_index(self.base, 1))
         self._schedule()
 
     def reset(self):

@@ -1,6 +1,8 @@
 """Debug console (QEMU isa-debugcon / Bochs port E9 hack): bytes written to
 the port go to a text stream; reading the port returns E9h, which is how
-firmware detects it."""
+firmware detects it.  The runtime buffers the guest's byte writes and hands
+them over a line at a time (ports.py fast_sink); `data` is whole whenever a
+run has returned or another device is called."""
 import sys
 
 
@@ -22,6 +24,11 @@ class DebugConsole:
 
     def attach(self, machine):
         machine.ports.register(self.ports, read=self.read, write=self.write)
+        # Firmware prints a byte per OUT: the runtime buffers them and hands
+        # them over a line at a time (ports.py fast_sink).
+        for p in self.ports:
+            machine.ports.fast_latch(p, 0xE9)
+            machine.ports.fast_sink(p, self.write_bytes)
 
     def reset(self):
         pass
@@ -36,12 +43,16 @@ class DebugConsole:
         return 0xE9
 
     def write(self, port, value, size):
-        self.data.append(value & 0xFF)
+        self.write_bytes(bytes((value & 0xFF,)))
+
+    def write_bytes(self, data):
+        """Bytes written to the port, in order (flushed at a newline)."""
+        self.data += data
         out = self.out
         if out is not None:
             try:
-                out.write(chr(value & 0xFF))
-                if value & 0xFF == 10:
+                out.write(data.decode("latin-1"))
+                if b"\n" in data:
                     out.flush()
             except OSError as e:
                 raise OutputError("debug console", out, e) from e

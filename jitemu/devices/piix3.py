@@ -45,7 +45,7 @@ class PIIX3(PCIDevice):
         host.bus.add(self, slot, 0)
         self.machine = None
         self.rcr = 0
-        self.port92 = 0x02
+        self._port92 = 0x02
         self.pirq_levels = [0, 0, 0, 0]
         self._isa_levels = {}
 
@@ -53,6 +53,17 @@ class PIIX3(PCIDevice):
         self.machine = machine
         machine.ports.register(0xCF9, read=self._read_rcr, write=self._write_rcr)
         machine.ports.register(0x92, read=self._read_92, write=self._write_92)
+        self.port92 = self._port92  # SeaBIOS reads port 0x92 at every mode switch: served in C
+
+    @property
+    def port92(self):
+        return self._port92
+
+    @port92.setter
+    def port92(self, value):
+        self._port92 = value
+        if self.machine is not None:
+            self.machine.ports.fast_latch(0x92, value)
 
     def reset(self):
         super().reset()
@@ -170,15 +181,21 @@ class PIIX4PM(PCIDevice):
 
     def _update_io(self):
         base = self.get(0x40, 4) & 0xFFC0 if self.config[0x80] & 1 else None
-        self.base = base
+        old, self.base = self.base, base
         m = self.machine
-        if m is None or base is None:
+        if m is None:
+            return
+        if old is not None and old != base:
+            m.ports.fast_clear(range(old + 8, old + 12))  # _read answers all ones there now
+        if base is None:
             return
         ports = range(base, base + 12)
         new = [p for p in ports if p not in self._registered]
         if new:
             m.ports.register(new, read=self._read, write=self._write)
             self._registered.update(new)
+        # Firmware polls the timer for every delay: reads are served in C.
+        m.ports.fast_counter(base + 8, PM_TIMER_HZ, 24)
 
     def timer(self, now=None):
         now = self.machine.clock.now() if now is None else now

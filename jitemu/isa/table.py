@@ -150,7 +150,14 @@ row("lar lsl", "sysregs", writes="Z", enc=("0F 02 /r", "0F 03 /r"))
 row("verr verw", "sysregs", writes="Z", enc=("0F 00 /4", "0F 00 /5"))
 row("arpl", "sysregs", writes="Z", enc=("63 /r",))
 
-# x87: no FPU is modelled.  An escape opcode (D8-DF) raises #NM when
-# CR0.EM or CR0.TS is set, else #UD; WAIT raises #NM when CR0.TS and CR0.MP
-# are both set.
-row("x87 wait", "fpu", enc=("D8 /0", "9B"))
+# x87 (jitemu/isa/x87.py has the opcode map, operand sizes and the
+# condition codes left undefined): every escape opcode goes to one helper
+# (runtime/fpu.c) with its 11-bit opcode.  FCOMI/FUCOMI(P) write ZF PF CF
+# and clear OF SF AF; FCMOVcc reads CF ZF PF.  WAIT raises #NM when CR0.TS
+# and CR0.MP are both set, and #MF for a pending unmasked exception.
+from . import x87 as _x87  # noqa: E402
+for _name in _x87.NAMES:
+    _enc = tuple("%02X /%d" % (0xD8 + e, r) for (e, r), (n, _) in _x87.MEM.items() if n == _name) + \
+        tuple(_x87.reg_templates(_name))
+    row(_name, "fpu", writes=ALL if _name in ("fcomi", "fcomip", "fucomi", "fucomip") else "", enc=_enc)
+row("wait", "fpu", enc=("9B",))

@@ -21,12 +21,11 @@ import pickle
 import threading
 import time
 
-from .decode import UndecodableError
-from .elf import read_object
-from .lift import LIFTERS
-from .stencil import (HF_NOREGION, HF_STEP, HF_TF, MAX_HOLES, MODE_BITS, NotConcrete, exit_stencil,
-                      lift_stencil, module_text, prologue_stencil, symbolize)
-from ..isa.table import TABLE
+from .lifting import HF_NOREGION, HF_STEP, HF_TF
+
+# Decoding, lifting and stencils (stencil.py, the lifters, capstone's
+# Python binding) are imported where a form is made, not at start: a run
+# whose blocks the runtime makes from the library never needs them.
 
 log = logging.getLogger("jitemu.jit")
 
@@ -108,6 +107,8 @@ class StencilLibrary:
 
     def _add(self, made):
         from .compiler import ObjectMaker
+        from .elf import read_object
+        from .stencil import module_text
         t0 = time.perf_counter()
         if self._maker is None:
             self._maker = ObjectMaker()
@@ -223,6 +224,7 @@ def structural_keys(mode):
 
 
 def structural_stencil(key):
+    from .stencil import exit_stencil, prologue_stencil
     kind, mode, flag = key
     name = "%s_%x_%d" % (kind[1:], mode, flag)
     return prologue_stencil(name, mode, flag) if kind == "@prologue" else exit_stencil(name, mode, flag)
@@ -234,6 +236,7 @@ def entry_of(fn, st, helper_index, sample=None):
     data words), sample), or None when it calls something that is no
     helper (LLVM made up a memcpy) or has a relocation the runtime does not
     patch.  `sample` is (hflags, bytes) of an instruction of the form."""
+    from .stencil import MAX_HOLES
     relocs = []
     for r in fn.relocs:
         sym = r.symbol
@@ -310,7 +313,7 @@ class Baseline:
         self.fallbacks = 0
         ffi = translator.ffi
         self._ids = ffi.new("uint16_t[]", MAX_INSNS + 2)
-        self._holes = ffi.new("uint32_t[]", (MAX_INSNS + 2) * MAX_HOLES)
+        self._holes = ffi.new("uint32_t[]", (MAX_INSNS + 2) * translator.lib.bl_holes())
         self._data = ffi.new("uint64_t[]", 8)
         self._chain_return = int(ffi.cast("uintptr_t", ffi.addressof(translator.lib, "chain_return")))
 
@@ -331,11 +334,15 @@ class Baseline:
     def translate(self, pc, cs_base, hflags):
         """Native code for the block at linear `pc`: (fn, phys_lo, phys_hi),
         None to leave it to the LLVM tier, or False when the fetch faulted."""
+        from .decode import UndecodableError
+        from .lift import LIFTERS
+        from .stencil import MODE_BITS, NotConcrete, lift_stencil, symbolize
+        from ..isa.table import TABLE
         t = self.t
-        phys0 = t._code_phys(pc)
+        phys0 = t.code_phys(pc)
         if phys0 is None:
             return False
-        code, _ = t._fetch(pc, phys0)
+        code, _ = t.fetch(pc, phys0)
         page_left = 4096 - (phys0 & 0xFFF)
         code32 = bool(hflags & 1)
         eip_mask = 0xFFFFFFFF if code32 else 0xFFFF
@@ -402,6 +409,7 @@ class Baseline:
         lib.alias(new)
 
     def _assemble(self, pc, cs_base, hflags, phys0, length, insns, end):
+        from .stencil import MAX_HOLES, MODE_BITS
         lib = self.library
         mode = hflags & MODE_BITS  # (the stencils store it as last_hflags: never NOREGION)
         counted = not hflags & HF_NOREGION

@@ -101,6 +101,7 @@ def _source_digest():
 class CodeCache:
     def __init__(self, directory=None):
         base = directory or default_dir()
+        self.base = base  # what another process (the compile worker) opens to store here too
         self.dir = os.path.join(base, _version())
         self.objects_dir = os.path.join(self.dir, "objects")
         self.index_path = os.path.join(self.dir, "index")

@@ -151,15 +151,14 @@ class Decoder:
     def decode(self, code, eip, code32):
         """Decode the instruction at the start of `code` (bytes) at `eip`.
         Returns an Insn, or None if the bytes do not form an instruction."""
+        x87 = decode_x87(code, eip, code32)
+        if x87 is not None:
+            return x87
         md = self._cs[32 if code32 else 16]
         insn = next(md.disasm(code, eip, 1), None)
         if insn is None:
             return None
         pfx = insn.prefix
-        opcode = insn.opcode[0]
-        if 0xD8 <= opcode <= 0xDF:  # x87 escape: one row, no FPU operands
-            return Insn(eip=eip, length=insn.size, name="x87", text="%s %s" % (insn.mnemonic, insn.op_str),
-                        raw=bytes(insn.bytes), mode16=not code32)
         rep, seg_override = _legacy_prefixes(insn.bytes)
         op_size_default = 4 if code32 else 2
         op_size = op_size_default if pfx[2] != 0x66 else 6 - op_size_default
@@ -198,3 +197,85 @@ class Decoder:
         if out.name in ("jmp", "call", "ljmp", "lcall"):
             _far_indirect(out)
         return out
+
+
+# -- x87 -------------------------------------------------------------------
+_RM16 = ((3, 6), (3, 7), (5, 6), (5, 7), (6, None), (7, None), (5, None), (3, None))  # (base, index)
+
+
+def decode_x87(code, eip, code32):
+    """An escape opcode (D8-DF), decoded here rather than by capstone
+    (which names some register forms unlike Intel and refuses some memory
+    forms): the Insn named as jitemu/isa/x87.py says ("x87" for a reserved
+    encoding), its first operand the 11-bit opcode (FOP) as a 2-byte
+    immediate, then the memory operand, sized by the format.  None when
+    the bytes are not an escape opcode."""
+    from ..isa import x87
+    i, seg, rep = 0, None, 0
+    op_size = addr_size = 4 if code32 else 2
+    while i < min(len(code), 14):
+        b = code[i]
+        if b == 0x66:
+            op_size = 6 - (4 if code32 else 2)
+        elif b == 0x67:
+            addr_size = 6 - (4 if code32 else 2)
+        elif b in SEG_PREFIX:
+            seg = SEG_PREFIX[b]
+        elif b in (0xF2, 0xF3):
+            rep = b
+        elif b != 0xF0:
+            break
+        i += 1
+    if i + 1 >= len(code) or not 0xD8 <= code[i] <= 0xDF:
+        return None
+    try:
+        return _x87_insn(code, eip, code32, i, seg, rep, op_size, addr_size)
+    except IndexError:  # the bytes end inside the instruction
+        return None
+
+
+def _x87_insn(code, eip, code32, i, seg, rep, op_size, addr_size):
+    from ..isa import x87
+    esc, modrm = code[i] & 7, code[i + 1]
+    n = i + 2
+    ops = [Imm((esc << 8) | modrm, 2)]
+    if modrm >= 0xC0:
+        name = x87.reg_name(esc, modrm) or "x87"
+    else:
+        mod, rm = modrm >> 6, modrm & 7
+        base = index = None
+        scale, disp = 1, 0
+        if addr_size == 2:
+            if mod == 0 and rm == 6:
+                disp, n = int.from_bytes(code[n:n + 2], "little"), n + 2
+            else:
+                bi, ii = _RM16[rm]
+                base, index = Reg(bi, 2), Reg(ii, 2) if ii is not None else None
+        else:
+            if rm == 4:
+                sib = code[n]
+                n += 1
+                scale, ii, bi = 1 << (sib >> 6), (sib >> 3) & 7, sib & 7
+                index = Reg(ii, 4) if ii != 4 else None
+                if bi == 5 and mod == 0:
+                    disp, n = int.from_bytes(code[n:n + 4], "little"), n + 4
+                else:
+                    base = Reg(bi, 4)
+            elif rm == 5 and mod == 0:
+                disp, n = int.from_bytes(code[n:n + 4], "little"), n + 4
+            else:
+                base = Reg(rm, 4)
+        if mod == 1:
+            disp, n = code[n] - (code[n] & 0x80) * 2, n + 1
+        elif mod == 2:
+            disp, n = int.from_bytes(code[n:n + addr_size], "little"), n + addr_size
+        if index is None:
+            scale = 1
+        name, size = x87.MEM.get((esc, (modrm >> 3) & 7), ("x87", 2))
+        default = SS if base is not None and base.index in (4, 5) else DS
+        ops.append(Mem(x87.mem_size(size, op_size, None), seg if seg is not None else default, base, index,
+                       scale, disp & ((1 << (8 * addr_size)) - 1), addr_size))
+    if n > len(code) or n > 15:
+        return None
+    return Insn(eip=eip, length=n, name=name, text="%s %s" % (name, code[i:n].hex()), ops=ops, op_size=op_size,
+                addr_size=addr_size, rep=rep, seg_override=seg, raw=bytes(code[:n]), mode16=not code32)

@@ -24,7 +24,7 @@ HELPERS = {
     "helper_iret": ("i32", ("ptr", "i32", "i32")),
     "helper_pusha": ("void", ("ptr", "i32")),
     "helper_popa": ("void", ("ptr", "i32")),
-    "helper_enter": ("void", ("ptr", "i32", "i32", "i32")),
+    "helper_enter": ("i32", ("ptr", "i32", "i32", "i32")),
     "helper_leave": ("void", ("ptr", "i32")),
     "helper_pushf": ("void", ("ptr", "i32")),
     "helper_popf": ("void", ("ptr", "i32")),
@@ -44,6 +44,8 @@ HELPERS = {
     "helper_sgdt": ("void", ("ptr", "i32", "i32")),
     "helper_lmsw": ("void", ("ptr", "i32")),
     "helper_invlpg": ("void", ("ptr", "i32")),
+    "helper_fpu": ("i32", ("ptr", "i32", "i32", "i32", "i32")),
+    "helper_fwait": ("i32", ("ptr",)),
 }
 
 

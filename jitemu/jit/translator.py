@@ -13,21 +13,12 @@ import os
 import queue
 import time
 
-from .block import BlockBuilder, module_prelude
-from .decode import UndecodableError
-from .lift import LIFTERS
-from ..isa.table import TABLE
+from .lifting import (HF_NOREGION, HF_PG, HF_STEP, HF_TF, UNMADE, CodeSnapshot, lift_block, lift_region,
+                      undecodable_text)
 
 log = logging.getLogger("jitemu.jit")
 
-MAX_INSNS = 64
 BATCH = 24
-MAX_REGION_BLOCKS = 48
-HF_CODE32 = 1
-HF_PG = 16
-HF_TF = 32
-HF_STEP = 128
-HF_NOREGION = 1 << 20  # first-tier code after a region's side exit (runtime/jitemu.h)
 
 
 class Translator:
@@ -146,14 +137,14 @@ class Translator:
         stencils = self.baseline.library.seconds if self.baseline is not None and self.baseline.made else 0.0
         return (self._compiler.seconds if self._compiler is not None else 0.0) + stencils + self.load_seconds
 
-    def _code_phys(self, lin):
+    def code_phys(self, lin):
         """Physical address of code at linear `lin`, or None after the
         fetch recorded a #PF (the dispatcher delivers it)."""
         if self.lib.cpu_code_phys(self.s, lin, self._phys):
             return None
         return self._phys[0]
 
-    def _fetch(self, pc, phys):
+    def fetch(self, pc, phys):
         """Bytes from `phys` to the end of its page, plus up to 15 from the
         next linear page for an instruction that straddles the boundary
         (its linear address is returned when paging must translate it
@@ -165,18 +156,18 @@ class Translator:
         nxt = (pc + n) & 0xFFFFFFFF
         if self.s.cr[0] & 0x80000000:
             return code, nxt  # the next page is translated only if needed
-        self.lib.phys_read_bytes(self.s, self._next_phys(pc, phys), self._buf, 15)
+        self.lib.phys_read_bytes(self.s, self.next_phys(pc, phys), self._buf, 15)
         return code + bytes(self.ffi.buffer(self._buf, 15)), None
 
-    def _next_phys(self, pc, phys):
+    def next_phys(self, pc, phys):
         """Paging off: the physical address of the linear page after the
         one holding `pc` (at `phys`)."""
         return ((pc + 4096 - (phys & 0xFFF)) & 0xFFFFFFFF) & self.s.a20_mask
 
-    def _tail(self, lin):
+    def tail(self, lin):
         """The first 15 bytes of the linear page at `lin` (paging on) and
         its physical address, or None when the fetch faulted."""
-        phys = self._code_phys(lin)
+        phys = self.code_phys(lin)
         if phys is None:
             return None
         self.lib.phys_read_bytes(self.s, phys, self._buf, 15)
@@ -240,6 +231,7 @@ class Translator:
         if not parts:
             self.sync_baseline()
             return
+        from .block import module_prelude
         addrs, obj = self.compiler.compile(module_prelude() + "\n\n".join(parts), exports)
         made = [(p, [(lo, self._read(lo, hi - lo + 1)) for lo, hi in ranges], name) for p, ranges, name in regs]
         if self.cache is not None:
@@ -268,7 +260,7 @@ class Translator:
         candidates = self.cache.candidates(pc, cs_base, hflags)
         if not candidates:
             return False
-        phys = self._code_phys(pc)
+        phys = self.code_phys(pc)
         if phys is None:
             return None
         for ranges, digest, obj_id, symbol in reversed(candidates):  # newest (regions) first
@@ -329,7 +321,7 @@ class Translator:
         ranges, fn, ident, region = done
         if region and self._no_regions():
             return False
-        phys = self._code_phys(pc)
+        phys = self.code_phys(pc)
         if phys is None:
             return None
         if ranges[0][0] != phys or not self._unchanged(pc, ranges):
@@ -346,61 +338,54 @@ class Translator:
         hi = max(r[0] + len(r[1]) - 1 for r in ranges)
         self.lib.bt_register(self.s, pc, cs_base, hflags, lo, hi, fn, ident)
         for r_lo, code in ranges:
-            self.lib.bt_mark_code(self.s, r_lo, r_lo + len(code) - 1)
+            self.lib.bt_add_code(self.s, pc, cs_base, hflags, r_lo, r_lo + len(code) - 1)
 
     def translate_hot(self, pc, cs_base, hflags):
-        """A block got hot: compile the region around it with the full
-        optimiser and put it in place of the block's first-tier code
-        (chains into the old code are cut).  The region is the blocks its
-        constant jumps reach on the same page (up to MAX_REGION_BLOCKS),
-        in one function with registers and flags in SSA across them, so
-        loops inside it never leave native code."""
+        """A block got hot: make the region around it (lifting.lift_region)
+        with the full optimiser and put it in place of the block's
+        first-tier code (chains into the old code are cut).  The compile
+        worker lifts and compiles it from a snapshot of its code page while
+        the vCPU runs on (install_ready swaps it in); only without a worker
+        (or for regions_first) is it made here, at once."""
         if hflags & (HF_TF | HF_STEP | HF_NOREGION) or self._no_regions():
             return  # the dispatcher must see every block, or a side exit's block
-        s = self.s
-        name = "r%d" % self.next_id
-        page = pc & ~0xFFF
-        members, order = {}, []
-
-        def inside(eip):
-            lin = (cs_base + eip) & 0xFFFFFFFF
-            if lin & ~0xFFF != page:
-                return None
-            if eip not in members:
-                if len(members) >= MAX_REGION_BLOCKS:
-                    return None
-                members[eip] = len(members)
-                order.append(eip)
-            return "blk%d" % members[eip], members[eip] <= current[0]
-
-        current = [0]  # index of the block being lifted
-        b = BlockBuilder(name, hflags, region=inside)
-        b.begin()
-        b.br(inside((pc - cs_base) & 0xFFFFFFFF)[0])
-        ranges = []
-        for eip in order:  # grows while blocks are lifted
-            current[0] = members[eip]
-            b.place("blk%d" % members[eip])
-            got = self._lift_into(b, (cs_base + eip) & 0xFFFFFFFF, cs_base, hflags, None)
-            if got is None:
-                s.fault_pending = 0  # a fetch that faults now: stay on tier 1
-                return
-            ranges.extend(got[0])
-        self.next_id += 1
-        ir = module_prelude() + b.finish(min(r[0] for r in ranges), max(r[1] for r in ranges))
-        made = [(r_lo, self._read(r_lo, r_hi - r_lo + 1)) for r_lo, r_hi in ranges]
-        region = (pc, cs_base, hflags, name, made)
-        # The vCPU never waits for LLVM: a worker still starting (Python,
-        # LLVM) takes the region when it is ready, and first-tier code runs
-        # meanwhile.  Only without a worker is it compiled here.
         worker = None if self.regions_first else self._worker()
         if worker is not None:
-            self._pending[int(name[1:])] = region
-            if worker.submit(int(name[1:]), ir, self._finished):
-                return  # installed by install_ready() when the worker is done
+            snap = self._snapshot(pc)
+            if snap is None:
+                self.s.fault_pending = 0  # the head's page does not translate now: stay on tier 1
+                return
+            name = "r%d" % self.next_id
+            self.next_id += 1
+            self._pending[int(name[1:])] = (pc, cs_base, hflags, name, snap)
+            job = ("region", name, pc, cs_base, hflags, snap.fields(),
+                   self.cache.base if self.cache is not None and self.cache.writable else None)
+            if worker.submit(int(name[1:]), job, self._finished):
+                return
             del self._pending[int(name[1:])]
+        name = "r%d" % self.next_id
+        lifted = lift_region(self, name, pc, cs_base, hflags)
+        if lifted is None:
+            self.s.fault_pending = 0  # a fetch that faults now: stay on tier 1
+            return
+        self.next_id += 1
+        ir, ranges = lifted
+        made = [(r_lo, self._read(r_lo, r_hi - r_lo + 1)) for r_lo, r_hi in ranges]
         addrs, obj = self.compiler.compile(ir, [name], hot=True)
-        self._install_region(region, addrs[name], obj)
+        self._install_region((pc, cs_base, hflags, name, made), addrs[name], obj)
+
+    def _snapshot(self, pc):
+        """A CodeSnapshot of the page holding linear `pc`, or None when it
+        does not translate (a #PF is then recorded)."""
+        phys = self.code_phys(pc)
+        if phys is None:
+            return None
+        page = phys & ~0xFFF
+        code = self._read(page, 4096)
+        if self.s.cr[0] & 0x80000000:
+            return CodeSnapshot(pc & ~0xFFF, page, code, True)
+        after = self.next_phys(pc, phys)
+        return CodeSnapshot(pc & ~0xFFF, page, code, False, after, self._read(after, 15))
 
     def warm(self):
         """Code is warming up (a block ran WARM_THRESHOLD times): start the
@@ -419,9 +404,11 @@ class Translator:
         from .worker import shared_worker
         return shared_worker()
 
-    def _finished(self, ident, obj, error):
-        """On the worker's reader thread: queue the result, wake the vCPU."""
-        self._ready.put((ident, obj, error))
+    def _finished(self, ident, result, error):
+        """On the worker's reader thread: queue the result (a region's
+        object code, the ranges of guest bytes it was made from, what could
+        not be lifted), wake the vCPU."""
+        self._ready.put((ident, result, error))
         if self.on_ready is not None:
             self.on_ready()
 
@@ -432,16 +419,28 @@ class Translator:
         guest changed them, or the mapping, while it compiled: dropped)."""
         while True:
             try:
-                ident, obj, error = self._ready.get_nowait()
+                ident, result, error = self._ready.get_nowait()
             except queue.Empty:
                 return
-            region = self._pending.pop(ident, None)
-            if region is None:
+            pending = self._pending.pop(ident, None)
+            if pending is None:
                 continue
-            if obj is None:
-                log.warning("hot region compile failed (staying on tier 1): %s", error)
+            if result is None:
+                if error != UNMADE:
+                    log.warning("hot region compile failed (staying on tier 1): %s", error)
                 continue
-            pc, cs_base, hflags, name, made = region
+            pc, cs_base, hflags, name, snap = pending
+            if not isinstance(result, tuple):
+                log.warning("the compile worker answered a region with bare object code (staying on tier 1)")
+                continue
+            obj, ranges, notes = result
+            for at, what in notes:
+                self._undecodable.setdefault(at, what)
+            made = snap.bytes_of(ranges)
+            if made is None or made[0][0] != snap.phys_page | (pc & 0xFFF):
+                log.warning("hot region from the compile worker names bytes it was not given (staying on tier 1)")
+                continue
+            region = (pc, cs_base, hflags, name, made)
             if self._no_regions() or self.lib.bt_phys(self.s, pc, cs_base, hflags) != made[0][0] \
                     or not self._unchanged(pc, made):
                 continue
@@ -453,11 +452,11 @@ class Translator:
                 continue
             finally:
                 self.load_seconds += time.perf_counter() - t0
-            self._install_region(region, addr, obj)
+            self._install_region(region, addr, obj, store=False)  # (the worker stored it)
 
-    def _install_region(self, region, addr, obj):
+    def _install_region(self, region, addr, obj, store=True):
         pc, cs_base, hflags, name, made = region
-        if self.cache is not None:
+        if self.cache is not None and store:
             self.cache.store(obj, [(pc, cs_base, hflags, made, name)])
         fn = self.ffi.cast("void *", addr)
         self._install(pc, cs_base, hflags, made, fn, int(name[1:]))
@@ -465,103 +464,23 @@ class Translator:
         self.blocks_hot += 1
 
     def _lift(self, name, pc, cs_base, hflags):
+        from .block import BlockBuilder
         b = BlockBuilder(name, hflags, hot_key=None if hflags & HF_NOREGION else (pc, cs_base))
         b.begin()
-        got = self._lift_into(b, pc, cs_base, hflags, int(name[1:]))
+        got = lift_block(self, b, pc, cs_base, hflags, int(name[1:]))
         if got is None:
             return None
         ranges, successors = got
         return b.finish(min(r[0] for r in ranges), max(r[1] for r in ranges)), ranges, successors
 
-    def _lift_into(self, b, pc, cs_base, hflags, ident):
-        """Lift the block at linear `pc` into builder `b`: returns (the
-        [first, last] physical bytes it was made from: one range, or two
-        when its last instruction runs onto a page that is not the next
-        physical one (paging, A20, the wrap from 4 GiB to 0), constant
-        successors), or None when the fetch faulted."""
-        phys0 = self._code_phys(pc)
-        if phys0 is None:
-            return None
-        code, tail_lin = self._fetch(pc, phys0)
-        tail_phys = None if tail_lin is not None else self._next_phys(pc, phys0)
-        on_page = 4096 - (phys0 & 0xFFF)
-        code32 = bool(hflags & HF_CODE32)
-        eip_mask = 0xFFFFFFFF if code32 else 0xFFFF
-        eip = (pc - cs_base) & 0xFFFFFFFF
-        b.start_block()
-        # A breakpoint ends the block before it: the dispatcher stops there.
-        breakpoints = {self.s.bp[i] for i in range(self.s.bp_count)}
-        listing = [] if self.on_translate is not None else None
-        off = 0
-        end = 1  # bytes from pc the block was made from
-        successors = []
-        while True:
-            insn = None
-            window = code[off:off + 15]
-            if len(window) < 15 and tail_lin is not None:
-                # Paging: the instruction may continue on the next page.
-                if self._straddles(window, eip, code32):
-                    if off:
-                        b.exit(eip, completed=False)  # start a block there
-                        break
-                    got = self._tail(tail_lin)
-                    if got is None:
-                        return None
-                    tail, tail_phys = got
-                    window += tail
-            try:
-                insn = self.decoder.decode(window[:15], eip, code32)
-            except UndecodableError:
-                insn = None
-            lifter = LIFTERS.get(insn.name) if insn is not None else None
-            if insn is None or lifter is None or insn.name not in TABLE:
-                self._note_ud((pc + off) & 0xFFFFFFFF, insn, code[off:off + 8])
-                b.insn = _AtEip(eip)
-                b.fault(6)
-                end = max(end, off + 1)
-                break
-            b.start_insn(insn)
-            if listing is not None:
-                listing.append(((cs_base + eip) & 0xFFFFFFFF, insn.raw, insn.text))
-            lifter(b, insn)
-            end = off + insn.length
-            self.insns_translated += 1
-            if b.terminated:
-                successors.extend(_static_targets(insn))
-                break
-            b.end_checks(insn.next_eip)
-            b.end_insn()
-            b.icount += 1
-            nxt = insn.next_eip
-            off += insn.length
-            if b.end_after:
-                b.exit(nxt, completed=False)  # the mode may have changed: no chaining
-                break
-            # Stop at the page end, at IP wrap-around, or at the size cap.
-            if nxt != eip + insn.length or off >= 4096 - (phys0 & 0xFFF) \
-                    or b.icount >= (1 if hflags & (HF_TF | HF_STEP) else MAX_INSNS) \
-                    or (cs_base + nxt) & 0xFFFFFFFF in breakpoints:
-                b.exit(nxt, completed=False, chain=True)
-                successors.append(nxt)
-                break
-            eip = nxt
-        if listing is not None:
-            self.on_translate(pc, cs_base, hflags, ident, listing)
-        if end <= on_page or tail_phys == phys0 + on_page:  # (the next page follows physically)
-            return [(phys0, phys0 + end - 1)], successors
-        return [(phys0, phys0 + on_page - 1), (tail_phys, tail_phys + end - on_page - 1)], successors
+    def breakpoints(self):
+        """Linear addresses a block must not run across: it ends before one."""
+        return {self.s.bp[i] for i in range(self.s.bp_count)}
 
-    def _straddles(self, window, eip, code32):
-        try:
-            insn = self.decoder.decode(window, eip, code32)
-        except UndecodableError:
-            return False
-        return insn is None
-
-    def _note_ud(self, pc, insn, raw):
+    def note_ud(self, pc, insn, raw):
         """Bytes at linear `pc` that raise #UD when run: noted, not logged
         (a batch lifts successors the guest may never reach)."""
-        self._undecodable[pc] = insn.text if insn is not None else "undecodable bytes " + raw.hex(" ")
+        self._undecodable[pc] = undecodable_text(insn, raw)
 
     def executed_ud(self, pc):
         """The guest ran into #UD at linear `pc`: one warning per address,
@@ -570,19 +489,3 @@ class Translator:
         if what is not None and pc not in self._logged_ud:
             self._logged_ud.add(pc)
             log.warning("#UD at %08x: %s", pc, what)
-
-
-class _AtEip:
-    def __init__(self, eip):
-        self.eip = eip
-
-
-def _static_targets(insn):
-    """Constant successors of a control transfer (for batching)."""
-    from .decode import Imm
-    if insn.name.startswith("j") or insn.name in ("call", "loop", "loope", "loopne"):
-        out = [insn.next_eip] if insn.name not in ("jmp",) else []
-        if insn.ops and isinstance(insn.ops[0], Imm):
-            out.append(insn.ops[0].value & (0xFFFF if insn.op_size == 2 else 0xFFFFFFFF))
-        return out
-    return []

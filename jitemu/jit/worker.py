@@ -1,15 +1,25 @@
-"""The background compile worker: hot regions are compiled with LLVM's -O2
-pipeline in a separate process while the vCPU keeps running first-tier
-code, then swapped in at the next instruction boundary.
+"""The background compile worker: hot regions are lifted and compiled with
+LLVM's -O2 pipeline in a separate process while the vCPU keeps running
+first-tier code, then swapped in at the next instruction boundary.
 
-A process, not a thread: llvmlite serialises every binding call behind one
-lock, so a compile thread would stall the vCPU's own first-tier compiles;
-and not multiprocessing, whose spawn re-imports the user's main script.
+A process, not a thread: lifting is Python and llvmlite serialises every
+binding call behind one lock, so either would stall the vCPU; and the
+emulator process then loads neither LLVM nor capstone's Python binding.
+Not multiprocessing, whose spawn re-imports the user's main script.
 The worker is `python -m jitemu.jit.worker`, speaking length-prefixed
-pickles over its stdin and stdout: (number, IR text) in, (number, object
-code or an error) out.  One worker serves every machine in the process; it
-ends when its stdin closes (so with its parent).
+pickles of plain data over its stdin and stdout: (number, job) in, where a
+job is IR text or ("region", name, pc, cs_base, hflags, the fields of a
+lifting.CodeSnapshot, a persistent cache directory or None); (number,
+result or None, error or None) out, where
+the result is object code for IR text and (object code, [(first, last)
+physical byte of each range lifted], [(linear address, what could not be
+lifted)]) for a region.  One worker serves every machine in the process;
+it ends when its stdin closes (so with its parent), after the jobs already
+sent: the worker stores each region in the persistent cache itself, so a
+run that ends before its regions are ready (a boot is shorter than
+LLVM's start) still leaves them to the next run.
 """
+import atexit
 import os
 import pickle
 import queue
@@ -62,14 +72,15 @@ class CompileWorker:
         self._writer = threading.Thread(target=self._write, name="jitemu-compile-requests", daemon=True)
         self._writer.start()
 
-    def submit(self, key, ir_text, callback):
-        """Queue one module; False when the worker is gone."""
+    def submit(self, key, job, callback):
+        """Queue one job (IR text, or a region to lift); False when the
+        worker is gone."""
         if not self.alive():
             return False
         with self._lock:
             self._seq += 1
             self._waiting[self._seq] = (callback, key)
-            self._outbox.put((self._seq, ir_text))
+            self._outbox.put((self._seq, job))
         return True
 
     def _write(self):
@@ -85,6 +96,12 @@ class CompileWorker:
 
     def alive(self):
         return self._proc.poll() is None
+
+    def drain(self, timeout):
+        """Hand the jobs still queued to the worker (waiting at most
+        `timeout` seconds): it finishes them after this process is gone."""
+        self._outbox.put(None)
+        self._writer.join(timeout)
 
     def close(self):
         """End the worker (it exits when its input closes) and wait for it."""
@@ -118,14 +135,26 @@ class CompileWorker:
 
 
 def _checked(msg):
-    """(request number, object code or None, error or None) from a message
-    of the worker's; anything else raises.  Object code is an ELF object
-    (the runtime's loader rejects a damaged one cleanly)."""
-    seq, obj, error = msg
-    if not isinstance(seq, int) or not (obj is None or isinstance(obj, bytes) and obj[:4] == b"\x7fELF") \
-            or not (error is None or isinstance(error, str)) or (obj is None) == (error is None) and seq:
+    """(request number, result or None, error or None) from a message of
+    the worker's; anything else raises.  Object code is an ELF object (the
+    runtime's loader rejects a damaged one cleanly)."""
+    seq, result, error = msg
+    if not isinstance(seq, int) or not (result is None or _object(result) or _region(result)) \
+            or not (error is None or isinstance(error, str)) or (result is None) == (error is None) and seq:
         raise ValueError("not an answer: %r" % (msg,)[:80])
-    return seq, obj, error
+    return seq, result, error
+
+
+def _object(x):
+    return isinstance(x, bytes) and x[:4] == b"\x7fELF"
+
+
+def _region(x):
+    return isinstance(x, tuple) and len(x) == 3 and _object(x[0]) \
+        and isinstance(x[1], list) and x[1] and all(
+            isinstance(r, tuple) and len(r) == 2 and all(isinstance(v, int) for v in r) for r in x[1]) \
+        and isinstance(x[2], list) and all(
+            isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], int) and isinstance(n[1], str) for n in x[2])
 
 
 _shared = None
@@ -149,6 +178,12 @@ def shared_worker():
     return _shared
 
 
+@atexit.register
+def _drain_at_exit():
+    if _shared is not None and _shared.alive():
+        _shared.drain(1.0)  # a region's job is a page or two: it fits in the pipe
+
+
 def main():
     # Ctrl-C in a terminal reaches the whole process group: the parent
     # handles it, and the worker ends when the parent closes the pipe.
@@ -158,20 +193,48 @@ def main():
     from .compiler import ObjectMaker
     maker = ObjectMaker()
     inp = sys.stdin.buffer
+    caches = {}
     try:
         _send(out, (0, None, "ready"))  # LLVM is loaded: send work
-        while True:
-            msg = _receive(inp)
-            if msg is None:
-                return 0
-            req_id, ir_text = msg
+    except OSError:
+        out = None  # the parent is gone: the jobs it sent still go to the cache
+    while True:
+        msg = _receive(inp)
+        if msg is None:
+            return 0
+        req_id, job = msg
+        try:
+            result = (req_id, *_do(maker, job, caches))
+        except Exception as e:  # noqa: BLE001 - reported to the parent, which stays on tier 1
+            result = (req_id, None, "%s: %s" % (type(e).__name__, e))
+        if out is not None:
             try:
-                result = (req_id, maker.make(ir_text, hot=True), None)
-            except Exception as e:  # noqa: BLE001 - reported to the parent, which stays on tier 1
-                result = (req_id, None, "%s: %s" % (type(e).__name__, e))
-            _send(out, result)
-    except OSError:  # the parent went away (a broken pipe)
-        return 0
+                _send(out, result)
+            except OSError:  # the parent went away (a broken pipe)
+                out = None
+
+
+def _do(maker, job, caches):
+    """(result, error) of one job; a region goes to the persistent cache
+    it names, if any (the parent does not store what the worker made)."""
+    if isinstance(job, str):
+        return maker.make(job, hot=True), None
+    from .lifting import UNMADE, CodeSnapshot, lift_region
+    kind, name, pc, cs_base, hflags, fields, cache_dir = job
+    if kind != "region":
+        raise ValueError("unknown job %r" % (kind,))
+    snap = CodeSnapshot(*fields)
+    lifted = lift_region(snap, name, pc, cs_base, hflags)
+    if lifted is None:
+        return None, UNMADE
+    ir, ranges = lifted
+    obj = maker.make(ir, hot=True)
+    if cache_dir is not None:
+        if cache_dir not in caches:
+            from .cache import CodeCache
+            caches[cache_dir] = CodeCache(cache_dir)
+        caches[cache_dir].store(obj, [(pc, cs_base, hflags, snap.bytes_of(ranges), name)])
+    return (obj, [tuple(r) for r in ranges], snap.notes), None
 
 
 if __name__ == "__main__":

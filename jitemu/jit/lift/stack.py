@@ -83,8 +83,10 @@ def lift_popf(b, insn):
 def lift_enter(b, insn):
     size, level = insn.ops
     # The frame size is an unsigned imm16 (capstone reads it signed: with
-    # a 32-bit stack, ENTER 0xD7B1 must not grow ESP by 0x284F).
-    b.call("void", "helper_enter", int(insn.op_size == 4), size.value & 0xFFFF, level.value & 31, flags=None)
+    # a 32-bit stack, ENTER 0xD7B1 must not grow ESP by 0x284F).  The
+    # helper checks the whole frame and the final ESP before it changes
+    # anything, and raises #SS or #PF itself (EIP on the instruction).
+    b.call_may_fault("i32", "helper_enter", int(insn.op_size == 4), size.value & 0xFFFF, level.value & 31)
     b.needs_exit_check = True
 
 
