@@ -94,6 +94,9 @@ def cmd_run(args):
             return _fail("cannot open debug console file: %s" % e)
     m.attach(DebugConsole(out=out))
     dexit = m.attach(DebugExit())
+    err = _state_setup(m, args)
+    if err:
+        return _fail(err)
     return _execute(m, args, tools, lambda: dexit.status, [("debug console", out)])
 
 
@@ -211,8 +214,60 @@ def cmd_boot(args):
                       floppy=floppy, cdrom=cdrom, fixed_time=args.fixed_time, cache=not args.no_cache and not tools.get("no_cache"))
     except FirmwareError as e:
         return _fail("%s: %s" % (bios_path, e))
+    err = _state_setup(pc.machine, args)
+    if err:
+        return _fail(err)
     return _execute(pc.machine, args, tools, lambda: pc.exit_status,
                     [("debug console", debugcon), ("serial", serial)])
+
+
+def _state_setup(m, args):
+    """--restore, --save-at and --reset-at on the machine just built: None,
+    or a one-line error."""
+    from .snapshot import SnapshotError, load
+    if args.restore is not None:
+        err = _regular_file(args.restore, "snapshot")
+        if err:
+            return err
+        try:
+            m.restore(load(args.restore))
+        except SnapshotError as e:
+            return str(e)
+    start = m.icount
+    for n, path in args.save_at or ():
+        if n < start:
+            return "--save-at %d: the run starts at instruction %d (the snapshot's)" % (n, start)
+        d = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(d):
+            return "--save-at: no such directory: %s" % d
+        if os.path.isdir(path):
+            return "--save-at: %s is a directory" % path
+        m.at_icount(n, lambda path=path: m.snapshot().save(path))
+    for n, source, during in args.reset_at or ():
+        if n < start:
+            return "--reset-at %d: the run starts at instruction %d (the snapshot's)" % (n, start)
+        for src in (source, during):
+            if src is not None:
+                try:
+                    m.check_reset_source(src)
+                except ValueError as e:
+                    return "--reset-at: %s" % e
+        m.at_icount(n, lambda source=source, during=during: m.inject_reset(source, during))
+    return None
+
+
+def _reset_at(text):
+    """N[:SOURCE[+SOURCE2]] -> (N, source, second source or None)."""
+    from .machine import Machine
+    n_text, _, src = text.partition(":")
+    n = _instruction_count(n_text, low=0)
+    src = src or "api"
+    first, _, second = src.partition("+")
+    for s in (first, second) if second else (first,):
+        if s not in Machine.RESET_SOURCES:
+            raise argparse.ArgumentTypeError("unknown reset source %r (one of %s; SOURCE+SOURCE for a second "
+                                             "request during the first)" % (s, ", ".join(Machine.RESET_SOURCES)))
+    return n, first, second or None
 
 
 def _tool_setup(args):
@@ -361,11 +416,14 @@ def _run_error(m, ctl):
     the cause is on the host: an output that cannot be written, no memory)."""
     from .devices.debugcon import OutputError
     from .machine import GuestError
+    from .snapshot import SnapshotError
     err = ctl.error or m.run_error
     cause = err.__cause__ if isinstance(err, GuestError) and err.__cause__ is not None else err
     if isinstance(cause, OutputError):
         what = _output_failed(cause.device, None, cause)
     elif isinstance(err, GuestError):
+        what = str(err)
+    elif isinstance(err, SnapshotError):
         what = str(err)
     elif err is not None:
         what = "%s: %s" % (type(err).__name__, err)
@@ -373,7 +431,7 @@ def _run_error(m, ctl):
         what = "the run failed"
     what = " ".join(what.split())  # one line, whatever the exception said
     return ("%s (after %d instructions)" % (what, m.icount),
-            isinstance(cause, (OSError, MemoryError)))
+            isinstance(cause, (OSError, MemoryError, SnapshotError)))
 
 
 def _add_tool_options(p):
@@ -405,6 +463,9 @@ def _summary(m, why, elapsed):
     if m.resets:
         import statistics
         by_source = ", ".join("%s %d" % kv for kv in sorted(m.resets.items()))
+        if m.resets_coalesced:
+            by_source += " (requests joined to another: %s)" % ", ".join(
+                "%s %d" % kv for kv in sorted(m.resets_coalesced.items()))
         ack = m.reset_ack_seconds
         sys.stderr.write("jitemu: resets: %s; %d translations invalidated; request to acknowledgement %s\n"
                          % (by_source, st["blocks_invalidated"],
@@ -418,14 +479,27 @@ def _summary(m, why, elapsed):
 MAX_INSTRUCTIONS = (1 << 63) - 1  # the budget is added to a 64-bit count
 
 
-def _instruction_count(text):
+def _instruction_count(text, low=1):
     try:
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError("not a number: %r" % text) from None
-    if not 1 <= n <= MAX_INSTRUCTIONS:
-        raise argparse.ArgumentTypeError("must be between 1 and 2**63-1 (%d), not %s" % (MAX_INSTRUCTIONS, text))
+    if not low <= n <= MAX_INSTRUCTIONS:
+        raise argparse.ArgumentTypeError("must be between %d and 2**63-1 (%d), not %s" % (low, MAX_INSTRUCTIONS, text))
     return n
+
+
+class _SaveAt(argparse.Action):
+    """--save-at N FILE (N checked like an instruction count)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        try:
+            n = _instruction_count(values[0], low=0)
+        except argparse.ArgumentTypeError as e:
+            parser.error("argument --save-at: %s" % e)
+        items = list(getattr(namespace, self.dest) or [])
+        items.append((n, values[1]))
+        setattr(namespace, self.dest, items)
 
 
 def _add_machine_options(parser, debug_ports):
@@ -434,9 +508,17 @@ def _add_machine_options(parser, debug_ports):
     parser.add_argument("--debugcon", default="stdio", metavar="FILE|stdio|none",
                         help="where bytes written to %s go (default stdio)" % debug_ports)
     parser.add_argument("--max-instructions", type=_instruction_count, default=None, metavar="N",
-                        help="stop after about N guest instructions (1 to 2**63-1)")
+                        help="stop after exactly N guest instructions (1 to 2**63-1)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no closing summary on stderr")
     parser.add_argument("--no-cache", action="store_true", help=CACHE_HELP)
+    g = parser.add_argument_group("snapshots and reset injection (N counts guest instructions from power-on)")
+    g.add_argument("--save-at", nargs=2, action=_SaveAt, metavar=("N", "FILE"),
+                   help="save the machine's state to FILE after exactly N instructions (the run goes on)")
+    g.add_argument("--restore", metavar="FILE", help="start from a snapshot saved by --save-at")
+    g.add_argument("--reset-at", type=_reset_at, action="append", metavar="N[:SOURCE]",
+                   help="reset the machine after exactly N instructions, the way SOURCE does (cf9, port92, kbc, "
+                        "triple, api; default api); SOURCE+SOURCE also requests the second while the first is "
+                        "acknowledged")
     _add_tool_options(parser)
 
 
@@ -494,6 +576,36 @@ def build_parser():
     n.add_argument("--plot", metavar="FILE.png", help="also draw the ratios as a PNG bar chart")
     n.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     n.set_defaults(func=lambda a: __import__("jitemu.bench", fromlist=["main"]).main(a))
+
+    f = sub.add_parser("resetfuzz", help="reset a firmware's boot at random instructions, by every reset source, "
+                                         "and check that it comes back up")
+    f.error = p.error
+    f.add_argument("--bios", metavar="IMAGE", help="firmware image (default: Debian's SeaBIOS, %s)" % SYSTEM_SEABIOS)
+    f.add_argument("--disk", metavar="IMAGE", help="raw hard-disk image (its writes are kept in memory)")
+    f.add_argument("--marker", required=True, metavar="TEXT",
+                   help="debug-console text that says the firmware is up (e.g. BOOT-SECTOR-OK)")
+    f.add_argument("--count", type=lambda t: _instruction_count(t), default=1000, metavar="K",
+                   help="resets to try (default 1000)")
+    f.add_argument("--seed", type=lambda t: _instruction_count(t, low=0), default=1, metavar="S",
+                   help="seed of the reset instructions (default 1)")
+    f.add_argument("--sources", type=lambda t: [s for s in t.split(",") if s], metavar="LIST",
+                   default=["cf9", "port92", "kbc", "triple", "api"],
+                   help="comma-separated reset sources, taken in turn (default cf9,port92,kbc,triple,api); "
+                        "A+B requests B while A is acknowledged")
+    f.add_argument("--jobs", type=int, choices=range(1, 65), default=min(os.cpu_count() or 1, 64), metavar="J",
+                   help="worker processes (default: the number of CPUs)")
+    f.add_argument("--bound", type=lambda t: _instruction_count(t), default=None, metavar="N",
+                   help="instructions after the reset within which the marker must appear "
+                        "(default twice the reference boot plus 1,000,000)")
+    f.add_argument("--max-reference", type=lambda t: _instruction_count(t), default=10_000_000_000, metavar="N",
+                   help="give up on the reference boot after N instructions (default 10,000,000,000)")
+    f.add_argument("--memory", type=int, default=16, metavar="MB", help="guest RAM in MiB (default 16)")
+    f.add_argument("--fixed-time", default="2024-01-01T00:00:00", metavar="ISO-DATE",
+                   help="RTC time of every run (default 2024-01-01T00:00:00)")
+    f.add_argument("--failures", metavar="FILE", help="also write each failure's reproduction to FILE, one a line")
+    f.add_argument("--no-cache", action="store_true", help=CACHE_HELP)
+    f.add_argument("-q", "--quiet", action="store_true", help="no progress bar or reference line on stderr")
+    f.set_defaults(func=lambda a: __import__("jitemu.tools.resetfuzz", fromlist=["main"]).main(a))
     return p
 
 

@@ -27,11 +27,15 @@ TIERING = EXIT_HOT | EXIT_INSTALL | EXIT_WARM
 INTERNAL = TIERING | EXIT_SYNC  # requests run() serves and goes on
 SYNC_WAIT = 0.05  # seconds icount waits for the vCPU to publish its count
 RUN_MISS, RUN_EXIT, RUN_HLT, RUN_LIMIT, RUN_SHUTDOWN, RUN_DEBUG, RUN_STEP = 1, 2, 3, 4, 5, 6, 7
-DEBUG_STEP = 1
+DEBUG_STEP, DEBUG_ALONE, DEBUG_EXACT = 1, 2, 4  # runtime/jitemu.h
 TRACE_EXEC, TRACE_CPU, TRACE_INT = 1, 2, 4
 MAX_BREAKPOINTS = 16
 
 ROM_ALIAS_END = 0x100000
+# The most instructions native code runs between two checks of the budget:
+# a region's forward path (MAX_REGION_BLOCKS blocks), and one block.
+_SLACK_BLOCK = 64  # jit/lifting.py MAX_INSNS (= baseline.py's, runtime/baseline.c's)
+_SLACK_REGION = 48 * _SLACK_BLOCK  # jit/lifting.py MAX_REGION_BLOCKS blocks
 MAX_ROM = 16 << 20
 
 
@@ -84,6 +88,17 @@ class Machine:
         self.on_ferr = None
         self._reset_sources = []
         self.resets = {}  # source -> count
+        # Requests that joined a reset already requested or in progress
+        # (source -> count): a reset during a reset is one reset.
+        self.resets_coalesced = {}
+        # The coalescing window: from a reset's acknowledgement until the
+        # vCPU runs guest code again, a request joins it.  _req_lock makes
+        # the request, the EXIT_RESET bit and the window one decision.
+        self._req_lock = threading.Lock()
+        self._resetting = False
+        self._during_reset = []  # one-shot callables run inside the next reset (reset injection)
+        self._events = []  # (icount, seq, fn): Machine.at_icount
+        self._event_seq = 0
         self.reset_ack_seconds = []  # request to acknowledgement, per reset
         self._requested_at = None
         self._reset_lock = threading.Lock()
@@ -219,32 +234,58 @@ class Machine:
             with self._reset_lock:  # one foreign reset at a time
                 self._acked.clear()
                 self._resume.clear()
-                self._foreign_reset = True
-                self.request_reset(source)
+                with self._req_lock:
+                    # (with the request: the vCPU either sees this flag
+                    # before it leaves a reset this request joins, and
+                    # waits for us, or the request starts a new reset)
+                    self._foreign_reset = True
+                    self._request_locked(source)
                 while not self._acked.wait(0.05):
                     if not self.vcpu_running or not self._in_run:
                         break  # the run ended first: nobody to wait for
                 try:
-                    self._do_reset()
+                    if self._reset_pending():  # (else it joined the reset the vCPU made)
+                        self._do_reset()
                     return inspect(self) if inspect else self.regs.snapshot()
                 finally:
-                    self._foreign_reset = False
+                    with self._req_lock:
+                        self._foreign_reset = False
+                        self._resetting = False
                     self._resume.set()
-        self._reset_sources.append(source)
-        self._do_reset()
-        return inspect(self) if inspect else self.regs.snapshot()
+        self.request_reset(source)
+        performed = False
+        try:
+            if self._reset_pending():
+                self._do_reset()
+                performed = True
+            return inspect(self) if inspect else self.regs.snapshot()
+        finally:
+            if performed:  # (a call inside another reset leaves that one's window open)
+                with self._req_lock:
+                    self._resetting = False
+
+    def _reset_pending(self):
+        return bool(self._reset_sources or self.s.exit_request & EXIT_RESET)
 
     def _acknowledge_reset(self):
         """On the vCPU thread, outside translated code: acknowledge a reset
-        request; wait while another thread performs it, or perform it."""
+        request; wait while another thread performs it, or perform it.
+        Requests until the vCPU runs again join this reset."""
         t = time.perf_counter()
         if self._requested_at is not None:
             self.reset_ack_seconds.append(t - self._requested_at)
         if self._foreign_reset:
             self._acked.set()
             self._resume.wait()
-        else:
-            self._do_reset()
+            return
+        self._do_reset()
+        with self._req_lock:
+            park = self._foreign_reset  # a reset() on another thread joined this one
+            if not park:
+                self._resetting = False
+        if park:
+            self._acked.set()  # it inspects the machine while the vCPU waits
+            self._resume.wait()
 
     def _load_reset_state(self):
         """Load the architectural reset state (Intel SDM vol. 3 9.1.1)."""
@@ -289,18 +330,89 @@ class Machine:
             d.reset()
 
     def _do_reset(self):
-        """The reset itself; the vCPU is outside translated code."""
-        lib.cpu_clear_exit(self.s, EXIT_RESET)
-        source = self._reset_sources[0] if self._reset_sources else "triple-fault"
-        self._reset_sources.clear()
+        """The reset itself; the vCPU is outside translated code.  It opens
+        the coalescing window (closed by whoever lets the vCPU run again)."""
+        with self._req_lock:
+            lib.cpu_clear_exit(self.s, EXIT_RESET)
+            sources, self._reset_sources = self._reset_sources, []
+            self._resetting = True
+        # (a triple fault is the CPU's own request: it names no source)
+        source = sources[0] if sources else "triple-fault"
         self._requested_at = None
         self.resets[source] = self.resets.get(source, 0) + 1
+        during, self._during_reset = self._during_reset, []
+        for fn in during:
+            fn()  # a second request, while this one is acknowledged
         self.flush_code_cache()
         lib.cpu_tlb_flush(self.s)
         self._load_reset_state()
 
     def flush_code_cache(self):
         lib.bt_flush(self.s)
+
+    # -- snapshots and reset injection ------------------------------------
+    def snapshot(self, intern=None):
+        """The machine's state (jitemu.snapshot.Snapshot), taken between
+        instructions: with no run in progress, or from an at_icount call."""
+        from .snapshot import capture
+        return capture(self, intern)
+
+    def restore(self, snap):
+        """Put a snapshot of a machine of the same configuration back; the
+        run continues exactly as the original's did from there."""
+        from .snapshot import restore
+        restore(self, snap)
+
+    def at_icount(self, n, fn):
+        """Call fn() on the thread in run() at the instruction boundary
+        where the instruction count reaches n (after the timers due then),
+        or at the next run if it is already past.  The budget is exact
+        (_budget), so the same n is the same instruction in every run."""
+        import heapq
+        self._event_seq += 1
+        heapq.heappush(self._events, (n, self._event_seq, fn))
+
+    def clear_icount_events(self):
+        """Forget every at_icount call not made yet."""
+        self._events.clear()
+
+    RESET_SOURCES = ("cf9", "port92", "kbc", "triple", "api")
+
+    def check_reset_source(self, source):
+        """ValueError unless `source` can reset this machine."""
+        if source not in self.RESET_SOURCES:
+            raise ValueError("unknown reset source %r (one of %s)" % (source, ", ".join(self.RESET_SOURCES)))
+        port = {"cf9": 0xCF9, "port92": 0x92, "kbc": 0x64}.get(source)
+        if port is not None and self.ports._write.get(port) is None:
+            raise ValueError("reset source %s needs a device at port %#x, which this machine does not have "
+                             "(jitemu boot's PC has it)" % (source, port))
+
+    def inject_reset(self, source, during=None):
+        """Request a reset the way `source` does it: the guest's own write
+        to port 0xCF9 (0x06, a hard reset), a 0->1 edge of port 0x92 bit 0,
+        the 8042's pulse-reset command 0xFE, the CPU's shutdown on a triple
+        fault, or the host (Machine.reset).  `during`: a second source,
+        requested while the first is acknowledged (it joins it).  Port
+        sources need their device on this machine (ValueError if not)."""
+        ports = self.ports
+        for src in (source,) + ((during,) if during else ()):
+            self.check_reset_source(src)
+        if during:
+            self._during_reset.append(lambda: self.inject_reset(during))
+        if source == "cf9":
+            ports.write(0xCF9, 0x06, 1)
+        elif source == "port92":
+            v = ports.read(0x92, 1)
+            if v & 1:
+                ports.write(0x92, v & ~1, 1)  # (a reset needs a rising edge)
+            ports.write(0x92, v | 1, 1)
+        elif source == "kbc":
+            ports.write(0x64, 0xFE, 1)
+        elif source == "triple":
+            self.s.last_exception = 8  # what the CPU's shutdown does (runtime/interrupts.c)
+            self.request_reset("triple-fault")
+        else:
+            self.request_reset("api")
 
     def request_exit(self, bits=EXIT_IO):
         """Ask the vCPU to leave translated code at the next instruction
@@ -318,11 +430,23 @@ class Machine:
     def request_reset(self, source="api"):
         """Ask for a machine reset (port 0xCF9, 0x92, the 8042, a triple
         fault, the user).  The vCPU leaves translated code first; the reset
-        happens in run() before any further guest instruction."""
+        happens in run() before any further guest instruction.  A request
+        made while another is pending, or while a reset is acknowledged and
+        performed (until the vCPU runs guest code again), joins that reset
+        (counted in resets_coalesced): never lost, never doubled.  Returns
+        whether this request starts a reset of its own."""
+        with self._req_lock:
+            return self._request_locked(source)
+
+    def _request_locked(self, source):
+        if self._resetting or self._reset_pending():
+            self.resets_coalesced[source] = self.resets_coalesced.get(source, 0) + 1
+            return False
         self._reset_sources.append(source)
         if self._requested_at is None:
             self._requested_at = time.perf_counter()
         lib.cpu_request_exit(self.s, EXIT_RESET)
+        return True
 
     # -- debugging -------------------------------------------------------
     @property
@@ -452,13 +576,56 @@ class Machine:
                 _running.discard(self)
                 _running_lock.notify_all()
 
+    def _budget(self, limit):
+        """Set the budget for one cpu_run towards the exact instruction
+        count `limit`: native code checks it only at block entries (and a
+        region at its backward edges), so far from it the budget stops
+        short by what one region can run between checks; nearer, blocks run
+        one per dispatch from first-tier code, and for the last block's
+        length one instruction at a time.  Whatever the shape of the code
+        cache, a timer fires and a run stops at the same instruction."""
+        s = self.s
+        gap = limit - s.icount
+        if gap > _SLACK_REGION:
+            s.icount_limit, mode = limit - _SLACK_REGION, 0
+        elif gap > _SLACK_BLOCK:
+            s.icount_limit, mode = limit - _SLACK_BLOCK, DEBUG_ALONE
+        else:
+            s.icount_limit, mode = limit, DEBUG_EXACT
+        if s.debug_flags & (DEBUG_ALONE | DEBUG_EXACT) != mode:
+            s.debug_flags = (s.debug_flags & ~(DEBUG_ALONE | DEBUG_EXACT)) | mode
+            lib.cpu_update_hflags(s)
+
+    def _unbudget(self):
+        s = self.s
+        if s.debug_flags & (DEBUG_ALONE | DEBUG_EXACT):
+            s.debug_flags &= ~(DEBUG_ALONE | DEBUG_EXACT)
+            lib.cpu_update_hflags(s)
+
     def _run(self, max_instructions):
+        try:
+            return self._run_loop(max_instructions)
+        finally:
+            self._unbudget()
+
+    def _fire_events(self):
+        import heapq
+        ev = self._events
+        while ev and ev[0][0] <= self.s.icount:
+            heapq.heappop(ev)[2]()
+
+    def _run_loop(self, max_instructions):
         s = self.s
         clock = self.clock
         user_limit = (s.icount + max_instructions) if max_instructions is not None else (1 << 64) - 1
         while True:
+            if self._events:
+                self._fire_events()
             due = clock.deadline_icount()
-            s.icount_limit = user_limit if due is None else min(user_limit, due)
+            limit = user_limit if due is None else min(user_limit, due)
+            if self._events:
+                limit = min(limit, self._events[0][0])
+            self._budget(limit)
             r = lib.cpu_run(s)
             if self._error is not None:
                 err, self._error = self._error, None
@@ -479,6 +646,8 @@ class Machine:
                 return "halt"
             if r == RUN_LIMIT:
                 clock.run_due()
+                if self._events and self._events[0][0] <= s.icount:
+                    continue  # (fired first: the run may stop at the same instruction)
                 if s.icount >= user_limit:
                     return "limit"
                 continue
@@ -585,14 +754,33 @@ def _guard(fn):
     return wrapper
 
 
+_MASK = (0, 0xFF, 0xFFFF, 0xFFFFFF, 0xFFFFFFFF)
+
+
+# Port I/O is the hottest callback (tens of thousands in a SeaBIOS boot):
+# one Python frame, the bus's tables read directly (ports.PortBus).
 @ffi.def_extern()
 def py_io_read(host, port, size):
-    return _io_read(host, port, size)
+    m = ffi.from_handle(host)
+    try:
+        h = m.ports._read.get(port)
+        return _MASK[size] if h is None else h(port, size) & _MASK[size]
+    except BaseException as e:  # noqa: BLE001 - reported after cpu_run returns
+        m._error = e
+        lib.cpu_request_exit(m.s, EXIT_STOP)
+        return 0
 
 
 @ffi.def_extern()
 def py_io_write(host, port, value, size):
-    _io_write(host, port, value, size)
+    m = ffi.from_handle(host)
+    try:
+        h = m.ports._write.get(port)
+        if h is not None:
+            h(port, value & _MASK[size], size)
+    except BaseException as e:  # noqa: BLE001 - reported after cpu_run returns
+        m._error = e
+        lib.cpu_request_exit(m.s, EXIT_STOP)
 
 
 @ffi.def_extern()
@@ -625,8 +813,6 @@ def py_sink_drain(host):
     _sink_drain(host)
 
 
-_io_read = _guard(lambda m, port, size: m.ports.read(port, size))
-_io_write = _guard(lambda m, port, value, size: m.ports.write(port, value, size))
 _mmio_read = _guard(lambda m, h, addr, size: m._mmio[h][2](addr, size) & ((1 << (8 * size)) - 1))
 _mmio_write = _guard(lambda m, h, addr, value, size: m._mmio[h][3](addr, value, size))
 _sink_drain = _guard(lambda m: m.ports.drain())

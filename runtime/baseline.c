@@ -507,7 +507,7 @@ int bl_translate(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags)
     int code32 = hflags & HF_CODE32;
     uint32_t eip_mask = code32 ? 0xffffffffu : 0xffffu;
     uint32_t eip = pc - cs_base;
-    int counted = !(hflags & HF_NOREGION);
+    int counted = !(hflags & (HF_NOREGION | HF_STEP)); /* (a step block never becomes a region) */
 
     static uint16_t ids[MAX_INSNS + 2];
     static uint32_t holes[(MAX_INSNS + 2) * BL_HOLES];
@@ -548,7 +548,7 @@ int bl_translate(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags)
         if (meta & BL_META_END_AFTER) { end = 1; end_next = nxt; break; }
         /* IP wraps (64 KiB in 16-bit code): the next instruction is not
          * the bytes that follow, so the block ends and chains there. */
-        if (off >= page_left || n - 1 >= MAX_INSNS || (uint64_t)eip + size != nxt) {
+        if (off >= page_left || n - 1 >= ((hflags & HF_STEP) ? 1 : MAX_INSNS) || (uint64_t)eip + size != nxt) {
             end = 2;
             end_next = nxt;
             break;

@@ -50,9 +50,11 @@ static int run(CPUState *s)
         void **slot = (void **)s->last_slot;
         s->last_slot = NULL;
         uint32_t key = s->hflags;
-        if (s->side_exit) key |= HF_NOREGION; /* the region could not run this instruction */
+        /* the region could not run this instruction, or an exact budget is near */
+        if (s->side_exit || (s->debug_flags & DEBUG_ALONE)) key |= HF_NOREGION;
         Block *b = bt_lookup(rt, pc, cs_base, key);
-        if (!b && rt->bl_enabled && !s->bp_count && !s->trace_flags && !(key & (HF_TF | HF_STEP)) &&
+        if (!b && rt->bl_enabled && !s->bp_count && !s->trace_flags &&
+            !((key & HF_TF) || ((key & HF_STEP) && !(s->debug_flags & DEBUG_EXACT))) &&
             !bl_deferred(rt, pc, cs_base, key)) {
             /* The baseline tier makes it here when every form is known;
              * else Python does (or the LLVM tier). */
@@ -70,7 +72,7 @@ static int run(CPUState *s)
         /* Chain the exit the last block took to this block, unless a
          * debugger needs every block boundary or the mode changed. */
         if (slot && s->last_hflags == s->hflags && !s->bp_count &&
-            !(s->hflags & (HF_STEP | HF_TF)) && !s->trace_flags)
+            !(s->hflags & (HF_STEP | HF_TF)) && !s->trace_flags && !(s->debug_flags & DEBUG_ALONE))
             chain_link(b, slot);
         s->cur_phys_lo = b->phys_lo;
         s->cur_phys_hi = b->phys_hi;
@@ -79,7 +81,7 @@ static int run(CPUState *s)
             fio_drain(rt);
             py_trace(rt->host, 1, pc, cs_base, b->id);
         }
-        if (s->hflags & HF_STEP) {
+        if ((s->hflags & HF_STEP) && (s->debug_flags & DEBUG_STEP)) {
             b->fn(s);
             s->last_slot = NULL;
             s->block_execs++;
@@ -98,6 +100,22 @@ static int run(CPUState *s)
                 s->icount++; /* an exception takes guest time too (layout.py: icount) */
                 cpu_deliver(s, 1, s->eip);
             }
+            continue;
+        }
+        if (s->hflags & HF_STEP) { /* DEBUG_EXACT: the budget check above stops it */
+            b->fn(s);
+            s->last_slot = NULL;
+            s->block_execs++;
+            continue;
+        }
+        if (s->debug_flags & DEBUG_ALONE) {
+            /* One block: one that it (or an old chain) jumps to stops in
+             * its prologue, as the budget is reached for it. */
+            uint64_t limit = s->icount_limit;
+            s->icount_limit = s->icount + 1;
+            b->fn(s);
+            s->icount_limit = limit;
+            s->block_execs++;
             continue;
         }
         b->fn(s);

@@ -11,10 +11,10 @@
  *   FIO_COUNTER  a read inside a `width`-byte register of a free-running
  *                counter of the virtual clock: (now * hz / 1e9) mod 2^bits,
  *                little-endian; now = icount + tsc_offset ns, what
- *                jitemu/clock.py reads at the same moment (a region brings
- *                icount up to date before a helper call; baseline and
- *                first-tier blocks count at their end, so an IN there sees
- *                the block's start).  Writes go to the device.
+ *                jitemu/clock.py reads at the same moment (every tier
+ *                brings icount up to the IN before helper_in: block.py's
+ *                timed calls, so the value does not depend on where the
+ *                block began).  Writes go to the device.
  *   FIO_SINK     a byte write is appended to a buffer that Python drains
  *                into the device (py_sink_drain): at a newline, when full,
  *                before any other Python device callback (so output keeps

@@ -69,6 +69,14 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 
 /* debug_flags and trace_flags */
 #define DEBUG_STEP 1u
+/* Machine.run's exact budget (a timer deadline, an instruction count):
+ * near the limit the dispatcher runs one block per dispatch (a block it
+ * chains to stops in its prologue) from first-tier keys (HF_NOREGION: no
+ * region runs thousands of instructions past the budget), and for the
+ * last few instructions one instruction per block (HF_STEP keys), without
+ * returning after each as DEBUG_STEP does. */
+#define DEBUG_ALONE 2u
+#define DEBUG_EXACT 4u
 #define TRACE_EXEC 1u  /* every block execution */
 #define TRACE_CPU 2u   /* the registers before every block */
 #define TRACE_INT 4u   /* interrupts and exceptions */

@@ -12,7 +12,7 @@ void cpu_update_hflags(CPUState *s)
     }
     if (s->cr[0] & 0x80000000u) h |= HF_PG;
     if (s->eflags & TF_MASK) h |= HF_TF;
-    if (s->debug_flags & DEBUG_STEP) h |= HF_STEP;
+    if (s->debug_flags & (DEBUG_STEP | DEBUG_EXACT)) h |= HF_STEP;
     if (h & HF_PE) {
         /* Flat segments need neither a base add nor a limit check, nor
          * (ES SS DS being writable data) a type check; CS-override

@@ -53,18 +53,18 @@ static void gp0(CPUState *s)
 
 /* The TSC counts retired guest instructions (deterministic across runs):
  * the guest clock (jitemu/clock.py: icount + tsc_offset, which also skips
- * halted time) plus what WRMSR moved it by.  `uncounted`: instructions
- * the running block completed that icount does not hold yet. */
-static uint64_t tsc(CPUState *s, uint32_t uncounted)
+ * halted time) plus what WRMSR moved it by.  (Its callers are timed
+ * helper calls: icount is exact.) */
+static uint64_t tsc(CPUState *s)
 {
-    return s->icount + uncounted + s->tsc_offset + RT(s)->tsc_adjust;
+    return s->icount + s->tsc_offset + RT(s)->tsc_adjust;
 }
 
 /* RDTSC; #GP(0) at CPL > 0 with CR4.TSD. */
-int helper_rdtsc(CPUState *s, uint32_t uncounted)
+int helper_rdtsc(CPUState *s)
 {
     if ((s->cr[4] & CR4_TSD) && cpl(s)) { gp0(s); return 1; }
-    uint64_t t = tsc(s, uncounted);
+    uint64_t t = tsc(s);
     s->regs[R_EAX] = (uint32_t)t;
     s->regs[R_EDX] = (uint32_t)(t >> 32);
     return 0;
@@ -194,7 +194,7 @@ void cpu_reset_msrs(CPUState *s)
     rt->tsc_adjust = 0;
 }
 
-int helper_rdmsr(CPUState *s, uint32_t uncounted)
+int helper_rdmsr(CPUState *s)
 {
     Runtime *rt = RT(s);
     uint32_t msr = s->regs[R_ECX];
@@ -203,7 +203,7 @@ int helper_rdmsr(CPUState *s, uint32_t uncounted)
     if (fx >= 0) v = rt->mtrr_fixed[fx];
     else if (msr >= MSR_MTRR_VAR && msr < MSR_MTRR_VAR + 16) v = rt->mtrr_var[msr - MSR_MTRR_VAR];
     else switch (msr) {
-    case MSR_TSC: v = tsc(s, uncounted); break;
+    case MSR_TSC: v = tsc(s); break;
     case MSR_PLATFORM_ID: v = 0; break; /* platform 0 (bits 52:50) */
     case MSR_APIC_BASE: v = rt->msr_apic_base; break;
     case MSR_BIOS_SIGN_ID: v = rt->msr_bios_sign_id; break;
@@ -221,7 +221,7 @@ int helper_rdmsr(CPUState *s, uint32_t uncounted)
     return 0;
 }
 
-int helper_wrmsr(CPUState *s, uint32_t uncounted)
+int helper_wrmsr(CPUState *s)
 {
     Runtime *rt = RT(s);
     uint32_t msr = s->regs[R_ECX];
@@ -244,7 +244,7 @@ int helper_wrmsr(CPUState *s, uint32_t uncounted)
     case MSR_TSC:
         /* A P6 writes the low 32 bits and clears the high ones (SDM
          * 17.17: before family 0FH model 03H). */
-        rt->tsc_adjust = (v & 0xffffffffu) - tsc(s, uncounted) + rt->tsc_adjust;
+        rt->tsc_adjust = (v & 0xffffffffu) - tsc(s) + rt->tsc_adjust;
         return 0;
     case MSR_APIC_BASE: rt->msr_apic_base = v; return 0;
     case MSR_BIOS_SIGN_ID: rt->msr_bios_sign_id = v; return 0; /* the update-signature protocol writes 0 */

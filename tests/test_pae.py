@@ -249,3 +249,53 @@ def test_nothing_above_4g(caplog):
     assert dword(m, 0x40000) == ord("A")
     assert (dword(m, 0x600), dword(m, 0x604)) == (0xFFFFFFFF, 0xFFFFFFFF)
     assert linear_to_phys(m, 0x30010) is None
+
+
+def test_a_snapshot_keeps_the_pdptes_and_the_p6_msrs():
+    # (runtime/snapshot.c: the MSRs the Runtime holds; the PDPTEs are in
+    # the CPU state.)  A restored machine goes on translating through the
+    # PDPTEs it was given, though the table in memory has changed since.
+    from jitemu._runtime import ffi, lib
+    from jitemu.machine import Machine
+    from jitemu.snapshot import from_bytes, to_bytes
+    from ringrom import EPILOGUE, PRELUDE
+    from romutil import assemble
+    code = PAGING + entry(PDPT + 8, 0x11001) + """
+    mov eax, cr3
+    mov cr3, eax
+    mov dword [0x10008], 0               ; PDPTE 1 gone from memory only
+    mov ecx, 0x174
+    mov eax, 0x60
+    xor edx, edx
+    wrmsr
+    mov ecx, 0x20F
+    mov eax, 0xFF000800
+    mov edx, 0xF
+    wrmsr
+    mov ecx, 0x26A
+    mov eax, 0x05050505
+    mov edx, 0x06060606
+    wrmsr
+    mov ecx, 0x10
+    mov eax, 0x1000
+    wrmsr
+    cli
+    hlt
+"""
+    image = assemble(PRELUDE + code + EPILOGUE)
+    m = Machine()
+    m.load_firmware(image)
+    assert m.run(max_instructions=100_000) == "halt"
+
+    def arch(mm):
+        a = ffi.new("uint64_t[]", lib.rt_arch_words())
+        lib.rt_arch_get(mm.s, a)
+        return list(a)
+
+    m2 = Machine()
+    m2.load_firmware(image)
+    m2.restore(from_bytes(to_bytes(m.snapshot())))
+    assert arch(m2) == arch(m)
+    assert arch(m2)[5] == 0x60 and arch(m2)[11 + 15] == 0xF_FF00_0800 and arch(m2)[27 + 5] == 0x0606060605050505
+    assert [m2.s.pdpte[i] for i in range(4)] == [0x11001, 0x11001, 0, 0]
+    assert linear_to_phys(m2, 0x40040000) == 0x40000

@@ -30,6 +30,7 @@ channel's data port (on_block is its next step after each block).
 import os
 
 from .isa import IRQLine
+from .state import apply, capture
 
 BSY, DRDY, DF, DSC, DRQ, ERR = 0x80, 0x40, 0x20, 0x10, 0x08, 0x01
 ABRT, IDNF = 0x04, 0x10
@@ -94,6 +95,27 @@ class Disk:
     def close(self):
         if self.file is not None:
             self.file.close()
+
+    def snapshot(self):
+        """What the guest wrote, where it is kept in memory: --snapshot's
+        overlay, or an image given as bytes.  A file written in place is
+        the disk itself and is not copied (as QEMU's savevm to a raw disk)."""
+        st = {"size": self.size}
+        if self.overlay is not None:
+            st["overlay"] = [[lba, data] for lba, data in sorted(self.overlay.items())]
+        if self.image is not None and not self.readonly:
+            st["image"] = bytes(self.image)
+        return st
+
+    def restore(self, state):
+        if state["size"] != self.size:
+            raise ValueError("the disk image is %d bytes, the snapshot's was %d" % (self.size, state["size"]))
+        if "overlay" in state:
+            if self.overlay is None:
+                raise ValueError("the snapshot kept the disk's writes in memory: restore it with --snapshot")
+            self.overlay = {lba: bytes(data) for lba, data in state["overlay"]}
+        if "image" in state and self.image is not None:
+            self.image[:] = state["image"]
 
 
 def ata_string(s, words):
@@ -192,6 +214,39 @@ class ATAChannel:
         self.irq.machine = machine
         machine.ports.register(range(self.base, self.base + 8), read=self._read, write=self._write)
         machine.ports.register(self.ctrl, read=self._read_alt, write=self._write_ctrl)
+
+    # -- snapshots (jitemu/snapshot.py) ---------------------------------------------
+    STATE = ("feature", "count", "lba_low", "lba_mid", "lba_high", "hob", "device", "devctl", "pending",
+             "pos", "mode", "remaining", "block", "lba", "lba48")
+    DRIVE = ("status", "error", "lheads", "lspt", "mult")
+
+    def snapshot(self):
+        if self.on_block is not None:
+            raise ValueError("a packet command is in progress")  # (its next step is a continuation)
+        st = capture(self, self.STATE)
+        st.update(buf=bytes(self.buf), buf_writable=isinstance(self.buf, bytearray), irq=self.irq.level,
+                  drives=[None if d is None else {"atapi": d.snapshot()} if d.atapi else
+                          dict(capture(d, self.DRIVE), disk=d.disk.snapshot()) for d in self.drives])
+        return st
+
+    def restore(self, state):
+        if [d is None for d in self.drives] != [d is None for d in state["drives"]]:
+            raise ValueError("the IDE drives differ from the snapshot's")
+        apply(self, state, self.STATE)
+        self.hob = list(self.hob)
+        self.buf = bytearray(state["buf"]) if state["buf_writable"] else state["buf"]
+        self.irq.level = state["irq"]
+        self.on_block = None
+        for d, ds in zip(self.drives, state["drives"]):
+            if d is None:
+                continue
+            if d.atapi != ("atapi" in ds):
+                raise ValueError("the IDE drives differ from the snapshot's")
+            if d.atapi:
+                d.restore(ds["atapi"])
+            else:
+                apply(d, ds, self.DRIVE)
+                d.disk.restore(ds["disk"])
 
     def reset(self):
         self._power_on()

@@ -66,6 +66,17 @@ class ATAPIDrive:
         self.model, self.serial = model, serial
         self.power_on()
 
+    def snapshot(self):
+        return {"status": self.status, "error": self.error, "sense": list(self.sense),
+                "medium": None if self.medium is None else self.medium.disk.snapshot()}
+
+    def restore(self, state):
+        if (self.medium is None) != (state["medium"] is None):
+            raise ValueError("the CD-ROM drive's medium differs from the snapshot's")
+        self.status, self.error, self.sense = state["status"], state["error"], tuple(state["sense"])
+        if self.medium is not None:
+            self.medium.disk.restore(state["medium"])
+
     def power_on(self):
         self.status = DRDY | DSC
         self.error = 0x01

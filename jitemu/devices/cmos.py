@@ -27,6 +27,7 @@ import datetime
 import time as _time
 
 from .isa import IRQLine, bcd, from_bcd
+from .state import apply, arm, capture, timer_when
 
 NS = 1_000_000_000
 UIP_NS = 244_141  # 8 cycles of 32.768 kHz
@@ -89,6 +90,20 @@ class CMOS:
         self.ram[REG_C] = 0
         self.irq.set(0)
         self._schedule()
+
+    # -- snapshots (jitemu/snapshot.py) ----------------------------------------
+    STATE = ("index", "nmi_disabled", "start_seconds", "base_seconds", "base_ns", "frozen_seconds", "_flags_ns")
+
+    def snapshot(self):
+        st = capture(self, self.STATE)
+        st.update(ram=bytes(self.ram), irq=self.irq.level, timer=timer_when(self._timer))
+        return st
+
+    def restore(self, state):
+        apply(self, state, self.STATE)
+        self.ram[:] = state["ram"]
+        self.irq.level = state["irq"]
+        self._timer = arm(self.machine, state["timer"], self._tick)
 
     # -- time ------------------------------------------------------------------
     def now(self):

@@ -33,6 +33,12 @@ class DebugConsole:
     def reset(self):
         pass
 
+    def snapshot(self):
+        return {}  # what was written is output, not state
+
+    def restore(self, state):
+        pass
+
     def read(self, port, size):
         return 0xE9
 

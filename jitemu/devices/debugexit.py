@@ -14,6 +14,12 @@ class DebugExit:
     def reset(self):
         pass
 
+    def snapshot(self):
+        return {"status": self.status}
+
+    def restore(self, state):
+        self.status = state["status"]
+
     def write(self, port, value, size):
         self.status = ((value & 0xFF) << 1) | 1
         self._machine.request_exit()

@@ -20,6 +20,8 @@ channel's write_memory/read_memory (which stop at terminal count) and
 calls release_dreq when done.  Transfers complete instantly.
 """
 
+from .state import apply, capture
+
 PAGE_PORTS = {0x87: 0, 0x83: 1, 0x81: 2, 0x82: 3, 0x8F: 4, 0x8B: 5, 0x89: 6, 0x8A: 7}
 
 
@@ -206,6 +208,28 @@ class DMA:
     def reset(self):
         self.dma1.reset()
         self.dma2.reset()
+
+    # -- snapshots (jitemu/snapshot.py) -------------------------------------------
+    CONTROLLER = ("command", "status", "flipflop", "temp")
+    CHANNEL = ("base_addr", "base_count", "addr", "count", "mode", "page", "high_page", "masked")
+
+    def snapshot(self):
+        out = []
+        for c in (self.dma1, self.dma2):
+            if any(ch.dreq is not None for ch in c.channels):
+                # (a device's request is a continuation of its command)
+                raise ValueError("a DMA request is pending (the guest has not unmasked its channel)")
+            st = capture(c, self.CONTROLLER)
+            st["channels"] = [capture(ch, self.CHANNEL) for ch in c.channels]
+            out.append(st)
+        return {"controllers": out}
+
+    def restore(self, state):
+        for c, st in zip((self.dma1, self.dma2), state["controllers"]):
+            apply(c, st, self.CONTROLLER)
+            for ch, cs in zip(c.channels, st["channels"]):
+                apply(ch, cs, self.CHANNEL)
+                ch.dreq = None
 
     def _read_page(self, port, size):
         ch = self.channel(PAGE_PORTS[port & 0xFF])

@@ -28,6 +28,7 @@ or into memory with snapshot=True.
 """
 from .ata import Disk
 from .isa import IRQLine
+from .state import apply, capture
 
 SECTOR = 512
 
@@ -158,6 +159,31 @@ class FDC:
     def reset(self):
         self.lock = 0
         self._power_on()
+
+    # -- snapshots (jitemu/snapshot.py) -------------------------------------------
+    STATE = ("dor", "tdr", "rate", "timer0", "timer1", "perp", "eot", "intpend", "executing", "result", "rpos",
+             "status0", "reset_sensei", "lock", "config", "pretrk")
+    DRIVE = ("track", "head", "sect", "changed")
+
+    def snapshot(self):
+        if self.executing:
+            raise ValueError("a floppy transfer waits for its DMA channel")
+        st = capture(self, self.STATE)
+        st.update(cmd=bytes(self.cmd), irq=self.irq.level,
+                  drives=[dict(capture(d, self.DRIVE), medium=None if d.medium is None else d.medium.disk.snapshot())
+                          for d in self.drives])
+        return st
+
+    def restore(self, state):
+        if [d.medium is None for d in self.drives] != [d["medium"] is None for d in state["drives"]]:
+            raise ValueError("the floppy drives differ from the snapshot's")
+        apply(self, state, self.STATE)
+        self.cmd = bytearray(state["cmd"])
+        self.irq.level = state["irq"]
+        for d, ds in zip(self.drives, state["drives"]):
+            apply(d, ds, self.DRIVE)
+            if d.medium is not None:
+                d.medium.disk.restore(ds["medium"])
 
     # -- interrupt --------------------------------------------------------------
     def _raise_irq(self):

@@ -16,6 +16,12 @@ class FpuError:
     def reset(self):
         self.pic.set_irq(self.irq, 0)
 
+    def snapshot(self):
+        return {}  # (IRQ13's level is the PIC's, FERR# the CPU state's)
+
+    def restore(self, state):
+        pass
+
     def ferr(self):
         self.pic.set_irq(self.irq, 1)
 

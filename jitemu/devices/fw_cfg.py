@@ -123,6 +123,26 @@ class FwCfg:
         self.offset = 0
         self.dma_addr = 0
 
+    # -- snapshots (jitemu/snapshot.py) ----------------------------------------------
+    def _items_digest(self):
+        import hashlib
+        h = hashlib.sha256()
+        for k in sorted(self.items):
+            h.update(k.to_bytes(4, "little") + len(self.items[k]).to_bytes(4, "little") + self.items[k])
+        return h.hexdigest()
+
+    def snapshot(self):
+        # The items are the machine's configuration: only their digest, to
+        # refuse a snapshot of another configuration.
+        return {"selector": self.selector, "offset": self.offset, "dma_addr": self.dma_addr,
+                "transfers": self.transfers, "items": self._items_digest()}
+
+    def restore(self, state):
+        if state["items"] != self._items_digest():
+            raise ValueError("fw_cfg items differ (another RAM size, CPU count or boot order)")
+        self.selector, self.offset = state["selector"], state["offset"]
+        self.dma_addr, self.transfers = state["dma_addr"], state["transfers"]
+
     def select(self, key):
         self.selector = key & ~WRITE_CHANNEL
         self.offset = 0

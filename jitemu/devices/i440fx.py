@@ -116,6 +116,12 @@ class PCIDevice:
     def config_written(self, off, size):
         """Hook: a write touched [off, off+size)."""
 
+    def snapshot(self):
+        return {"config": bytes(self.config)}
+
+    def restore(self, state):
+        self.config[:] = state["config"]
+
     def reset(self):
         """Back to the power-on configuration (every function attached to
         the machine is reset by it)."""
@@ -221,6 +227,16 @@ class I440FX(PCIDevice):
     def config_written(self, off, size):
         if off <= 0x5F and off + size > PAM0:
             self.update_pam()
+
+    def snapshot(self):
+        return {"config": bytes(self.config), "config_address": self.bus.config_address,
+                "option_rom": bytes(ffi.buffer(self.option_rom))}
+
+    def restore(self, state):
+        self.config[:] = state["config"]
+        self.bus.config_address = state["config_address"]
+        ffi.memmove(self.option_rom, state["option_rom"], OPTION_ROM_SIZE)
+        self.update_pam()  # the shadow mapping follows PAM
 
     def load_option_rom(self, offset, data):
         """Put bytes in the read-only option-ROM area at 0xC0000 + offset."""

@@ -26,6 +26,7 @@ get FE.  Mouse commands answer as a standard PS/2 mouse (ID 00).
 from collections import deque
 
 from .isa import IRQLine
+from .state import apply, capture
 
 ST_OBF, ST_IBF, ST_SYS, ST_CMD, ST_UNLOCKED, ST_AUX = 1, 2, 4, 8, 0x10, 0x20
 MODE_KBD_INT, MODE_AUX_INT, MODE_SYS, MODE_DISABLE_KBD, MODE_DISABLE_AUX, MODE_XLATE = 1, 2, 4, 0x10, 0x20, 0x40
@@ -34,6 +35,8 @@ ACK, RESEND, BAT_OK = 0xFA, 0xFE, 0xAA
 
 
 class PS2Keyboard:
+    STATE = ("scanning", "leds", "scancode_set", "typematic", "expect", "last")
+
     def __init__(self, kbc):
         self.kbc = kbc
         self.queue = deque()
@@ -101,6 +104,8 @@ class PS2Keyboard:
 
 
 class PS2Mouse:
+    STATE = ("enabled", "rate", "resolution", "scaling", "remote", "wrap", "expect")
+
     def __init__(self, kbc):
         self.kbc = kbc
         self.queue = deque()
@@ -204,6 +209,28 @@ class KBC:
         self.mouse.queue.clear()
         self.mouse.reset()
         self._update()
+
+    # -- snapshots (jitemu/snapshot.py) ------------------------------------------------
+    STATE = ("status", "mode", "outport", "obuf", "obuf_aux", "pending")
+
+    def snapshot(self):
+        st = capture(self, self.STATE)
+        st.update(queue=[list(e) for e in self.controller_queue], irq_kbd=self.irq_kbd.level,
+                  irq_aux=self.irq_aux.level)
+        for name, dev in (("keyboard", self.keyboard), ("mouse", self.mouse)):
+            st[name] = capture(dev, type(dev).STATE)
+            st[name]["queue"] = list(dev.queue)
+        return st
+
+    def restore(self, state):
+        apply(self, state, self.STATE)
+        self.controller_queue.clear()
+        self.controller_queue.extend((b, aux) for b, aux in state["queue"])
+        self.irq_kbd.level, self.irq_aux.level = state["irq_kbd"], state["irq_aux"]
+        for name, dev in (("keyboard", self.keyboard), ("mouse", self.mouse)):
+            apply(dev, state[name], type(dev).STATE)
+            dev.queue.clear()
+            dev.queue.extend(state[name]["queue"])
 
     # -- output buffer ---------------------------------------------------------------
     def _queue(self, b, aux=False):

@@ -16,8 +16,15 @@ output through `machine.set_irq_line`.  Devices call `set_irq(n, level)`,
 """
 
 
+from .state import apply, capture
+
+
 class I8259:
     """One 8259A."""
+
+    STATE = ("elcr", "irr", "last_irr", "imr", "isr", "priority_add", "irq_base", "read_isr", "poll",
+             "special_mask", "init_state", "init4", "single", "ltim", "auto_eoi", "rotate_on_auto_eoi",
+             "special_fully_nested")
 
     def __init__(self, master, elcr_mask):
         self.master = master
@@ -139,6 +146,18 @@ class PIC:
             p.irr = 0
             p.init_reset()
         self._update()
+
+    # -- snapshots (jitemu/snapshot.py) ------------------------------------
+    def snapshot(self):
+        return {"master": capture(self.master, I8259.STATE), "slave": capture(self.slave, I8259.STATE),
+                "lines": self.lines, "output": self.output, "acks": self.acks, "spurious": self.spurious}
+
+    def restore(self, state):
+        # (INTR itself is in the CPU state: nothing is driven here)
+        apply(self.master, state["master"], I8259.STATE)
+        apply(self.slave, state["slave"], I8259.STATE)
+        self.lines, self.output = state["lines"], state["output"]
+        self.acks, self.spurious = state["acks"], state["spurious"]
 
     # -- device side ---------------------------------------------------
     def set_irq(self, n, level):

@@ -71,6 +71,16 @@ class PIIX3(PCIDevice):
         self.port92 = (self.port92 & ~1) | 0x02  # the CPU comes out of reset with A20 on
         self._route()
 
+    def snapshot(self):
+        return {"config": bytes(self.config), "rcr": self.rcr, "port92": self.port92,
+                "pirq_levels": list(self.pirq_levels), "isa_levels": sorted(self._isa_levels.items())}
+
+    def restore(self, state):
+        self.config[:] = state["config"]
+        self.rcr, self.port92 = state["rcr"], state["port92"]
+        self.pirq_levels = list(state["pirq_levels"])
+        self._isa_levels = {irq: lv for irq, lv in state["isa_levels"]}
+
     # -- reset control and port 0x92 --------------------------------------------
     def _read_rcr(self, port, size):
         return self.rcr
@@ -159,6 +169,16 @@ class PIIX4PM(PCIDevice):
         if (off < 0x44 and off + size > 0x40) or (off <= 0x80 < off + size):
             self._update_io()
 
+    def snapshot(self):
+        return {"config": bytes(self.config), "pm1_sts": self.pm1_sts, "pm1_en": self.pm1_en,
+                "pm1_cnt": self.pm1_cnt, "powered_off": self.powered_off}
+
+    def restore(self, state):
+        self.config[:] = state["config"]
+        self.pm1_sts, self.pm1_en, self.pm1_cnt = state["pm1_sts"], state["pm1_en"], state["pm1_cnt"]
+        self.powered_off = state["powered_off"]
+        self._update_io()  # PMBASE's ports
+
     def _update_io(self):
         base = self.get(0x40, 4) & 0xFFC0 if self.config[0x80] & 1 else None
         old, self.base = self.base, base
@@ -189,6 +209,8 @@ class PIIX4PM(PCIDevice):
         if self.base is None or not self.base <= port < self.base + 12:
             return (1 << (8 * size)) - 1  # an old PMBASE
         off = port - self.base
+        if off == 8 and size == 4:  # the PM timer, polled in delay loops: without building _regs()
+            return (self.machine.clock.now() * PM_TIMER_HZ // NS) & 0xFFFFFF
         regs = self._regs()
         return int.from_bytes(regs[off:off + size].ljust(size, b"\xff"), "little")
 

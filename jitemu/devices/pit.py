@@ -16,6 +16,7 @@ written (the 8254 loads it on the next CLK edge, and in modes 2 and 3 a
 new count written while counting waits for the end of the period).
 """
 from .isa import IRQLine, bcd, from_bcd
+from .state import apply, arm, capture, timer_when
 
 PIT_HZ = 1193182
 NS = 1_000_000_000
@@ -54,6 +55,9 @@ class Channel:
         self.write_lsb = 0
         self.null_count = False
         self.out_before_load = None
+
+    STATE = ("mode", "rw", "bcd", "count", "gate", "load_ns", "paused_d", "triggered", "latched",
+             "status_latched", "read_state", "write_state", "write_lsb", "null_count", "out_before_load")
 
     # -- counting ----------------------------------------------------------
     def elapsed(self, now=None):
@@ -276,6 +280,20 @@ class PIT:
         self.channels = [Channel(self, i) for i in range(3)]
         self.irq.set(self.channels[0].out())
         self._schedule()
+
+    # -- snapshots (jitemu/snapshot.py) -------------------------------------
+    def snapshot(self):
+        return {"port61": self.port61, "irq": self.irq.level, "timer": timer_when(self._timer),
+                "channels": [capture(ch, Channel.STATE) for ch in self.channels]}
+
+    def restore(self, state):
+        self.port61 = state["port61"]
+        self.irq.level = state["irq"]
+        self.channels = [Channel(self, i) for i in range(3)]
+        for ch, st in zip(self.channels, state["channels"]):
+            apply(ch, st, Channel.STATE)
+            ch.latched = list(ch.latched)
+        self._timer = arm(self.machine, state["timer"], self._edge)
 
     # -- IRQ0 -------------------------------------------------------------
     def changed(self, ch):

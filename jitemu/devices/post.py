@@ -17,6 +17,12 @@ class PostCode:
     def reset(self):
         pass  # the display keeps the last code; the history spans resets
 
+    def snapshot(self):
+        return {"value": self.value}  # (the history is a log, not state)
+
+    def restore(self, state):
+        self.value = state["value"]
+
     def write(self, port, value, size):
         v = value & ((1 << (8 * size)) - 1)
         self.value = v

@@ -20,6 +20,7 @@ from collections import deque
 
 from .debugcon import OutputError
 from .isa import IRQLine
+from .state import apply, capture
 
 IER_RDI, IER_THRI, IER_RLSI, IER_MSI = 1, 2, 4, 8
 LSR_DR, LSR_OE, LSR_THRE, LSR_TEMT = 1, 2, 0x20, 0x40
@@ -59,6 +60,19 @@ class UART:
     def reset(self):
         self._power_on()
         self._update_irq()
+
+    # -- snapshots (jitemu/snapshot.py) ----------------------------------------
+    STATE = ("rbr", "ier", "lcr", "mcr", "lsr", "msr", "scr", "dll", "dlm", "fcr", "thr_ipending", "msr_inputs")
+
+    def snapshot(self):
+        st = capture(self, self.STATE)
+        st.update(rx=list(self.rx), irq=self.irq.level)
+        return st
+
+    def restore(self, state):
+        apply(self, state, self.STATE)
+        self.rx = deque(state["rx"])
+        self.irq.level = state["irq"]
 
     # -- state ---------------------------------------------------------------
     @property

@@ -263,12 +263,15 @@ class BlockBuilder:
         self.store_field("eflags", self.bin("or", 4, self.bin("and", 4, ef, and_mask), or_mask))
 
     # -- helpers ------------------------------------------------------
-    def call(self, ret, name, *args, flags="rw"):
+    def call(self, ret, name, *args, flags="rw", timed=False):
         """Call a C helper with the state pointer first.  `flags` says what
         the helper does with the arithmetic flags: "rw" reads or changes
         them (allocas flushed before, reloaded after), "in" reads them or
         pushes EFLAGS when it raises an exception (flushed before), None
-        leaves them alone."""
+        leaves them alone.  `timed`: the helper reads or sets guest time (a
+        device, the TSC), so `icount` counts the instructions before this
+        one in the block during the call (a region's always does): what
+        the guest sees must not depend on where its block began."""
         if flags == "rw" and self.insn is not None:
             # The helper may change flags, and the instruction may still
             # fault or side-exit after it: keep the values from before it,
@@ -282,12 +285,16 @@ class BlockBuilder:
             self.flush_flags()
         self.regs_out()
         self.sync_icount()
+        if timed and not self.region:
+            self.count_before(1)
         argtext = ", ".join(["ptr %s"] + ["i32 " + str(a) for a in args])
         if ret == "void":
             self.emit("call void @%s(%s)" % (name, argtext))
             result = None
         else:
             result = self.op("call %s @%s(%s)" % (ret, name, argtext))
+        if timed and not self.region:
+            self.count_before(-1)  # the block's exit adds them
         if flags == "rw":
             self.load_flags()
         self.regs_in()
@@ -296,12 +303,10 @@ class BlockBuilder:
         self._fault_check()  # helpers touch memory through the same TLB
         return result
 
-    def uncounted(self):
-        """The instructions the block completed before this one that
-        `icount` does not hold yet (first-tier code adds them at its exit;
-        a region is brought up to date before every helper call), for a
-        helper that reads the clock."""
-        return 0 if self.region else self.icount
+    def count_before(self, sign):
+        """First-tier block: add (sign 1) or take back (-1) the
+        instructions before this one to `icount`."""
+        self._count(sign * self.icount)
 
     def sync_icount(self):
         """Region: bring `icount` up to this instruction before a helper
@@ -502,11 +507,11 @@ class BlockBuilder:
         self.fault(13, 0)
         self.place(no)
 
-    def call_may_fault(self, ret, name, *args, flags="in"):
+    def call_may_fault(self, ret, name, *args, flags="in", timed=False):
         """A helper returning nonzero when it delivered an exception or did
         not finish (EIP then points where execution resumes)."""
         self.set_eip(self.insn.eip)
-        r = self.call(ret, name, *args, flags=flags)
+        r = self.call(ret, name, *args, flags=flags, timed=timed)
         self.exit_if(self.icmp("ne", 4, r, 0), completed=False)
         return r
 

@@ -199,8 +199,11 @@ class StencilBuilder(BlockBuilder):
         self.br("epilogue")
         self.terminated = True
 
-    def uncounted(self):
-        return Hole(ICOUNT)  # the instructions the block completed before this one
+    def count_before(self, sign):
+        # A stencil's place in its block is a hole (ICOUNT).
+        c = self.load_field("icount", ty="i64")
+        self.store_field("icount", self.op("%s i64 %s, %s" % ("add" if sign > 0 else "sub", c, Hole(ICOUNT))),
+                         ty="i64")
 
     def fall_through(self):
         """The instruction completed: on to the next stencil."""

@@ -59,3 +59,46 @@ class Progress:
             self.out.write("\r\x1b[K")
             self.out.flush()
         self.shown = False
+
+
+class Bar:
+    """A progress bar for a known amount of work (jitemu resetfuzz): on a
+    terminal one line rewritten in place, else a line every `interval`
+    seconds (10 s), as Progress does; clear() wipes it before a table."""
+
+    def __init__(self, total, out=None, label="", width=30, interval=None, clock=time.perf_counter):
+        self.total = max(1, total)
+        self.out = out if out is not None else sys.stderr
+        try:
+            self.tty = self.out.isatty()
+        except (AttributeError, ValueError):
+            self.tty = False
+        self.label, self.width = label, width
+        self.interval = interval if interval is not None else (0.1 if self.tty else 10.0)
+        self.clock = clock
+        self.t0 = clock()
+        self.last = None
+        self.shown = False
+
+    def line(self, done, note=""):
+        filled = self.width * done // self.total
+        elapsed = self.clock() - self.t0
+        return "%s[%s%s] %d/%d %.0f s%s" % (self.label, "#" * filled, "." * (self.width - filled), done,
+                                           self.total, elapsed, ("  " + note) if note else "")
+
+    def update(self, done, note="", force=False):
+        now = self.clock()
+        if not force and self.last is not None and now - self.last < self.interval:
+            return False
+        self.last = now
+        text = self.line(done, note)
+        self.out.write(("\r" + text + "\x1b[K") if self.tty else text + "\n")
+        self.out.flush()
+        self.shown = True
+        return True
+
+    def clear(self):
+        if self.shown and self.tty:
+            self.out.write("\r\x1b[K")
+            self.out.flush()
+        self.shown = False

@@ -26,7 +26,7 @@ def lift_string(b, insn):
     seg = insn.seg_override if insn.seg_override is not None else 3
     # Only CMPS and SCAS change flags; the others need no flag traffic.
     b.call_may_fault("i32", "helper_string", kind, size, rep, seg, int(insn.addr_size == 4),
-                     flags="rw" if kind in (1, 4) else None)
+                     flags="rw" if kind in (1, 4) else None, timed=kind in (5, 6))
     b.needs_exit_check = True  # may have written code or done port I/O
 
 

@@ -30,9 +30,8 @@ def lift_cpuid(b, insn):
 @lifts("rdtsc")
 def lift_rdtsc(b, insn):
     # #GP(0) at CPL > 0 with CR4.TSD (CR4 is not in the block key: the
-    # helper checks).  The count includes the instructions before this one
-    # in the block.
-    b.call_may_fault("i32", "helper_rdtsc", b.uncounted())
+    # helper checks).
+    b.call_may_fault("i32", "helper_rdtsc", timed=True)
 
 
 @lifts("rdpmc")
@@ -44,7 +43,7 @@ def lift_rdpmc(b, insn):
 def lift_msr(b, insn):
     if b.privileged():
         return
-    b.call_may_fault("i32", "helper_" + insn.name, b.uncounted())  # (MSR 10h is the TSC)
+    b.call_may_fault("i32", "helper_" + insn.name, timed=True)  # (the TSC is MSR 0x10)
 
 
 @lifts("sysenter sysexit")

@@ -12,7 +12,7 @@ def lift_in(b, insn):
     dst, port = insn.ops
     p = _port(b, port)
     b.check_io(p, dst.size)
-    v = b.call("i32", "helper_in", p, dst.size, flags=None)
+    v = b.call("i32", "helper_in", p, dst.size, flags=None, timed=True)
     b.set_reg(dst, b.trunc(v, 4, dst.size))
     b.needs_exit_check = True
 
@@ -25,7 +25,7 @@ def lift_out(b, insn):
     v = b.zext(b.get_reg(src), src.size, 4)
     # Devices see the guest's EIP at the next instruction, like a trap.
     b.set_eip(insn.next_eip)
-    b.call("void", "helper_out", p, v, src.size, flags=None)
+    b.call("void", "helper_out", p, v, src.size, flags=None, timed=True)
     b.needs_exit_check = True
 
 
