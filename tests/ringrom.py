@@ -23,7 +23,6 @@ from romutil import assemble
 
 STACK0, STACK3 = 0x7000, 0x9000
 DONE = 0x30
-ERROR_CODE = (8, 10, 11, 12, 13, 14, 17)
 
 PRELUDE = r"""
 bits 16
