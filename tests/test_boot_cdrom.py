@@ -44,23 +44,7 @@ org 0x7C00
     jc fail
     mov si, 0x8000
     jmp print
-fail:
-    mov si, failed
-print:
-    mov dx, 0x402
-.next:
-    lodsb
-    test al, al
-    jz .done
-    out dx, al
-    jmp .next
-.done:
-    mov dx, 0x501
-    xor al, al
-    out dx, al                  ; exit status (0 << 1) | 1
-    hlt
-    jmp .done
-failed: db "INT13-FAILED", 10, 0
+%%include "bootexit.inc"
 drive: db 0
 align 4
 dap: db 0x10, 0

@@ -19,21 +19,40 @@ def progress_line(m, seconds):
                st["compile_seconds"], sum(m.resets.values())))
 
 
-class Progress:
-    def __init__(self, machine, out=None, delay=2.0, interval=None, force=False, clock=time.perf_counter):
-        self.m = machine
+class _StatusLine:
+    """A line on `out` (standard error): on a terminal rewritten in place,
+    else a new line each time; clear() wipes it before what follows."""
+
+    def __init__(self, out):
         self.out = out if out is not None else sys.stderr
         try:
             self.tty = self.out.isatty()
         except (AttributeError, ValueError):
             self.tty = False
+        self.shown = False
+
+    def show(self, text):
+        self.out.write(("\r" + text + "\x1b[K") if self.tty else text + "\n")
+        self.out.flush()
+        self.shown = True
+
+    def clear(self):
+        if self.shown and self.tty:
+            self.out.write("\r\x1b[K")
+            self.out.flush()
+        self.shown = False
+
+
+class Progress(_StatusLine):
+    def __init__(self, machine, out=None, delay=2.0, interval=None, force=False, clock=time.perf_counter):
+        super().__init__(out)
+        self.m = machine
         self.enabled = self.tty or force
         self.delay = delay
         self.interval = interval if interval is not None else (0.5 if self.tty else 5.0)
         self.clock = clock
         self.t0 = clock()
         self.last = None
-        self.shown = False
         self.lines = 0
 
     def tick(self):
@@ -44,41 +63,24 @@ class Progress:
         if elapsed < self.delay or (self.last is not None and now - self.last < self.interval):
             return False
         self.last = now
-        line = progress_line(self.m, elapsed)
-        if self.tty:
-            self.out.write("\r" + line + "\x1b[K")
-        else:
-            self.out.write(line + "\n")
-        self.out.flush()
-        self.shown = True
+        self.show(progress_line(self.m, elapsed))
         self.lines += 1
         return True
 
-    def clear(self):
-        if self.shown and self.tty:
-            self.out.write("\r\x1b[K")
-            self.out.flush()
-        self.shown = False
 
-
-class Bar:
+class Bar(_StatusLine):
     """A progress bar for a known amount of work (jitemu resetfuzz): on a
     terminal one line rewritten in place, else a line every `interval`
     seconds (10 s), as Progress does; clear() wipes it before a table."""
 
     def __init__(self, total, out=None, label="", width=30, interval=None, clock=time.perf_counter):
+        super().__init__(out)
         self.total = max(1, total)
-        self.out = out if out is not None else sys.stderr
-        try:
-            self.tty = self.out.isatty()
-        except (AttributeError, ValueError):
-            self.tty = False
         self.label, self.width = label, width
         self.interval = interval if interval is not None else (0.1 if self.tty else 10.0)
         self.clock = clock
         self.t0 = clock()
         self.last = None
-        self.shown = False
 
     def line(self, done, note=""):
         filled = self.width * done // self.total
@@ -91,14 +93,5 @@ class Bar:
         if not force and self.last is not None and now - self.last < self.interval:
             return False
         self.last = now
-        text = self.line(done, note)
-        self.out.write(("\r" + text + "\x1b[K") if self.tty else text + "\n")
-        self.out.flush()
-        self.shown = True
+        self.show(self.line(done, note))
         return True
-
-    def clear(self):
-        if self.shown and self.tty:
-            self.out.write("\r\x1b[K")
-            self.out.flush()
-        self.shown = False
