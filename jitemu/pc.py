@@ -31,8 +31,13 @@ Devices, their ports and IRQs:
     PCI 00:01.0 PIIX3 ISA bridge (PIRQ routing)         piix3
     PCI 00:01.1 PIIX3 IDE                               piix3
     PCI 00:01.3 PIIX4 ACPI PM (PM timer at PMBASE+8)    piix3
+    VGA (vga="std") 3B0-3DF, 1CE-1CF, A0000-BFFFF  -    vga
+    PCI 00:02.0 std VGA, its ROM BAR holding vga_rom    vga
 
-No VGA (see devices/vga.py).  `floppy` (a path, bytes or devices.fdc.Floppy)
+No VGA unless vga="std" (QEMU's -vga std; the CLI's default), whose
+expansion ROM is vga_rom (Debian's SeaVGABIOS by default).  Each of
+`option_roms` (paths) is the fw_cfg file "genroms/NAME", which SeaBIOS
+copies below 1 MiB and runs, as QEMU's -option-rom.  `floppy` (a path, bytes or devices.fdc.Floppy)
 is drive A: of the floppy controller, which is there without one, as in QEMU.
 `cdrom` (an ISO path, bytes or devices.atapi.CDROM) is an ATAPI drive, the
 secondary channel's master, as QEMU's -cdrom.  The default boot order is
@@ -62,9 +67,38 @@ from .devices.piix3 import PIIX3, PIIX3IDE, PIIX4PM
 from .devices.pit import PIT
 from .devices.post import PostCode
 from .devices.uart import UART
+from .devices.vga import VGA
 from .machine import Machine
 
 BOOT_CODES = {"a": 1, "c": 2, "d": 3, "n": 4}
+VGA_BIOS = "/usr/share/seabios/vgabios-stdvga.bin"  # Debian's seabios package
+
+
+class OptionRomError(ValueError):
+    """An option ROM file that cannot be used (one-line message)."""
+
+
+def _read_rom(rom):
+    """An option ROM's bytes (from bytes or a path), checked as the BIOS
+    will: the 55 AA signature, a length byte that fits the file, and a
+    zero checksum over that length."""
+    name = "option ROM"
+    if isinstance(rom, (str, os.PathLike)):
+        name = str(rom)
+        try:
+            with open(rom, "rb") as f:
+                rom = f.read()
+        except OSError as e:
+            raise OptionRomError("cannot read option ROM %s: %s" % (name, e.strerror)) from e
+    rom = bytes(rom)
+    if len(rom) < 3 or rom[:2] != b"\x55\xaa":
+        raise OptionRomError("%s is not an option ROM (no 55 AA signature)" % name)
+    size = rom[2] * 512
+    if size == 0 or size > len(rom) or size > 0x20000:
+        raise OptionRomError("%s: its header says %d bytes; the file has %d" % (name, size, len(rom)))
+    if sum(rom[:size]) & 0xFF:
+        raise OptionRomError("%s: bad checksum (the first %d bytes do not sum to 0)" % (name, size))
+    return rom
 
 
 class PC:
@@ -72,7 +106,8 @@ class PC:
 
     def __init__(self, bios=None, disk=None, memory_mb=16, debugcon=None, serial=None,
                  fixed_time=None, boot_order="cad", boot_fail_wait=-1, bootorder=b"", cpus=1,
-                 post_out=None, cache=False, snapshot=False, floppy=None, cdrom=None):
+                 post_out=None, cache=False, snapshot=False, floppy=None, cdrom=None, vga=None,
+                 vga_rom=VGA_BIOS, option_roms=()):
         self.machine = m = Machine(memory_mb=memory_mb, cache=cache)
         if bios is not None:
             if isinstance(bios, (str, os.PathLike)):
@@ -104,9 +139,17 @@ class PC:
         self.debugcon = DebugConsole(ports=(0x402,), out=debugcon)
         self.debugexit = DebugExit(0x501)
         self.fpuerr = FpuError(self.pic)
+        self.vga = None
+        if vga == "std":
+            self.vga = VGA(self.host, rom=_read_rom(vga_rom) if vga_rom else None)
+        elif vga not in (None, "none"):
+            raise ValueError("unknown VGA %r (none or std)" % (vga,))
+        for path in option_roms:
+            self.fw_cfg.add_file("genroms/" + os.path.basename(path), _read_rom(path))
         self.devices = [d for d in (self.pic, self.pit, self.cmos, self.fw_cfg, self.host, self.piix3,
                                     self.ide, self.pm, self.kbc, self.post, self.dma, self.fdc, self.ata0, self.ata1,
-                                    self.uart, self.debugcon, self.debugexit, self.fpuerr) if d is not None]
+                                    self.uart, self.debugcon, self.debugexit, self.fpuerr, self.vga)
+                        if d is not None]
         for d in self.devices:
             m.attach(d)
         self._setup_cmos(memory_mb, cpus, boot_order)

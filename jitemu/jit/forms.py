@@ -12,7 +12,7 @@ cache.  The list comes from running firmware: regenerate it with
 
     python -m jitemu.jit.forms collect [--bios /usr/share/seabios/bios.bin] [IMAGE ...]
 
-(it boots the BIOS to the boot sector, runs each raw firmware image, and
+(it boots the BIOS, with SeaVGABIOS, to the boot sector, runs each raw firmware image, and
 adds the forms of every instruction translated to those already listed).
 """
 import argparse
@@ -105,8 +105,10 @@ def collect(bios, images, path=FORMS):
     if bios:
         from ..pc import build_pc
         disk = os.path.join(os.path.dirname(os.path.dirname(HERE)), "firmware", "images", "disk", "bootok.img")
+        from ..pc import VGA_BIOS
         pc = build_pc(bios=bios, disk=disk if os.path.exists(disk) else None, memory_mb=16,
-                      debugcon=io.StringIO(), fixed_time="2024-01-01T00:00:00")
+                      debugcon=io.StringIO(), fixed_time="2024-01-01T00:00:00",
+                      vga="std" if os.path.exists(VGA_BIOS) else None)  # SeaVGABIOS's forms too
         runs.append(pc.machine)
     for image in images:
         from ..machine import Machine

@@ -1,4 +1,4 @@
-"""The VGA text screen (80x25 at 0xB8000) on the terminal and as a PNG.
+"""The screen on the terminal (text) and as a PNG.
 
     jitemu boot --screen               # redraw on the terminal (stdout a tty)
     jitemu boot --screen=always        # also when stdout is not a tty
@@ -10,16 +10,21 @@ the guest's debug console output shares standard output, so send it
 elsewhere (--debugcon FILE) to keep the picture clean.  When standard
 output is not a terminal each changed screen is appended the same way.
 
-The PNG is 640x400 (80x25 cells of 8x16 pixels, jitemu's own font, see
-font.py) in the 16 CGA colours of each cell's attribute byte (bit 7, blink,
-is ignored).  A cell whose attribute is 0 (RAM nobody wrote) is drawn light
+With a VGA (jitemu boot's default, --vga std) the terminal shows its text
+mode's characters and the PNG what the VGA shows, text or graphics, in the
+guest's font and palette (devices/vgadraw.py).  Without one (--vga none)
+the terminal shows the colour text buffer at 0xB8000 and the PNG is
+640x400 (80x25 cells of 8x16 pixels, jitemu's own font, see font.py)
+in the 16 CGA colours of each cell's attribute byte (bit 7, blink, is
+ignored).  A cell whose attribute is 0 (RAM nobody wrote) is drawn light
 grey on black so that text written without attributes shows.
 """
 import sys
 import time
 
-from ..devices.vga import TEXT_BASE, text_screen
-from ..png import encode_palette
+from ..devices import vgadraw
+from ..devices.vga import TEXT_BASE, find_vga, text_screen
+from ..png import encode_palette, encode_rgb
 from .font import HEIGHT, WIDTH, font
 
 COLS, ROWS = 80, 25
@@ -116,6 +121,12 @@ def render(machine, base=TEXT_BASE):
 
 
 def screenshot_png(machine):
+    """With a VGA: what it shows, in its own font and colours (RGB);
+    without one, the text buffer drawn as above."""
+    vga = find_vga(machine)
+    if vga is not None:
+        w, h, rows = vgadraw.render(vga)
+        return encode_rgb(w, h, rows)
     w, h, rows = render(machine)
     return encode_palette(w, h, rows, PALETTE)
 
