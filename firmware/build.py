@@ -11,7 +11,10 @@
 
 Each source in src/ is a flat `nasm -f bin` ROM of exactly 64 KiB; each in
 src/disk/ is a raw disk image (images/disk/<name>.img, a whole number of
-512-byte sectors) for `jitemu boot --disk`.
+512-byte sectors) for `jitemu boot --disk`; each in src/optionrom/ is an
+option ROM (images/optionrom/<name>.bin) for `jitemu boot --option-rom`,
+whose last byte is set so that its bytes sum to 0, the checksum a BIOS
+wants.
 """
 
 import argparse
@@ -28,6 +31,8 @@ ROM_SIZE = 0x10000
 DISK_SRC = os.path.join(SRC, "disk")
 INCLUDE = os.path.join(SRC, "include")  # %include files shared by the sources
 DISK_IMAGES = os.path.join(IMAGES, "disk")
+OPTROM_SRC = os.path.join(SRC, "optionrom")
+OPTROM_IMAGES = os.path.join(IMAGES, "optionrom")
 
 
 class BuildError(Exception):
@@ -61,6 +66,29 @@ def assemble_disk(nasm, name, out_dir):
         raise BuildError(f"nasm failed on {os.path.relpath(src)}:\n" + proc.stderr.strip())
     if os.path.getsize(out) % 512 or os.path.getsize(out) == 0:
         raise BuildError(f"{os.path.relpath(src)} is not a whole number of sectors")
+    return out
+
+
+def optrom_sources():
+    if not os.path.isdir(OPTROM_SRC):
+        return []
+    return sorted(f[:-4] for f in os.listdir(OPTROM_SRC) if f.endswith(".asm"))
+
+
+def assemble_optrom(nasm, name, out_dir):
+    """Assemble src/optionrom/<name>.asm to out_dir/<name>.bin with its
+    checksum byte (the last) set; return its path."""
+    src = os.path.join(OPTROM_SRC, name + ".asm")
+    out = os.path.join(out_dir, name + ".bin")
+    proc = subprocess.run([nasm, "-f", "bin", "-o", out, src], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"nasm failed on {os.path.relpath(src)}:\n" + proc.stderr.strip())
+    rom = bytearray(read(out))
+    if len(rom) < 512 or len(rom) % 512 or rom[:2] != b"\x55\xaa" or rom[2] * 512 != len(rom):
+        raise BuildError(f"{os.path.relpath(src)} is not an option ROM whose length byte gives its size")
+    rom[-1] = (-sum(rom[:-1])) & 0xFF
+    with open(out, "wb") as f:
+        f.write(rom)
     return out
 
 
@@ -112,6 +140,14 @@ def check(nasm):
                 problems.append(f"missing: {rel} (from src/disk/{name}.asm)")
             elif read(committed) != fresh:
                 problems.append(f"differs: {rel} is not what src/disk/{name}.asm assembles to")
+        for name in optrom_sources():
+            fresh = read(assemble_optrom(nasm, name, tmp))
+            committed = os.path.join(OPTROM_IMAGES, name + ".bin")
+            rel = os.path.relpath(committed)
+            if not os.path.exists(committed):
+                problems.append(f"missing: {rel} (from src/optionrom/{name}.asm)")
+            elif read(committed) != fresh:
+                problems.append(f"differs: {rel} is not what src/optionrom/{name}.asm assembles to")
     for f in sorted(os.listdir(IMAGES)) if os.path.isdir(IMAGES) else []:
         if f.endswith(".bin") and f[:-4] not in names:
             problems.append(f"stale: {os.path.relpath(os.path.join(IMAGES, f))}"
@@ -127,6 +163,10 @@ def build(nasm):
     os.makedirs(DISK_IMAGES, exist_ok=True)
     for name in disk_sources():
         out = assemble_disk(nasm, name, DISK_IMAGES)
+        print(f"built {os.path.relpath(out)}")
+    os.makedirs(OPTROM_IMAGES, exist_ok=True)
+    for name in optrom_sources():
+        out = assemble_optrom(nasm, name, OPTROM_IMAGES)
         print(f"built {os.path.relpath(out)}")
 
 
@@ -163,7 +203,7 @@ def main(argv=None):
                 print("firmware: run `python firmware/build.py` and commit "
                       "firmware/images", file=sys.stderr)
                 return 1
-            print(f"firmware: {len(sources()) + len(disk_sources())} images match their sources")
+            print(f"firmware: {len(sources()) + len(disk_sources()) + len(optrom_sources())} images match their sources")
             return 0
         build(nasm)
         if args.update_expected:

@@ -208,12 +208,22 @@ def cmd_boot(args):
     if "exit" in tools:
         return tools["exit"]
     from .machine import FirmwareError
-    from .pc import build_pc
+    from .pc import VGA_BIOS, OptionRomError, build_pc
+    if args.vga == "std" and not os.path.exists(VGA_BIOS):
+        return _fail("--vga std needs SeaVGABIOS, and %s is missing: install Debian's `seabios` package "
+                     "(or use --vga none)" % VGA_BIOS)
+    for path in args.option_rom:
+        err = _regular_file(path, "option ROM")
+        if err:
+            return _fail(err)
     try:
         pc = build_pc(bios=bios, disk=disk, memory_mb=args.memory, debugcon=debugcon, serial=serial,
-                      floppy=floppy, cdrom=cdrom, fixed_time=args.fixed_time, cache=not args.no_cache and not tools.get("no_cache"))
+                      floppy=floppy, cdrom=cdrom, fixed_time=args.fixed_time, cache=not args.no_cache and not tools.get("no_cache"),
+                      vga=args.vga, option_roms=args.option_rom)
     except FirmwareError as e:
         return _fail("%s: %s" % (bios_path, e))
+    except OptionRomError as e:
+        return _fail(str(e))
     err = _state_setup(pc.machine, args)
     if err:
         return _fail(err)
@@ -447,7 +457,7 @@ def _add_tool_options(p):
     g.add_argument("-D", dest="trace_file", metavar="FILE", help="write the trace to FILE (default stderr)")
     g.add_argument("--screen", nargs="?", const="auto", choices=["auto", "always"],
                    help="draw the VGA text screen on stdout as it changes (auto: when stdout is a terminal)")
-    g.add_argument("--screenshot", metavar="FILE.png", help="save the VGA text screen as a PNG at exit")
+    g.add_argument("--screenshot", metavar="FILE.png", help="save the screen (text or graphics) as a PNG at exit")
     g.add_argument("--progress", action="store_true",
                    help="progress lines on stderr even when it is not a terminal (runs over 2 s)")
 
@@ -561,6 +571,12 @@ def build_parser():
                    help="where the first serial port (0x3F8) goes (default none)")
     b.add_argument("--fixed-time", metavar="ISO-DATE",
                    help="RTC time for a deterministic run, e.g. 2024-01-01T00:00:00 (default: host clock)")
+    b.add_argument("--vga", choices=["std", "none"], default="std",
+                   help="std: QEMU's standard VGA (PCI, Bochs VBE) with Debian's SeaVGABIOS (default); "
+                        "none: no display adapter, as QEMU's -nodefaults")
+    b.add_argument("--option-rom", action="append", default=[], metavar="FILE",
+                   help="an option ROM (55 AA header, checksum) SeaBIOS copies below 1 MiB and runs "
+                        "(fw_cfg genroms/, as QEMU's -option-rom); repeatable")
     _add_machine_options(b, "port 0x402")
     b.set_defaults(func=cmd_boot)
 

@@ -52,9 +52,18 @@ def write(vga, offset, value):
     if not mask:
         return
     gc = vga.gc
+    base = 4 * addr
+    if not gc[5] & 3 and not gc[3] and gc[8] == 0xFF and not gc[1] & mask:
+        # write mode 0 with nothing to apply (a BIOS clearing the screen)
+        if mask == 0xF:
+            vram[base:base + 4] = bytes((value, value, value, value))
+        else:
+            for p in range(4):
+                if mask & (1 << p):
+                    vram[base + p] = value
+        return
     latch = vga.latch
     mode = gc[5] & 3
-    base = 4 * addr
     if mode == 1:
         for p in range(4):
             if mask & (1 << p):
