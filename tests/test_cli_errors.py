@@ -128,6 +128,19 @@ def test_a_firmware_image_over_16_mib(tmp_path):
     assert_one_line_error(run("run", str(big)), "larger than 16 MiB")
 
 
+@pytest.mark.parametrize("content, message", [
+    (None, "option ROM not found"),
+    (b"\x55\xaa\x01\x07" + bytes(508), "bad checksum"),
+    (b"MZ" + bytes(510), "is not an option ROM (no 55 AA signature)"),
+    (b"\x55\xaa\x04" + bytes(509), "its header says 2048 bytes; the file has 512"),
+])
+def test_an_option_rom_that_cannot_be_used(tmp_path, content, message):
+    f = tmp_path / "opt.rom"
+    if content is not None:
+        f.write_bytes(content)
+    assert_one_line_error(run("boot", "--option-rom", str(f)), message)
+
+
 # 5. a screenshot that cannot be written
 
 

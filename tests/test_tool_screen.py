@@ -2,9 +2,11 @@
 writes to the text buffer at 0xB8000; the screen jitemu renders (terminal
 text and PNG) is what the guest wrote.
 
-(SeaBIOS itself leaves the buffer alone here: with no VGA BIOS, as QEMU
--nodefaults, its "vga text mode console" goes through an INT 10h nobody
-implements, so only the boot sector's text is on the screen.)"""
+(SeaBIOS itself leaves the buffer alone here: with no VGA (build_pc's
+default, the command's --vga none), as QEMU -nodefaults, its "vga text
+mode console" goes through an INT 10h nobody implements, so only the boot
+sector's text is on the screen.  tests/test_vga_boot.py has the screen of
+a VGA.)"""
 import io
 import os
 import struct
@@ -124,7 +126,7 @@ def test_the_screenshot_is_640x400_and_shows_the_text(booted):
 
 def test_the_command_draws_the_screen_and_saves_a_screenshot(disk, tmp_path):
     png = tmp_path / "shot.png"
-    p = subprocess.run(JITEMU + ["boot", "--disk", str(disk), "--debugcon", "none", "--fixed-time",
+    p = subprocess.run(JITEMU + ["boot", "--disk", str(disk), "--vga", "none", "--debugcon", "none", "--fixed-time",
                                  "2024-01-01T00:00:00", "--screen=always", "--screenshot", str(png)],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 1, p.stderr  # the boot sector's exit

@@ -39,10 +39,13 @@ WINDOW_BASE, WINDOW_SIZE = 0xA0000, 0x20000
 WINDOWS = {0: (0xA0000, 0x20000), 1: (0xA0000, 0x10000), 2: (0xB0000, 0x8000), 3: (0xB8000, 0x8000)}
 VRAM_SIZE = 16 << 20
 PAGE = 4096
+ZERO_PAGE = bytes(PAGE)
+CHUNK = 0x10000
+ZERO_CHUNK = bytes(CHUNK)
 
 
 def _pow2(n):
-    p = 2048
+    p = 4096  # (a ROM BAR may be 2 KiB; 4 KiB keeps it in whole pages)
     while p < n:
         p <<= 1
     return p
@@ -373,8 +376,12 @@ class VGA(PCIDevice):
     # -- snapshots -----------------------------------------------------------
     def snapshot(self):
         self.sync()
-        pages = [[i, bytes(self.vram[i * PAGE:(i + 1) * PAGE])]
-                 for i in range(self.vram_size // PAGE) if any(self.vram[i * PAGE:(i + 1) * PAGE])]
+        v = self.vram
+        pages = []  # the non-zero pages (bytearray == bytes compares with memcmp)
+        for c in range(0, self.vram_size, CHUNK):
+            if v[c:c + CHUNK] != ZERO_CHUNK:
+                pages += [[a // PAGE, bytes(v[a:a + PAGE])] for a in range(c, c + CHUNK, PAGE)
+                          if v[a:a + PAGE] != ZERO_PAGE]
         return {"config": bytes(self.config), "misc": self.misc, "feature": self.feature,
                 "seq": bytes(self.seq), "seq_index": self.seq_index, "gc": bytes(self.gc),
                 "gc_index": self.gc_index, "crtc": bytes(self.crtc), "crtc_index": self.crtc_index,
