@@ -80,7 +80,8 @@ def assemble_optrom(nasm, name, out_dir):
     checksum byte (the last) set; return its path."""
     src = os.path.join(OPTROM_SRC, name + ".asm")
     out = os.path.join(out_dir, name + ".bin")
-    proc = subprocess.run([nasm, "-f", "bin", "-o", out, src], capture_output=True, text=True)
+    proc = subprocess.run([nasm, "-f", "bin", "-I", INCLUDE + os.sep, "-o", out, src],
+                          capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildError(f"nasm failed on {os.path.relpath(src)}:\n" + proc.stderr.strip())
     rom = bytearray(read(out))
@@ -132,22 +133,17 @@ def check(nasm):
             elif read(committed) != fresh:
                 problems.append(f"differs: {rel} is not what "
                                 f"src/{name}.asm assembles to")
-        for name in disk_sources():
-            fresh = read(assemble_disk(nasm, name, tmp))
-            committed = os.path.join(DISK_IMAGES, name + ".img")
-            rel = os.path.relpath(committed)
-            if not os.path.exists(committed):
-                problems.append(f"missing: {rel} (from src/disk/{name}.asm)")
-            elif read(committed) != fresh:
-                problems.append(f"differs: {rel} is not what src/disk/{name}.asm assembles to")
-        for name in optrom_sources():
-            fresh = read(assemble_optrom(nasm, name, tmp))
-            committed = os.path.join(OPTROM_IMAGES, name + ".bin")
-            rel = os.path.relpath(committed)
-            if not os.path.exists(committed):
-                problems.append(f"missing: {rel} (from src/optionrom/{name}.asm)")
-            elif read(committed) != fresh:
-                problems.append(f"differs: {rel} is not what src/optionrom/{name}.asm assembles to")
+        for kind, names_of, assemble_one, images, ext in (
+                ("disk", disk_sources, assemble_disk, DISK_IMAGES, ".img"),
+                ("optionrom", optrom_sources, assemble_optrom, OPTROM_IMAGES, ".bin")):
+            for name in names_of():
+                fresh = read(assemble_one(nasm, name, tmp))
+                committed = os.path.join(images, name + ext)
+                rel = os.path.relpath(committed)
+                if not os.path.exists(committed):
+                    problems.append(f"missing: {rel} (from src/{kind}/{name}.asm)")
+                elif read(committed) != fresh:
+                    problems.append(f"differs: {rel} is not what src/{kind}/{name}.asm assembles to")
     for f in sorted(os.listdir(IMAGES)) if os.path.isdir(IMAGES) else []:
         if f.endswith(".bin") and f[:-4] not in names:
             problems.append(f"stale: {os.path.relpath(os.path.join(IMAGES, f))}"

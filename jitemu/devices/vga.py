@@ -158,31 +158,28 @@ class VGA(PCIDevice):
         colour = self.misc & 1
         return (0x3B0 <= port <= 0x3BF and colour) or (0x3D0 <= port <= 0x3DF and not colour)
 
+    # Registers a port reads as they are, and register files read through
+    # their index (register file, index, index bits).
+    _PLAIN = {0x3C0: "ar_index", 0x3C4: "seq_index", 0x3C6: "dac_mask", 0x3C7: "dac_state",
+              0x3C8: "dac_write", 0x3CA: "feature", 0x3CC: "misc", 0x3CE: "gc_index",
+              0x3B4: "crtc_index", 0x3D4: "crtc_index"}
+    _INDEXED = {0x3C1: ("ar", "ar_index", 0x1F), 0x3C5: ("seq", "seq_index", 7), 0x3CF: ("gc", "gc_index", 0xF),
+                0x3B5: ("crtc", "crtc_index", 0x3F), 0x3D5: ("crtc", "crtc_index", 0x3F)}
+
     def _read_byte(self, port):
         if self._wrong_block(port):
             return 0xFF
-        if port in (0x3B4, 0x3D4):
-            return self.crtc_index
-        if port in (0x3B5, 0x3D5):
-            return self.crtc[self.crtc_index]
+        name = self._PLAIN.get(port)
+        if name is not None:
+            return getattr(self, name)
+        indexed = self._INDEXED.get(port)
+        if indexed is not None:
+            regs, index, mask = indexed
+            return getattr(self, regs)[getattr(self, index) & mask]
         if port in (0x3BA, 0x3DA):
             return self._input_status1()
-        if port == 0x3C0:
-            return self.ar_index
-        if port == 0x3C1:
-            return self.ar[self.ar_index & 0x1F]
         if port == 0x3C2:
             return 0x10  # input status 0: switch sense (a colour monitor)
-        if port == 0x3C4:
-            return self.seq_index
-        if port == 0x3C5:
-            return self.seq[self.seq_index]
-        if port == 0x3C6:
-            return self.dac_mask
-        if port == 0x3C7:
-            return self.dac_state
-        if port == 0x3C8:
-            return self.dac_write
         if port == 0x3C9:
             v = self.dac[self.dac_read * 3 + self.dac_sub]
             self.dac_sub += 1
@@ -190,14 +187,6 @@ class VGA(PCIDevice):
                 self.dac_sub = 0
                 self.dac_read = (self.dac_read + 1) & 0xFF
             return v
-        if port == 0x3CA:
-            return self.feature
-        if port == 0x3CC:
-            return self.misc
-        if port == 0x3CE:
-            return self.gc_index
-        if port == 0x3CF:
-            return self.gc[self.gc_index]
         return 0xFF
 
     def _input_status1(self):

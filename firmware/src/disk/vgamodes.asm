@@ -15,13 +15,9 @@
 bits 16
 org 0x7C00
 MODEINFO equ 0x8000
-start:
-    cli
+start:                          ; (on the BIOS's stack)
     xor ax, ax
     mov ds, ax
-    mov ss, ax
-    mov sp, 0x7C00
-    sti
 
     mov ax, 0x0013
     int 0x10

@@ -21,21 +21,12 @@ pnp:
 
 init:
     pusha
-    push ds
-    push cs
-    pop ds
     mov si, msg
-    mov dx, 0x402
-.next:
-    lodsb
-    test al, al
-    jz .done
-    out dx, al
-    jmp .next
-.done:
-    pop ds
+    call puts
     popa
     retf
 msg: db "OPTION-ROM-INIT-OK", 10, 0
+
+%include "console16.inc"
     times 511 - ($ - $$) db 0
     db 0                        ; the checksum byte
