@@ -292,7 +292,7 @@ class Machine:
         s = self.s
         for i in range(8):
             s.regs[i] = 0
-        s.regs[2] = 0x00000633  # EDX: processor signature (family 6 like QEMU's default)
+        s.regs[2] = 0x00000633  # EDX: the processor signature, CPUID 1 EAX (runtime/sysregs.c)
         s.eip = 0xFFF0
         s.eflags = 0x2
         for i in range(6):
@@ -318,6 +318,7 @@ class Machine:
         s.irq_line = 0
         s.a20_mask = 0xFFFFFFFF
         s.last_exception = -1
+        lib.cpu_reset_msrs(s)
         # The x87 after RESET (SDM vol. 3, table 9-1): CW 0040, tags 0
         # (every register +0.0), pointers 0.
         lib.fpu_init(s)

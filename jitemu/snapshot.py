@@ -37,7 +37,7 @@ from ._runtime import ffi, lib
 from .cpu.layout import FIELDS
 
 MAGIC = b"JITEMU-SNAPSHOT\n"
-VERSION = 1
+VERSION = 2  # 2: the P6 MSRs (runtime/snapshot.c) and the PAE PDPTEs
 PAGE = 4096
 ZERO_PAGE = bytes(PAGE)
 _HEADER = struct.Struct("<16sIQQ")

@@ -35,7 +35,8 @@ static int run(CPUState *s)
             return RUN_EXIT;
         }
         if (s->fault_pending) {
-            /* A #PF recorded by a memory access or an instruction fetch:
+            /* A #PF recorded by a memory access or an instruction fetch, or
+             * the #UD of a fetch from nothing (memory.c, cpu_code_phys):
              * EIP is the faulting instruction. */
             cpu_raise_pending(s);
             continue;

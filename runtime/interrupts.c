@@ -107,11 +107,22 @@ int cpu_raise(CPUState *s, int vector, int has_code, uint32_t code)
     return 1;
 }
 
-/* The #PF an access recorded in fault_pending, raised now. */
+static void log_ud(CPUState *s)
+{
+    s->ud_eip = s->eip;
+    py_log(RT(s)->host, 6, s->seg_base[R_CS] + s->eip, s->eip);
+}
+
+/* The #PF an access recorded in fault_pending, raised now; or the #UD of
+ * an instruction fetch from nothing (memory.c, cpu_code_phys). */
 int cpu_raise_pending(CPUState *s)
 {
     int v = (int)s->fault_pending;
     s->fault_pending = 0;
+    if (v == 6) {
+        log_ud(s);
+        return cpu_raise(s, 6, 0, 0);
+    }
     return cpu_raise(s, v, 1, s->fault_error);
 }
 
@@ -136,10 +147,7 @@ void cpu_deliver_irq(CPUState *s, int vector)
 /* A fault raised by translated code: EIP is the faulting instruction. */
 void helper_raise(CPUState *s, int vector)
 {
-    if (vector == 6) {
-        s->ud_eip = s->eip;
-        py_log(RT(s)->host, 6, s->seg_base[R_CS] + s->eip, s->eip);
-    }
+    if (vector == 6) log_ud(s);
     cpu_raise(s, vector, 0, 0);
 }
 

@@ -82,6 +82,13 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define TRACE_INT 4u   /* interrupts and exceptions */
 #define HF_CPL_SHIFT 8
 
+/* CR4 bits (those this CPU has: sysregs.c CR4_VALID) */
+#define CR4_TSD 0x4u
+#define CR4_PSE 0x10u
+#define CR4_PAE 0x20u
+#define CR4_PGE 0x80u
+#define CR4_PCE 0x100u
+
 /* Page-table entries cover 4 GiB in 4 KiB pages. */
 #define PAGE_BITS 12
 #define PAGE_SIZE 4096u
@@ -145,6 +152,7 @@ typedef struct Runtime {
     uint8_t *code_page;  /* nonzero when translated code was made from it */
     uint64_t *code_lines; /* per page, LINE_WORDS words: which 8-byte lines hold translated code */
     uint32_t *tlb_phys;  /* physical page behind each filled TLB entry */
+    uint8_t *tlb_global; /* each filled entry: made from a global page (CR4.PGE) */
     uint32_t *tlb_fill;  /* filled TLB entries, for a cheap flush */
     uint32_t tlb_nfill;  /* entries in tlb_fill; TLB_FILL_MAX means "all" */
     Block *blocks;
@@ -155,7 +163,13 @@ typedef struct Runtime {
     MmioRegion mmio[MAX_MMIO];
     int n_mmio;
     uint64_t stat_invalidated, stat_smc_pages, stat_lookups;
-    uint64_t msr_apic_base, msr_pat;
+    /* MSRs (sysregs.c; cpu_reset_msrs gives their reset values) */
+    uint64_t msr_apic_base, msr_pat, msr_misc_enable, msr_bios_sign_id;
+    uint64_t msr_sysenter_cs, msr_sysenter_esp, msr_sysenter_eip;
+    uint64_t mtrr_var[16];  /* PhysBase0, PhysMask0, ... PhysMask7 (0x200-0x20F) */
+    uint64_t mtrr_fixed[11]; /* 0x250, 0x258, 0x259, 0x268-0x26F */
+    uint64_t mtrr_def_type;
+    uint64_t tsc_adjust; /* what WRMSR to the TSC moved it by (the clock stays) */
     uint32_t tr_type;    /* descriptor type of the task register's TSS */
     int delivering;      /* class (DLV_*) of the event being delivered, for a fault in it */
     /* The baseline tier's C block loop (baseline.c): on when Python says
@@ -202,6 +216,8 @@ static inline void fio_drain(Runtime *rt)
 /* memory.c: slow paths take linear addresses */
 uint32_t mem_read_slow(CPUState *s, uint32_t lin, int size);
 void mem_write_slow(CPUState *s, uint32_t lin, uint32_t value, int size);
+uint64_t mem_read_slow8(CPUState *s, uint32_t lin);
+void mem_write_slow8(CPUState *s, uint32_t lin, uint32_t lo, uint32_t hi);
 uint32_t phys_read(CPUState *s, uint32_t phys, int size);
 void phys_write(CPUState *s, uint32_t phys, uint32_t value, int size);
 
@@ -211,6 +227,8 @@ int tlb_translate_as(CPUState *s, uint32_t lin, int write, int fill, uint32_t *p
 int tlb_probe(CPUState *s, uint32_t lin, int size, int write, int user);
 void tlb_flush(CPUState *s);
 void tlb_flush_page(CPUState *s, uint32_t lin);
+void tlb_flush_nonglobal(CPUState *s);
+int cpu_load_pdptes(CPUState *s, uint32_t cr3);
 void tlb_drop_writes_to(Runtime *rt, uint32_t phys_page);
 uint32_t lin_read(CPUState *s, uint32_t lin, int size);
 void lin_write(CPUState *s, uint32_t lin, uint32_t value, int size);
@@ -221,6 +239,10 @@ void smc_invalidate_page(Runtime *rt, uint32_t page);
 /* blocktable.c */
 Block *bt_lookup(Runtime *rt, uint32_t pc, uint32_t cs_base, uint32_t hflags);
 void bt_flush(CPUState *s);
+
+/* sysregs.c */
+void cpu_reset_msrs(CPUState *s);
+int cpu_load_cr3(CPUState *s, uint32_t v);
 
 /* segments.c */
 void cpu_update_hflags(CPUState *s);

@@ -51,6 +51,19 @@ void phys_write(CPUState *s, uint32_t phys, uint32_t value, int size)
     for (int i = 0; i < size; i++) write_byte(s, phys + i, (uint8_t)(value >> (8 * i)));
 }
 
+/* One page's part of an access, after tlb_translate gave `r` for it:
+ * memory, or (r = 1: a PAE mapping above 4 GiB) nothing, read as all
+ * ones, written nowhere. */
+static uint32_t read_part(CPUState *s, int r, uint32_t p, int n)
+{
+    return r ? (uint32_t)((1ull << (8 * n)) - 1) : phys_read(s, p, n);
+}
+
+static void write_part(CPUState *s, int r, uint32_t p, uint32_t v, int n)
+{
+    if (!r) phys_write(s, p, v, n);
+}
+
 /* An access of `size` bytes at `lin`, split where it crosses a page (each
  * part translated on its own, as the CPU does), at CPL 3 (`user`) or as a
  * supervisor.  On a fault nothing is written and fault_pending is set.
@@ -58,20 +71,22 @@ void phys_write(CPUState *s, uint32_t phys, uint32_t value, int size)
 static uint32_t read_as(CPUState *s, uint32_t lin, int size, int user, int fill)
 {
     uint32_t p0, p1, first = PAGE_SIZE - (lin & (PAGE_SIZE - 1));
-    if (tlb_translate_as(s, lin, 0, fill, &p0, user)) return 0;
-    if ((uint32_t)size <= first) return phys_read(s, p0, size);
-    if (tlb_translate_as(s, lin + first, 0, fill, &p1, user)) return 0;
-    return phys_read(s, p0, first) | (phys_read(s, p1, size - first) << (8 * first));
+    int r0 = tlb_translate_as(s, lin, 0, fill, &p0, user), r1;
+    if (r0 < 0) return 0;
+    if ((uint32_t)size <= first) return read_part(s, r0, p0, size);
+    if ((r1 = tlb_translate_as(s, lin + first, 0, fill, &p1, user)) < 0) return 0;
+    return read_part(s, r0, p0, first) | (read_part(s, r1, p1, size - first) << (8 * first));
 }
 
 static void write_as(CPUState *s, uint32_t lin, uint32_t value, int size, int user, int fill)
 {
     uint32_t p0, p1, first = PAGE_SIZE - (lin & (PAGE_SIZE - 1));
-    if (tlb_translate_as(s, lin, 1, fill, &p0, user)) return;
-    if ((uint32_t)size <= first) { phys_write(s, p0, value, size); return; }
-    if (tlb_translate_as(s, lin + first, 1, fill, &p1, user)) return;
-    phys_write(s, p0, value, first);
-    phys_write(s, p1, value >> (8 * first), size - first);
+    int r0 = tlb_translate_as(s, lin, 1, fill, &p0, user), r1;
+    if (r0 < 0) return;
+    if ((uint32_t)size <= first) { write_part(s, r0, p0, value, size); return; }
+    if ((r1 = tlb_translate_as(s, lin + first, 1, fill, &p1, user)) < 0) return;
+    write_part(s, r0, p0, value, first);
+    write_part(s, r1, p1, value >> (8 * first), size - first);
 }
 
 static int user_mode(CPUState *s) { return ((s->hflags >> HF_CPL_SHIFT) & 3) == 3; }
@@ -84,6 +99,42 @@ uint32_t mem_read_slow(CPUState *s, uint32_t lin, int size)
 void mem_write_slow(CPUState *s, uint32_t lin, uint32_t value, int size)
 {
     write_as(s, lin, value, size, user_mode(s), 1);
+}
+
+/* The 8-byte accesses of CMPXCHG8B: both pages are translated (and a
+ * #PF recorded) before any byte moves, so a fault leaves memory as it was
+ * and the instruction restartable.  r[i]: tlb_translate's answer for the
+ * page of byte i (1: nothing there). */
+static int translate8(CPUState *s, uint32_t lin, int write, uint32_t *p, int *r)
+{
+    uint32_t first = PAGE_SIZE - (lin & (PAGE_SIZE - 1)), p0, p1 = 0;
+    int r0 = tlb_translate(s, lin, write, 1, &p0), r1 = r0;
+    if (r0 < 0) return -1;
+    if (first < 8 && (r1 = tlb_translate(s, lin + first, write, 1, &p1)) < 0) return -1;
+    for (uint32_t i = 0; i < 8; i++) {
+        p[i] = i < first ? p0 + i : p1 + (i - first);
+        r[i] = i < first ? r0 : r1;
+    }
+    return 0;
+}
+
+uint64_t mem_read_slow8(CPUState *s, uint32_t lin)
+{
+    uint32_t p[8];
+    int r[8];
+    uint64_t v = 0;
+    if (translate8(s, lin, 0, p, r)) return 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)read_part(s, r[i], p[i], 1) << (8 * i);
+    return v;
+}
+
+void mem_write_slow8(CPUState *s, uint32_t lin, uint32_t lo, uint32_t hi)
+{
+    uint32_t p[8];
+    int r[8];
+    uint64_t v = (uint64_t)hi << 32 | lo;
+    if (translate8(s, lin, 1, p, r)) return;
+    for (int i = 0; i < 8; i++) write_part(s, r[i], p[i], (uint8_t)(v >> (8 * i)), 1);
 }
 
 /* Linear accesses for C helpers: the same TLB as translated code. */
@@ -138,8 +189,18 @@ void phys_write_bytes(CPUState *s, uint32_t phys, const uint8_t *in, uint32_t le
 }
 
 /* Instruction fetch for the translator: linear to physical, raising #PF
- * (through fault_pending) when the page is not there. */
+ * (through fault_pending) when the page is not there, and #UD for a PAE
+ * mapping above 4 GiB: nothing is there, and the all-ones bytes of an
+ * empty bus (FF FF) are no instruction. */
 int cpu_code_phys(CPUState *s, uint32_t lin, uint32_t *phys)
 {
-    return tlb_translate(s, lin, 0, 0, phys);
+    int r = tlb_translate(s, lin, 0, 0, phys);
+    if (r > 0) {
+        if (!s->fault_pending) {
+            s->fault_pending = 6;
+            s->fault_error = 0;
+        }
+        return -1;
+    }
+    return r;
 }

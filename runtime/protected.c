@@ -531,11 +531,9 @@ int task_switch(CPUState *s, uint32_t sel, uint32_t lo, uint32_t hi, int source,
     s->tr_limit = nlimit;
     rt->tr_type = D_TYPE(hi) | 2;
     s->cr[0] |= 8; /* TS */
-    if (new32 && (s->cr[0] & 0x80000000u) && cr3 != s->cr[3]) {
-        s->cr[3] = cr3;
-        tlb_flush(s);
-        bt_flush(s);
-    }
+    /* (With PAE paging, a new CR3 whose PDPTEs have reserved bits is left
+     * unloaded: the task switch's #GP for it is not modelled.) */
+    if (new32 && (s->cr[0] & 0x80000000u) && cr3 != s->cr[3]) cpu_load_cr3(s, cr3);
     s->eflags = (nfl & 0x3f7fd7u) | 2u; /* hflags follow with CS below */
     s->eip = eip;
     for (int r = 0; r < 8; r++) s->regs[r] = regs[r];

@@ -52,6 +52,7 @@ CPUState *rt_create(uint32_t ram_size, void *host)
     rt->code_page = calloc(NPAGES, 1);
     rt->code_lines = calloc((size_t)NPAGES * LINE_WORDS, sizeof(uint64_t)); /* lazily backed */
     rt->tlb_phys = calloc(NPAGES, sizeof(uint32_t));
+    rt->tlb_global = calloc(NPAGES, 1);
     rt->tlb_fill = calloc(TLB_FILL_MAX, sizeof(uint32_t));
     rt->cpu.rd_page = calloc(NPAGES, sizeof(uint8_t *));
     rt->cpu.wr_page = calloc(NPAGES, sizeof(uint8_t *));
@@ -59,14 +60,13 @@ CPUState *rt_create(uint32_t ram_size, void *host)
     rt->blocks = calloc(rt->block_cap, sizeof(Block));
     rt->page_keys = calloc(NPAGES, sizeof(PageKeys)); /* lazily backed */
     if (!rt->page_keys || !rt->ram || !rt->phys_rd || !rt->ram_page || !rt->code_page || !rt->code_lines || !rt->tlb_phys ||
-        !rt->tlb_fill || !rt->cpu.rd_page || !rt->cpu.wr_page || !rt->blocks) {
+        !rt->tlb_global || !rt->tlb_fill || !rt->cpu.rd_page || !rt->cpu.wr_page || !rt->blocks) {
         rt_destroy(&rt->cpu);
         return NULL;
     }
     rt->cpu.a20_mask = 0xffffffffu;
     rt->cpu.last_exception = -1;
-    rt->msr_apic_base = 0xfee00900u; /* BSP, enabled, default base */
-    rt->msr_pat = 0x0007040600070406ull;
+    cpu_reset_msrs(&rt->cpu);
     return &rt->cpu;
 }
 
@@ -76,7 +76,7 @@ void rt_destroy(CPUState *s)
     if (!rt) return;
     if (rt->ram) munmap(rt->ram, rt->ram_size ? rt->ram_size : 1);
     free(rt->phys_rd); free(rt->ram_page); free(rt->code_page); free(rt->code_lines);
-    free(rt->tlb_phys); free(rt->tlb_fill);
+    free(rt->tlb_phys); free(rt->tlb_global); free(rt->tlb_fill);
     if (rt->page_keys)
         for (uint32_t i = 0; i < rt->pk_npages; i++) free(rt->page_keys[rt->pk_pages[i]].keys);
     free(rt->page_keys); free(rt->pk_pages);

@@ -3,7 +3,7 @@
  * field of that kind belongs here too, or a restored machine loses it. */
 #include "jitemu.h"
 
-#define RT_ARCH_WORDS 3
+#define RT_ARCH_WORDS (11 + 16 + 11)
 
 int rt_arch_words(void) { return RT_ARCH_WORDS; }
 
@@ -13,6 +13,16 @@ void rt_arch_get(CPUState *s, uint64_t *out)
     out[0] = rt->msr_apic_base;
     out[1] = rt->msr_pat;
     out[2] = rt->tr_type;
+    out[3] = rt->msr_misc_enable;
+    out[4] = rt->msr_bios_sign_id;
+    out[5] = rt->msr_sysenter_cs;
+    out[6] = rt->msr_sysenter_esp;
+    out[7] = rt->msr_sysenter_eip;
+    out[8] = rt->mtrr_def_type;
+    out[9] = rt->tsc_adjust;
+    out[10] = 0; /* (spare, so the MTRR arrays start at a round place) */
+    memcpy(out + 11, rt->mtrr_var, sizeof rt->mtrr_var);
+    memcpy(out + 27, rt->mtrr_fixed, sizeof rt->mtrr_fixed);
 }
 
 void rt_arch_set(CPUState *s, const uint64_t *in)
@@ -21,6 +31,15 @@ void rt_arch_set(CPUState *s, const uint64_t *in)
     rt->msr_apic_base = in[0];
     rt->msr_pat = in[1];
     rt->tr_type = (uint32_t)in[2];
+    rt->msr_misc_enable = in[3];
+    rt->msr_bios_sign_id = in[4];
+    rt->msr_sysenter_cs = in[5];
+    rt->msr_sysenter_esp = in[6];
+    rt->msr_sysenter_eip = in[7];
+    rt->mtrr_def_type = in[8];
+    rt->tsc_adjust = in[9];
+    memcpy(rt->mtrr_var, in + 11, sizeof rt->mtrr_var);
+    memcpy(rt->mtrr_fixed, in + 27, sizeof rt->mtrr_fixed);
     rt->delivering = DLV_NONE; /* (a snapshot is taken between instructions) */
 }
 

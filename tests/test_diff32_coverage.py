@@ -7,7 +7,8 @@ import pathlib
 from jitemu.isa.table import TABLE
 from test_diff_coverage import FAMILIES_NOT_COMPARED
 
-NOT_COMPARED = {"hlt": "ends every differential case"}
+NOT_COMPARED = {"hlt": "ends every differential case",
+                "ud2": "Unicorn stops at #UD instead of delivering it: tests/test_p6_system.py"}
 
 
 def test_every_table_row_is_compared_in_pm32():

@@ -1,6 +1,6 @@
 """MOV (incl. moffs and segment registers) MOVZX MOVSX LEA XCHG XLAT CBW
-CWDE CWD CDQ BSWAP LDS LES LFS LGS LSS against Unicorn in 32-bit protected
-mode.  Segment loads take selectors of the oracle's GDT: good ones, null
+CWDE CWD CDQ BSWAP CMOVcc LDS LES LFS LGS LSS against Unicorn in 32-bit
+protected mode.  Segment loads take selectors of the oracle's GDT: good ones, null
 ones, and ones that fault (#GP, #NP, #SS); the selectors, the GDT's
 accessed bits and jitemu's hidden caches are compared."""
 import pytest
@@ -22,6 +22,8 @@ def _options(t):
         return {"forms": ("mem16", "mem32", "mem32")}
     if "moffs" in t or "+r" in t:
         return {"n_plain": 3}
+    if t.startswith("0F 4"):  # CMOVcc: 16 conditions, one lifter
+        return {"forms": ("reg", "mem32")}
     if t.startswith("0F B") or t.startswith("C"):
         return {"forms": ("mem16", "mem32")}
     return {"forms": ("reg", "mem16", "mem32")}

@@ -1,5 +1,5 @@
 """MOV (incl. moffs and segment registers) MOVZX MOVSX LEA XCHG XLAT
-CBW CWDE CWD CDQ BSWAP against Unicorn."""
+CBW CWDE CWD CDQ BSWAP CMOVcc against Unicorn."""
 import pytest
 from hypothesis import given
 
@@ -16,6 +16,8 @@ def _options(t):
         return {"forms": ("mem16", "mem16", "mem32", "mem32")}
     if "moffs" in t or "+r" in t:
         return {"n_plain": 3}
+    if t.startswith("0F 4"):  # CMOVcc: 16 conditions, one lifter (the 0x67 forms are the ALU's)
+        return {"forms": ("reg", "mem16")}
     return None
 
 

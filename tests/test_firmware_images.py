@@ -85,17 +85,18 @@ def test_unicorn_output_matches_expected(name, unicorn_output):
     assert unicorn_output(name) == expected
 
 
-def test_selftest_passes(unicorn_output):
-    text = unicorn_output("selftest")
+@pytest.mark.parametrize("name,least", [("selftest", 60), ("p6", 10)])
+def test_self_checking_images_pass(unicorn_output, name, least):
+    text = unicorn_output(name)
     lines = text.splitlines()
     failed = [line for line in lines if line.startswith("FAIL ")]
     assert not failed, failed
-    m = re.fullmatch(r"selftest: (\d+) passed, (\d+) failed", lines[-1])
+    m = re.fullmatch(name + r": (\d+) passed, (\d+) failed", lines[-1])
     assert m, lines[-1]
     passed = int(m.group(1))
     assert m.group(2) == "0"
     assert passed == sum(line.startswith("ok ") for line in lines)
-    assert passed >= 60
+    assert passed >= least
 
 
 def test_cpuloop_crc_is_right(unicorn_output):

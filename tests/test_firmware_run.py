@@ -40,7 +40,8 @@ def test_image_prints_its_expected_output(name):
     assert m.s.eflags & 0x200 == 0  # every image ends with CLI; HLT (or CLI; OUT 0x501)
 
 
-def test_selftest_reports_no_failures():
-    _, text = run_image("selftest")
+@pytest.mark.parametrize("name", ["selftest", "p6"])
+def test_self_checking_images_report_no_failures(name):
+    _, text = run_image(name)
     assert "FAIL" not in text
     assert text.rstrip().endswith(", 0 failed")

@@ -37,7 +37,7 @@ def test_a_function_calling_a_helper_runs_from_the_arena(maker):
     goes through the loader's trampoline and does what the helper does."""
     m = Machine(memory_mb=1)
     m.s.icount, m.s.tsc_offset = 0x1_2345_6789, 0x10
-    obj = maker.make(module("define void @f(ptr %s) {\n  call void @helper_rdtsc(ptr %s)\n  ret void\n}"))
+    obj = maker.make(module("define void @f(ptr %s) {\n  call i32 @helper_rdtsc(ptr %s)\n  ret void\n}"))
     f = ObjectLoader(ffi, lib).load(obj, ["f"])["f"]
     assert f < 1 << 31  # the arena is below 2 GiB, as the small code model needs
     ffi.cast("void (*)(CPUState *)", f)(m.s)
@@ -76,7 +76,7 @@ define void @fill(ptr %p) {
 
 def test_objects_the_loader_cannot_place_are_refused(maker):
     loader = ObjectLoader(ffi, lib)
-    good = maker.make(module("define void @f(ptr %s) {\n  call void @helper_rdtsc(ptr %s)\n  ret void\n}"))
+    good = maker.make(module("define void @f(ptr %s) {\n  call i32 @helper_rdtsc(ptr %s)\n  ret void\n}"))
     with pytest.raises(RuntimeError, match="does not load"):
         loader.load(good[:len(good) // 2], ["f"])  # truncated
     with pytest.raises(RuntimeError, match="does not load"):

@@ -114,6 +114,11 @@ FIELDS = [
     ("fpu_fdp", "uint32_t", 0),
     ("fpu_fds", "uint32_t", 0),
     ("fpu_ferr", "uint32_t", 0),
+    # PAE paging: the four page-directory-pointer-table entries, loaded from
+    # CR3 by MOV to CR3 (and to CR0/CR4 that turn PAE paging on), as the
+    # CPU keeps them (runtime/tlb.c).  Last: earlier fields keep their
+    # offsets in object code the persistent cache holds.
+    ("pdpte", "uint64_t", 4),
 ]
 
 _LLVM = {

@@ -29,7 +29,7 @@ class Row:
     undefined: int      # flags left undefined
     undefined_unless_count1: int
     encodings: tuple
-    sizes: tuple        # operand sizes the encodings take (1, 2, 4)
+    sizes: tuple        # operand sizes the encodings take (1, 2, 4; 8: m64)
 
 
 TABLE = {}
@@ -41,6 +41,8 @@ def row(names, family, writes="", undefined="", unless1="", enc=(), sizes=(2, 4)
                           tuple(enc), tuple(sizes))
 
 
+_CC = "o no b ae e ne be a s ns p np l ge le g".split()  # condition codes, encoding order
+
 # Data movement
 row("mov", "move", enc=("88 /r", "89 /r", "8A /r", "8B /r", "B0+r ib", "B8+r iv", "C6 /0 ib", "C7 /0 iv",
                         "A0 moffs", "A1 moffs", "A2 moffs", "A3 moffs", "8C /r", "8E /r"), sizes=(1, 2, 4))
@@ -51,9 +53,18 @@ row("xchg", "move", enc=("86 /r", "87 /r", "90+r"), sizes=(1, 2, 4))
 row("xlatb", "move", enc=("D7",))
 row("cbw cwde cwd cdq", "move", enc=("98", "99"))
 row("bswap", "move", enc=("0F C8+r",))
+# CMOVcc (P6): the source is read whatever the condition; no flags
+row(" ".join("cmov" + c for c in _CC), "move", enc=tuple("0F %02X /r" % (0x40 + i) for i in range(16)))
 row("lahf", "flags", enc=("9F",))
 row("sahf", "flags", writes="SZAPC", enc=("9E",))
 row("nop pause", "flags", enc=("90", "F3 90"))
+
+# Exchanges of the 486 and Pentium (lift/exchange.py): flags as CMP and
+# ADD.  CMPXCHG8B takes m64 only: its register form, like LOCK with a
+# register destination, is #UD (capstone does not decode it).
+row("cmpxchg", "exchange", writes=ALL, enc=("0F B0 /r", "0F B1 /r"), sizes=(1, 2, 4))
+row("xadd", "exchange", writes=ALL, enc=("0F C0 /r", "0F C1 /r"), sizes=(1, 2, 4))
+row("cmpxchg8b", "exchange", writes="Z", enc=("0F C7 /1",), sizes=(8,))
 
 # Arithmetic and logic
 for name, code in (("add", 0), ("or", 1), ("adc", 2), ("sbb", 3), ("and", 4), ("sub", 5), ("xor", 6), ("cmp", 7)):
@@ -94,7 +105,6 @@ row("bts", "bits", writes="OSAPC", undefined="OSAP", enc=("0F AB /r", "0F BA /5 
 row("btr", "bits", writes="OSAPC", undefined="OSAP", enc=("0F B3 /r", "0F BA /6 ib"))
 row("btc", "bits", writes="OSAPC", undefined="OSAP", enc=("0F BB /r", "0F BA /7 ib"))
 row("bsf bsr", "bits", writes=ALL, undefined="OSAPC", enc=("0F BC /r", "0F BD /r"))
-_CC = "o no b ae e ne be a s ns p np l ge le g".split()
 row(" ".join("set" + c for c in _CC), "bits", enc=tuple("0F %02X /0" % (0x90 + i) for i in range(16)), sizes=(1,))
 
 # Decimal arithmetic
@@ -136,11 +146,14 @@ row("clc stc cmc", "flags", writes="C", enc=("F8", "F9", "F5"))
 row("cld std cli sti", "flags", enc=("FC", "FD", "FA", "FB"))
 row("in out", "system", enc=("E4 ib", "E5 ib", "E6 ib", "E7 ib", "EC", "ED", "EE", "EF"), sizes=(1, 2, 4))
 row("hlt", "system", enc=("F4",))
+row("ud2", "system", enc=("0F 0B",))
 
 # System registers and processor identification (the 386 system
 # architecture; protected-mode privilege checks, gates and paging are not
 # yet lifted)
 row("cpuid rdtsc rdmsr wrmsr", "sysregs", enc=("0F A2", "0F 31", "0F 32", "0F 30"))
+row("rdpmc", "sysregs", enc=("0F 33",))
+row("sysenter sysexit", "sysregs", enc=("0F 34", "0F 35"))
 row("lgdt lidt sgdt sidt", "sysregs", enc=("0F 01 /2", "0F 01 /3", "0F 01 /0", "0F 01 /1"))
 row("lmsw smsw clts", "sysregs", enc=("0F 01 /6", "0F 01 /4", "0F 06"))
 row("wbinvd invd", "sysregs", enc=("0F 09", "0F 08"))

@@ -580,8 +580,11 @@ class BlockBuilder:
             self.place(join)
             return v1
         self.sync_icount()  # a device may read the clock
-        w = self.op("call i32 @mem_read_slow(ptr %%s, i32 %s, i32 %d)" % (lin, size))
-        v2 = self.trunc(w, 4, size)
+        if size == 8:  # (CMPXCHG8B: both pages translated before a byte is read)
+            v2 = self.op("call i64 @mem_read_slow8(ptr %%s, i32 %s)" % lin)
+        else:
+            w = self.op("call i32 @mem_read_slow(ptr %%s, i32 %s, i32 %d)" % (lin, size))
+            v2 = self.trunc(w, 4, size)
         self._fault_check()
         slow = self.label  # the fault check may have started a new block
         self.br(join)
@@ -617,8 +620,13 @@ class BlockBuilder:
         # device: the instruction ends with a check of exit_request (only
         # when it took this path: the fast path can do neither).
         self.sync_icount()
-        self.emit("call void @mem_write_slow(ptr %%s, i32 %s, i32 %s, i32 %d)"
-                  % (lin, self.zext(value, size, 4), size))
+        if size == 8:  # (both pages translated before a byte is written: restartable)
+            hi = self.trunc(self.bin("lshr", 8, value, 32), 8, 4)
+            self.emit("call void @mem_write_slow8(ptr %%s, i32 %s, i32 %s, i32 %s)"
+                      % (lin, self.trunc(value, 8, 4), hi))
+        else:
+            self.emit("call void @mem_write_slow(ptr %%s, i32 %s, i32 %s, i32 %d)"
+                      % (lin, self.zext(value, size, 4), size))
         self.emit("store i1 true, ptr %wslow")
         self._fault_check()
         self.slow_write = True

@@ -139,7 +139,8 @@ class Translator:
 
     def code_phys(self, lin):
         """Physical address of code at linear `lin`, or None after the
-        fetch recorded a #PF (the dispatcher delivers it)."""
+        fetch recorded a #PF, or the #UD of a fetch from nothing (the
+        dispatcher delivers it)."""
         if self.lib.cpu_code_phys(self.s, lin, self._phys):
             return None
         return self._phys[0]
@@ -484,8 +485,35 @@ class Translator:
 
     def executed_ud(self, pc):
         """The guest ran into #UD at linear `pc`: one warning per address,
-        for the bytes the translator could not lift."""
+        for the bytes the translator could not lift, for UD2 (lifted, by
+        any tier, into code that raises #UD), and for a fetch from nothing
+        (a PAE page above 4 GiB)."""
+        if pc in self._logged_ud:
+            return
         what = self._undecodable.get(pc)
-        if what is not None and pc not in self._logged_ud:
+        if what is None:
+            what = self._ud2_at(pc)
+        if what is not None:
             self._logged_ud.add(pc)
             log.warning("#UD at %08x: %s", pc, what)
+
+    def _ud2_at(self, pc):
+        """"ud2" when the instruction at linear `pc` (which just raised
+        #UD, so its page is mapped) is UD2, what a fetch found when there
+        is nothing at its physical address, else None."""
+        s = self.s
+        saved = s.fault_pending, s.fault_error, s.cr[2]
+        phys = self.code_phys(pc)
+        nothing = phys is None and s.fault_pending == 6  # (runtime/memory.c: cpu_code_phys)
+        s.fault_pending, s.fault_error, s.cr[2] = saved  # a look, not an access the guest made
+        if nothing:
+            return "instruction fetch from above 4 GiB, where there is no memory"
+        if phys is None:
+            return None
+        # By its bytes (0F 0B after legacy prefixes): no decoder to load.
+        code = self._read(phys, min(15, 4096 - (phys & 0xFFF))).lstrip(LEGACY_PREFIXES)
+        return "ud2" if code.startswith(b"\x0f\x0b") else None
+
+
+LEGACY_PREFIXES = bytes((0x66, 0x67, 0xF0, 0xF2, 0xF3, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65))
+

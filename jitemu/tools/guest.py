@@ -25,7 +25,7 @@ def linear_to_phys(m, lin):
     if not s.cr[0] & CR0_PG:
         return lin & s.a20_mask
     if s.cr[4] & CR4_PAE:
-        return None  # no PAE on this CPU model
+        return _pae_to_phys(m, lin)
     pde = _read32(m, ((s.cr[3] & 0xFFFFF000) | ((lin >> 22) << 2)) & s.a20_mask)
     if not pde & 1:
         return None
@@ -35,6 +35,35 @@ def linear_to_phys(m, lin):
     if not pte & 1:
         return None
     return ((pte & 0xFFFFF000) | (lin & 0xFFF)) & s.a20_mask
+
+
+PAE_ADDR = 0xFFFFFF000  # entry address bits 35:12
+
+
+def _read64(m, phys):
+    if phys >= 1 << 32:
+        return None
+    return int.from_bytes(m.read_phys(phys & m.s.a20_mask, 8), "little")
+
+
+def _pae_to_phys(m, lin):
+    """PAE: the PDPTE the CPU loaded (CPUState.pdpte), then the directory
+    and table; None when not present or when the page lies above 4 GiB
+    (this machine has nothing there)."""
+    pdpte = m.s.pdpte[lin >> 30]
+    if not pdpte & 1:
+        return None
+    pde = _read64(m, (pdpte & PAE_ADDR) + 8 * ((lin >> 21) & 0x1FF))
+    if pde is None or not pde & 1:
+        return None
+    if pde & 0x80:
+        phys = (pde & PAE_ADDR & ~0x1FFFFF) | (lin & 0x1FFFFF)
+    else:
+        pte = _read64(m, (pde & PAE_ADDR) + 8 * ((lin >> 12) & 0x1FF))
+        if pte is None or not pte & 1:
+            return None
+        phys = (pte & PAE_ADDR) | (lin & 0xFFF)
+    return phys & m.s.a20_mask if phys < 1 << 32 else None
 
 
 def _pieces(lin, n):

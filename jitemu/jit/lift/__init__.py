@@ -12,4 +12,4 @@ def lifts(*names):
     return deco
 
 
-from . import alu, bcd, bits, flags, flow, fpu, move, muldiv, shift, stack, string, sysregs, system  # noqa: E402,F401
+from . import alu, bcd, bits, exchange, flags, flow, fpu, move, muldiv, shift, stack, string, sysregs, system  # noqa: E402,F401

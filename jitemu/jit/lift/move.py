@@ -1,6 +1,7 @@
-"""MOV MOVZX MOVSX LEA XCHG XLAT CBW/CWDE/CWD/CDQ BSWAP, and segment loads."""
+"""MOV MOVZX MOVSX LEA XCHG XLAT CBW/CWDE/CWD/CDQ BSWAP CMOVcc, and segment loads."""
 from ..decode import CReg, Mem, Reg, SReg
 from . import lifts
+from .bits import CONDITIONS, condition
 from .sysregs import lift_mov_control
 
 
@@ -30,6 +31,16 @@ def lift_movx(b, insn):
     dst, src = insn.ops
     v = b.read(src)
     b.set_reg(dst, (b.zext if insn.name == "movzx" else b.sext)(v, src.size, dst.size))
+
+
+@lifts(*("cmov" + c for c in CONDITIONS))
+def lift_cmov(b, insn):
+    dst, src = insn.ops
+    # The source is read whatever the condition (a memory operand may
+    # fault even when nothing moves: SDM CMOVcc, as QEMU); outside 64-bit
+    # mode a false condition leaves the destination as it was.
+    v = b.read(src)
+    b.set_reg(dst, b.select(condition(b, insn.name[4:]), dst.size, v, b.get_reg(dst)))
 
 
 @lifts("lea")

@@ -1,5 +1,5 @@
 """MOV to and from control registers, LGDT/LIDT/SGDT/SIDT, LMSW/SMSW/CLTS,
-CPUID, RDTSC, RDMSR/WRMSR, WBINVD/INVD.  Instructions that can change the
+CPUID, RDTSC, RDPMC, RDMSR/WRMSR, SYSENTER/SYSEXIT, WBINVD/INVD/INVLPG.  Instructions that can change the
 processor mode end the block (the next block is looked up under the new
 mode bits)."""
 from ..decode import CReg, Mem, Reg
@@ -29,7 +29,14 @@ def lift_cpuid(b, insn):
 
 @lifts("rdtsc")
 def lift_rdtsc(b, insn):
-    b.call("void", "helper_rdtsc", flags=None, timed=True)
+    # #GP(0) at CPL > 0 with CR4.TSD (CR4 is not in the block key: the
+    # helper checks).
+    b.call_may_fault("i32", "helper_rdtsc", timed=True)
+
+
+@lifts("rdpmc")
+def lift_rdpmc(b, insn):
+    b.call_may_fault("i32", "helper_rdpmc")  # CR4.PCE and CPL, and ECX: the helper checks
 
 
 @lifts("rdmsr wrmsr")
@@ -37,6 +44,14 @@ def lift_msr(b, insn):
     if b.privileged():
         return
     b.call_may_fault("i32", "helper_" + insn.name, timed=True)  # (the TSC is MSR 0x10)
+
+
+@lifts("sysenter sysexit")
+def lift_sysenter(b, insn):
+    """Fast system calls: flat CS and SS from the SYSENTER MSRs, a new
+    CPL; the helper checks the mode, CPL and SYSENTER_CS (#GP(0))."""
+    b.call_may_fault("i32", "helper_" + insn.name)
+    b.exit_keep_eip()
 
 
 @lifts("lgdt lidt")

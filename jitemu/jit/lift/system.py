@@ -1,4 +1,4 @@
-"""IN OUT HLT: the instructions that talk to the machine."""
+"""IN OUT HLT: the instructions that talk to the machine; UD2."""
 from ..decode import Imm, Reg
 from . import lifts
 
@@ -36,3 +36,8 @@ def lift_hlt(b, insn):
     b.set_eip(insn.next_eip)
     b.call("void", "helper_hlt", flags=None)
     b.exit(insn.next_eip)
+
+
+@lifts("ud2")
+def lift_ud2(b, insn):
+    b.fault(6)  # defined to raise #UD (the translator logs it when the guest runs it)
