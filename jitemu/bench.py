@@ -223,7 +223,8 @@ def run_jitemu(w, tmp, cache_dir):
             os.remove(path)
     cmd = [sys.executable, "-c", _LAUNCH, peak]
     if w.kind == "pc":
-        cmd += ["boot", "--bios", w.image, "--disk", w.disk, "--fixed-time", "2024-01-01T00:00:00"]
+        # (no VGA: the same machine as QEMU's -nodefaults below)
+        cmd += ["boot", "--bios", w.image, "--disk", w.disk, "--vga", "none", "--fixed-time", "2024-01-01T00:00:00"]
     else:
         cmd += ["run", w.image]
     cmd += ["--debugcon", log, "-q"]

@@ -373,3 +373,33 @@ def test_a_snapshot_holds_the_registers_and_vram(rig):
     other = Rig()
     other.m.restore(snap)
     assert text_screen(other.m)[0] == "AB"
+
+
+def test_the_text_screen_is_drawn_with_the_guests_font_palette_and_cursor(rig):
+    from jitemu.devices import vgadraw
+    rig.text()
+    rig.seq(1, 0x01)  # 8-dot characters
+    rig.vga.ar[0x10] = 0x0C  # blink, line graphics
+    for i in range(16):
+        rig.vga.ar[i] = i
+    rig.out(0x3C8, 4)
+    for v in (63, 0, 0, 63, 0, 63):  # DAC 4: red, DAC 5: magenta
+        rig.out(0x3C9, v)
+    rig.seq(2, 0x04)  # the font: plane 2, char 0x41 row 3 = 0x81
+    rig.seq(4, 0x06)
+    rig.gc(4, 2)
+    rig.gc(5, 0)
+    rig.gc(6, 0x04)
+    rig.m.write_phys(0xA0000 + 0x41 * 32 + 3, b"\x81")
+    rig.text()
+    rig.m.write_phys(0xB8000 + 2 * 81, b"A\xd4")  # row 1, column 1: red on magenta, blinking
+    for i, v in ((0x0A, 14), (0x0B, 15), (0x0E, 0), (0x0F, 81)):  # a cursor on that cell
+        rig.out(0x3D4, i)
+        rig.out(0x3D5, v)
+    w, h, rows = vgadraw.render(rig.vga)
+    assert (w, h) == (640, 400)
+    red, magenta = b"\xff\x00\x00", b"\xff\x00\xff"
+    cell = [rows[16 + gy][3 * 8:3 * 16] for gy in range(16)]
+    assert cell[3] == red + magenta * 6 + red
+    assert cell[0] == magenta * 8  # blink enabled: bit 7 is no bright background
+    assert cell[14] == cell[15] == red * 8  # the cursor

@@ -4,8 +4,8 @@
                    from the font the guest loaded into plane 2 (character
                    map select, 8 or 9 dots, line-graphics 9th column),
                    colours through the attribute palette and the DAC;
-                   blinking characters are drawn in their visible phase
-                   and the cursor is not drawn
+                   blinking characters and the cursor (CR0A-CR0F) are
+                   drawn in their visible phase
     256 colours    (GC 5 bit 6: mode 13h, chain-4) a byte per pixel
     16 colours     (planar, mode 12h and kin) a bit per pixel in each plane
     DISPI          the VBE mode's framebuffer at 8, 15, 16, 24 or 32 bpp
@@ -88,7 +88,25 @@ def _text(vga):
                     spans[key] = span
                 line += span
             out.append(bytes(line))
+    _cursor(vga, out, cells, cols, char_w, char_h, start, stride, colours)
     return cols * char_w, rows * char_h, out
+
+
+def _cursor(vga, out, cells, cols, char_w, char_h, start, stride, colours):
+    """The cursor: scan lines CR0A..CR0B of the cell at CR0E:CR0F in the
+    cell's foreground colour, unless CR0A bit 5 turns it off."""
+    cr = vga.crtc
+    top, bottom = cr[0x0A] & 0x1F, min(cr[0x0B] & 0x1F, char_h - 1)
+    rel = (cr[0x0E] << 8 | cr[0x0F]) - start
+    if cr[0x0A] & 0x20 or top > bottom or rel < 0 or not stride:
+        return
+    y, x = divmod(rel, stride)
+    if y >= len(cells) or x >= cols:
+        return
+    fg = colours[cells[y][x][1] & 0x0F] * char_w
+    for gy in range(top, bottom + 1):
+        row = out[y * char_h + gy]
+        out[y * char_h + gy] = row[:3 * char_w * x] + fg + row[3 * char_w * (x + 1):]
 
 
 def _chain4(vga):
