@@ -39,8 +39,25 @@ static void write_byte(CPUState *s, uint32_t phys, uint8_t v)
     /* ROM or nothing: writes are dropped. */
 }
 
+/* The MMIO region holding all of [phys, phys+size) in one page, or -1:
+ * such an access reaches its device as one call of the guest's size (a
+ * VGA's word writes are one call, not two), as map_mmio promises. */
+static int mmio_whole(Runtime *rt, uint32_t phys, int size)
+{
+    if (size < 2 || (phys & (PAGE_SIZE - 1)) > PAGE_SIZE - (uint32_t)size) return -1;
+    for (int i = 0; i < rt->n_mmio; i++)
+        if (phys >= rt->mmio[i].start && phys + (uint32_t)size - 1 <= rt->mmio[i].end) return i;
+    return -1;
+}
+
 uint32_t phys_read(CPUState *s, uint32_t phys, int size)
 {
+    Runtime *rt = RT(s);
+    int m = rt->phys_rd[phys >> PAGE_BITS] ? -1 : mmio_whole(rt, phys, size);
+    if (m >= 0) {
+        fio_drain(rt);
+        return py_mmio_read(rt->host, rt->mmio[m].handle, phys, size);
+    }
     uint32_t v = 0;
     for (int i = 0; i < size; i++) v |= read_byte(s, phys + i) << (8 * i);
     return v;
@@ -48,6 +65,13 @@ uint32_t phys_read(CPUState *s, uint32_t phys, int size)
 
 void phys_write(CPUState *s, uint32_t phys, uint32_t value, int size)
 {
+    Runtime *rt = RT(s);
+    int m = rt->ram_page[phys >> PAGE_BITS] ? -1 : mmio_whole(rt, phys, size);
+    if (m >= 0) {
+        fio_drain(rt);
+        py_mmio_write(rt->host, rt->mmio[m].handle, phys, value, size);
+        return;
+    }
     for (int i = 0; i < size; i++) write_byte(s, phys + i, (uint8_t)(value >> (8 * i)));
 }
 

@@ -142,6 +142,18 @@ def test_mmio_region_sees_guest_reads_and_writes():
     assert ("mmio", 0xE0000, 0x1000) in m.memory_map
 
 
+def test_an_mmio_access_is_one_call_of_its_size_unless_it_leaves_the_region():
+    # mov ax,0xE000; mov ds,ax; mov word [0x10],0x1234; mov eax,[0x20];
+    # mov word [0xFFF],0xABCD (its second byte is past the region); hlt
+    m = machine(bytes.fromhex("b800e0" "8ed8" "c7061000 3412" "66a12000" "c706ff0f cdab" "f4"))
+    seen, reads = [], []
+    m.map_mmio(0xE0000, 0x1000, read=lambda a, n: reads.append((a, n)) or 0x89ABCDEF,
+               write=lambda a, v, n: seen.append((a, v, n)))
+    assert m.run() == "halt"
+    assert seen == [(0xE0010, 0x1234, 2), (0xE0FFF, 0xCD, 1)]
+    assert reads == [(0xE0020, 4)] and m.regs.eax == 0x89ABCDEF
+
+
 def test_setting_eip_after_hlt_runs_from_there():
     m = machine(bytes.fromhex("f4" "b80700" "f4"))  # hlt; mov ax,7; hlt
     assert m.run() == "halt" and m.regs.ax == 0

@@ -2,8 +2,8 @@
 stdvga.bin) as its PCI expansion ROM: SeaBIOS runs the VGA BIOS at
 C000:0003, which sets text mode 3; SeaBIOS's messages are then on the
 screen, drawn in the font SeaVGABIOS loaded into plane 2.  A boot sector
-(firmware/src/disk/vgamodes.asm) sets mode 13h, mode 12h and a VBE mode
-with a linear framebuffer through INT 10h and draws; the screenshots show
+(firmware/src/disk/vgamodes.asm) sets modes 13h, 12h, 4 and 6 and a VBE
+mode with a linear framebuffer through INT 10h and draws; the screenshots show
 what it drew.  An option ROM of ours given with --option-rom runs."""
 import io
 import os
@@ -111,10 +111,11 @@ def test_the_vga_bios_needs_no_new_stencils():
 
 @pytest.fixture(scope="module")
 def modes():
-    """The vgamodes boot sector's three stops: (pc, stage renders)."""
+    """The vgamodes boot sector's five stops: (pc, screenshots, a snapshot
+    at the first)."""
     pc, log = pc_with_vga(VGAMODES)
     shots = []
-    for status in (3, 5, 1):
+    for status in (3, 5, 7, 9, 1):
         why = pc.run(max_instructions=100_000_000)
         assert why == "exit" and pc.exit_status == status, log.getvalue()[-600:]
         shots.append(decode_rgb_png(screenshot_png(pc.machine)))
@@ -141,9 +142,28 @@ def test_mode_12h_write_mode_2_colours_the_masked_pixels(modes):
     assert set(rows[1]) == {0}
 
 
+def test_mode_4_has_two_bits_a_pixel_and_cga_row_banks(modes):
+    _, shots, _ = modes
+    w, h, rows = shots[2]
+    assert (w, h) == (320, 200)
+    # the BIOS's palette for mode 4: CGA palette 1, high intensity
+    c = [BLACK, (0x55, 0xFF, 0xFF), (0xFF, 0x55, 0xFF), (0xFF, 0xFF, 0xFF)]
+    assert [pixel(rows, x, 0) for x in range(5)] == [c[0], c[1], c[2], c[3], c[0]]
+    assert [pixel(rows, x, 1) for x in range(5)] == [c[3], c[2], c[1], c[0], c[0]]
+
+
+def test_mode_6_has_one_bit_a_pixel_and_cga_row_banks(modes):
+    _, shots, _ = modes
+    w, h, rows = shots[3]
+    assert (w, h) == (640, 200)
+    black, white = BLACK, (0xFF, 0xFF, 0xFF)
+    assert [pixel(rows, x, 0) for x in range(8)] == [white if b == "1" else black for b in "10100101"]
+    assert [pixel(rows, x, 1) for x in range(8)] == [white if b == "1" else black for b in "00001111"]
+
+
 def test_a_vbe_mode_with_the_linear_framebuffer(modes):
     pc, shots, _ = modes
-    w, h, rows = shots[2]
+    w, h, rows = shots[4]
     assert (w, h) == (320, 200)
     assert pc.vga.dispi.regs[3] == 32 and pc.vga.dispi.enabled
     assert {pixel(rows, x, y) for y in (0, 99) for x in (0, 319)} == {(0x12, 0x34, 0x56)}

@@ -7,7 +7,9 @@
                    blinking characters and the cursor (CR0A-CR0F) are
                    drawn in their visible phase
     256 colours    (GC 5 bit 6: mode 13h, chain-4) a byte per pixel
-    16 colours     (planar, mode 12h and kin) a bit per pixel in each plane
+    CGA 4 colours  (GC 5 bit 5: modes 4 and 5) two bits per pixel
+    16 colours     (planar, mode 12h and kin; mode 6 is plane 0 alone) a
+                   bit per pixel in each plane
     DISPI          the VBE mode's framebuffer at 8, 15, 16, 24 or 32 bpp
                    (4 bpp as planar)
 
@@ -42,17 +44,8 @@ def render(vga):
     if vga.dispi.enabled:
         return _dispi(vga)
     if vga.gc[6] & 1:
-        return _chain4(vga) if vga.gc[5] & 0x40 else _planar(vga)
+        return _graphics(vga)
     return _text(vga)
-
-
-def _display_lines(vga):
-    cr = vga.crtc
-    vde = cr[0x12] | ((cr[7] & 0x02) << 7) | ((cr[7] & 0x40) << 3)
-    scan = (cr[9] & 0x1F) + 1
-    if cr[9] & 0x80:
-        scan *= 2
-    return vde + 1, scan
 
 
 def _text(vga):
@@ -109,45 +102,90 @@ def _cursor(vga, out, cells, cols, char_w, char_h, start, stride, colours):
         out[y * char_h + gy] = row[:3 * char_w * x] + fg + row[3 * char_w * (x + 1):]
 
 
-def _chain4(vga):
+def _row_addresses(vga):
+    """The plane address each displayed row of a graphics mode starts at,
+    and the row's length in character clocks, from the CRTC: the display
+    end, double scan and scan lines per row (CR9; rows that repeat an
+    address are one row of the picture), the start address and offset
+    (CR0C/0D, CR13 x 2 per row), byte, word (MA13 or MA15 into bit 0) or
+    doubleword addressing (chain-4 VRAM is dense here, so a doubleword
+    address is the plane address itself), and CGA/Hercules row interleave
+    (CR17 bits 0-1 put row scan bits in address bits 13/14)."""
     cr = vga.crtc
-    lines, scan = _display_lines(vga)
-    w, h = (cr[1] + 1) * 4, max(1, lines // scan)
-    line = cr[0x13] * 8
-    start = (cr[0x0C] << 8 | cr[0x0D]) * 4
-    pal = dac_rgb(vga)
-    v = vga.vram
-    return w, h, [b"".join(pal[b] for b in v[start + y * line:start + y * line + w]) for y in range(h)]
+    vde = cr[0x12] | ((cr[7] & 0x02) << 7) | ((cr[7] & 0x40) << 3)
+    scans = (cr[9] & 0x1F) + 1
+    unit = scans if cr[0x17] & 3 == 3 else 1
+    height = max(1, ((vde + 1) >> (cr[9] >> 7)) // unit)
+    start, offset = cr[0x0C] << 8 | cr[0x0D], cr[0x13] * 2
+    word = not cr[0x17] & 0x40 and not cr[0x14] & 0x40
+    wrap = 15 if cr[0x17] & 0x20 else 13
+    rows = []
+    for r in range(height):
+        rs, crow = divmod(r * unit, scans)[::-1]
+        a = start + crow * offset
+        if word:
+            a = (a << 1) | ((a >> wrap) & 1)
+        if not cr[0x17] & 1:  # (the output address's bits, after word mode's shift)
+            a = (a & ~0x2000) | ((rs & 1) << 13)
+        if not cr[0x17] & 2:
+            a = (a & ~0x4000) | ((rs & 2) << 13)
+        rows.append(a)
+    return rows, cr[1] + 1, 2 if word else 1
 
 
 # _EXPAND[p][byte]: the 8 pixels of a plane byte, each (bit << p), as an int.
 _EXPAND = [[int.from_bytes(bytes(((b >> (7 - x)) & 1) << p for x in range(8)), "big") for b in range(256)]
            for p in range(4)]
+# _CGA[byte]: the 4 two-bit pixels of a byte, most significant first.
+_CGA = [bytes((b >> s) & 3 for s in (6, 4, 2, 0)) for b in range(256)]
 
 
-def _planar_rows(vga, w, h, start, line):
-    ar = vga.ar
-    enable = ar[0x12] & 0xF
+def _colours16(vga):
     pal = dac_rgb(vga)
-    colours = [pal[attr_to_dac(vga, c & enable)] for c in range(16)]
+    enable = vga.ar[0x12] & 0xF
+    return [pal[attr_to_dac(vga, c & enable)] for c in range(16)]
+
+
+def _graphics(vga):
+    """A graphics mode: 256 colours (GC 5 bit 6: four planes' bytes are
+    four pixels through the DAC), CGA four colours (GC 5 bit 5: planes 0
+    and 1's bytes, two bits a pixel), or planar (a bit from each plane);
+    the last two through the attribute palette."""
+    rows, clocks, step = _row_addresses(vga)
     v = vga.vram
-    rows = []
-    for y in range(h):
-        out = bytearray()
-        base = start + y * line
-        for xb in range(w // 8):
-            a = 4 * ((base + xb) & 0xFFFF)
-            px = (_EXPAND[0][v[a]] | _EXPAND[1][v[a + 1]] | _EXPAND[2][v[a + 2]] | _EXPAND[3][v[a + 3]])
-            out += b"".join(colours[c] for c in px.to_bytes(8, "big"))
-        rows.append(bytes(out))
-    return rows
+    if vga.gc[5] & 0x40:
+        pal = dac_rgb(vga)
+        out = [b"".join(pal[b] for b in _span(v, a, clocks, step)) for a in rows]
+        return 4 * clocks, len(rows), out
+    colours = _colours16(vga)
+    if vga.gc[5] & 0x20:
+        out = []
+        for a in rows:
+            line = bytearray()
+            for i in range(clocks):
+                p = 4 * ((a + i * step) & 0xFFFF)
+                line += b"".join(colours[c] for c in _CGA[v[p]] + _CGA[v[p + 1]])
+            out.append(bytes(line))
+        return 8 * clocks, len(rows), out
+    return 8 * clocks, len(rows), [_planar_row(v, a, clocks, step, colours) for a in rows]
 
 
-def _planar(vga):
-    cr = vga.crtc
-    lines, scan = _display_lines(vga)
-    w, h = (cr[1] + 1) * 8, max(1, lines // scan)
-    return w, h, _planar_rows(vga, w, h, cr[0x0C] << 8 | cr[0x0D], cr[0x13] * 2)
+def _span(v, a, clocks, step):
+    """The four planes' bytes at `clocks` plane addresses from `a`."""
+    out = bytearray()
+    for i in range(clocks):
+        p = 4 * ((a + i * step) & 0xFFFF)
+        out += v[p:p + 4]
+    return out
+
+
+def _planar_row(v, a, clocks, step, colours):
+    out = bytearray()
+    for i in range(clocks):
+        p = 4 * ((a + i * step) & 0xFFFF)
+        px = _EXPAND[0][v[p]] | _EXPAND[1][v[p + 1]] | _EXPAND[2][v[p + 2]] | _EXPAND[3][v[p + 3]]
+        out += b"".join(colours[c] for c in px.to_bytes(8, "big"))
+    return bytes(out)
 
 
 def _dispi(vga):
@@ -156,7 +194,8 @@ def _dispi(vga):
     w, h, bpp = r[D.XRES], r[D.YRES], r[D.BPP]
     line, start = d.line_bytes, d.start
     if bpp == 4:
-        return w, h, _planar_rows(vga, w, h, start, line)
+        colours = _colours16(vga)
+        return w, h, [_planar_row(vga.vram, start + y * line, w // 8, 1, colours) for y in range(h)]
     v = vga.vram
     n = w * D.bytes_per_pixel(bpp)
     rows = []

@@ -1,4 +1,4 @@
-; vgamodes: a boot sector that draws in three video modes through the VGA
+; vgamodes: a boot sector that draws in five video modes through the VGA
 ; BIOS (INT 10h), stopping after each through the debug-exit port so that
 ; the test (tests/test_vga_boot.py) can look at the screen and run on:
 ;   1. mode 13h (320x200, 256 colours, chain-4): DAC entries 1 and 2 set
@@ -7,7 +7,11 @@
 ;   2. mode 12h (640x480, 16 colours, planar): write mode 2 with bit mask
 ;      F0, each byte of row 0 written with colour 12 (its left 4 pixels);
 ;      exit status 5
-;   3. VBE mode 140h (320x200, 32 bpp) with the linear framebuffer (4F02,
+;   3. mode 4 (320x200, CGA 4 colours): row 0 starts with colours 0-3,
+;      row 1 (at B800:2000) with 3-0; exit status 7
+;   4. mode 6 (640x200, 2 colours): row 0 starts 10100101, row 1
+;      00001111; exit status 9
+;   5. VBE mode 140h (320x200, 32 bpp) with the linear framebuffer (4F02,
 ;      BX = 4140h), its address from 4F01's mode information; in 32-bit
 ;      protected mode the top 100 rows 00123456, the bottom 100 00ABCDEF;
 ;      exit status 1.  A VBE call that fails exits with status 0xFF.
@@ -66,6 +70,22 @@ start:                          ; (on the BIOS's stack)
     mov ax, 0xFF08
     out dx, ax
     mov al, 2
+    call stop
+
+    mov ax, 0x0004              ; CGA 320x200, 4 colours
+    int 0x10
+    push 0xB800
+    pop es
+    mov byte [es:0], 0x1B       ; row 0: colours 0 1 2 3
+    mov byte [es:0x2000], 0xE4  ; row 1 (the odd rows' bank): 3 2 1 0
+    mov al, 3
+    call stop
+
+    mov ax, 0x0006              ; CGA 640x200, 2 colours
+    int 0x10
+    mov byte [es:0], 0xA5       ; row 0: 1 0 1 0 0 1 0 1
+    mov byte [es:0x2000], 0x0F  ; row 1: 0 0 0 0 1 1 1 1
+    mov al, 4
     call stop
 
     push ds
