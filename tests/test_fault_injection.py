@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+from test_cli import start_seconds
+
 from jitemu.devices.debugcon import DebugConsole
 from jitemu.jit import worker as worker_mod
 from jitemu.machine import Machine
@@ -103,17 +105,6 @@ def test_a_worker_killed_mid_compile_costs_regions_not_the_run(reference, fresh_
 SEABIOS = "/usr/share/seabios/bios.bin"
 
 
-def python_start():
-    """How long this interpreter takes to start and run nothing (the
-    slowest of three)."""
-    times = []
-    for _ in range(3):
-        t0 = time.monotonic()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
-        times.append(time.monotonic() - t0)
-    return max(times)
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_a_signal_at_a_random_moment_of_a_cold_boot_ends_it_cleanly(seed, tmp_path):
     """SIGINT or SIGTERM anywhere in a boot on an empty cache (imports,
@@ -125,7 +116,8 @@ def test_a_signal_at_a_random_moment_of_a_cold_boot_ends_it_cleanly(seed, tmp_pa
     signum = rng.choice((signal.SIGINT, signal.SIGTERM))
     # From when jitemu's own code runs: before that the signal meets Python
     # starting up (its default handlers), not jitemu.
-    delay = rng.uniform(python_start(), 0.8)
+    start = start_seconds()
+    delay = rng.uniform(start, start + 0.8)
     env = dict(os.environ, JITEMU_CACHE_DIR=str(tmp_path / "cache"))
     # rebootloop keeps SeaBIOS booting for a while, so the signal lands inside the run
     disk = os.path.join(ROOT, "firmware", "images", "disk", "rebootloop.img")
