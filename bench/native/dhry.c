@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "repeat.h"
 #include <string.h>
 
 struct rec { uint32_t kind, ival, aux, link; char str[16]; };
@@ -38,7 +40,7 @@ int main(int argc, char **argv)
     static struct rec recs[16], glob;
     static char strs[16][16];
     uint32_t acc = 0;
-    long repeat = argc > 1 ? atol(argv[1]) : 640;
+    long repeat = repeat_arg(argc, argv);
 
     for (int i = 0; i < 16; i++) {
         uint32_t len = (rnd() & 7) + 4;

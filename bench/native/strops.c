@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "repeat.h"
 #include <string.h>
 
 #define LEN 8192
@@ -38,7 +40,7 @@ static uint32_t compare(int equal, int *a, int *b)
 
 int main(int argc, char **argv)
 {
-    long repeat = argc > 1 ? atol(argv[1]) : 1000;
+    long repeat = repeat_arg(argc, argv);
 
     for (int i = 0; i < LEN; i++) {
         unsigned b = rnd() >> 8;

@@ -13,8 +13,8 @@
 ; r->kind = (r->kind + c + 1) % 5.  All arithmetic is 32-bit unsigned.
 ; Prints "dhry <acc in 8 hex digits>" to port 0x402, halts.
 ; The kernel (include/dhry.inc) is shared with dhry32.asm; its C twin is
-; bench/native/dhry.c.  About 104 instructions per iteration; the default
-; REPEAT = 640 is about 68 million.
+; bench/native/dhry.c.  About 140 instructions per iteration; the default
+; REPEAT = 480 is about 69 million.
 ;
 ; Assemble: nasm -f bin -I include/ -o dhry.bin dhry.asm   [-DREPEAT=n]
 
@@ -23,7 +23,7 @@ cpu 386
 org 0
 
 %ifndef REPEAT
-%define REPEAT 640
+%define REPEAT 480
 %endif
 
 %include "kregs.inc"

@@ -9,7 +9,7 @@ org 0
 %include "pm32.inc"
 
 %ifndef REPEAT
-%define REPEAT 640
+%define REPEAT 480
 %endif
 
 %define PM32

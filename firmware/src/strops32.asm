@@ -9,7 +9,7 @@ org 0
 %include "pm32.inc"
 
 %ifndef REPEAT
-%define REPEAT 1000
+%define REPEAT 900
 %endif
 
 %define PM32
