@@ -6,32 +6,12 @@
 bits 16
 cpu 386
 org 0
-%include "pm32.inc"
 
 %ifndef REPEAT
 %define REPEAT 480
 %endif
 
 %define PM32
-%include "kregs.inc"
+%include "kernel.inc"
 
-ROM     equ 0xF0000
-PD      equ 0x10000
-PT0     equ 0x11000
-
-    bench32_entry PD, PT0
-        call dhry
-        mov esi, ROM + s_dhry
-        call puts
-        call puthex32
-        mov al, 10
-        call out_char
-        cli
-        hlt
-
-%include "dhry.inc"
-    console32
-
-s_dhry: db "dhry ", 0
-
-    bench32_end
+        kernel_rom dhry, "dhry "

@@ -30,31 +30,6 @@ org 0
 %define REPEAT 900
 %endif
 
-%include "kregs.inc"
+%include "kernel.inc"
 
-entry:
-        cli
-        cld
-        xor ax, ax
-        mov ss, ax
-        mov sp, 0x7000
-        mov ds, ax
-        mov es, ax
-        call strops
-        mov si, s_strops
-        call puts
-        call puthex32
-        mov al, 10
-        call putc
-halt:   cli
-        hlt
-        jmp halt
-
-%include "strops.inc"
-%include "console16.inc"
-
-s_strops: db "strops ", 0
-
-        times 0xFFF0-($-$$) db 0
-reset:  jmp 0xF000:entry
-        times 0x10000-($-$$) db 0
+        kernel_rom strops, "strops "

@@ -6,32 +6,12 @@
 bits 16
 cpu 386
 org 0
-%include "pm32.inc"
 
 %ifndef REPEAT
 %define REPEAT 900
 %endif
 
 %define PM32
-%include "kregs.inc"
+%include "kernel.inc"
 
-ROM     equ 0xF0000
-PD      equ 0x10000
-PT0     equ 0x11000
-
-    bench32_entry PD, PT0
-        call strops
-        mov esi, ROM + s_strops
-        call puts
-        call puthex32
-        mov al, 10
-        call out_char
-        cli
-        hlt
-
-%include "strops.inc"
-    console32
-
-s_strops: db "strops ", 0
-
-    bench32_end
+        kernel_rom strops, "strops "
