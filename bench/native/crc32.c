@@ -5,20 +5,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "repeat.h"
+#include "kernel.h"
 
 #define LEN 0x8000
 
 int main(int argc, char **argv)
 {
     static unsigned char buf[LEN];
-    uint32_t x = 1, crc = 0xFFFFFFFF;
+    uint32_t crc = 0xFFFFFFFF;
     long repeat = repeat_arg(argc, argv);
 
-    for (int i = 0; i < LEN; i++) {
-        x = x * 1103515245u + 12345u;
-        buf[i] = x >> 24;
-    }
+    for (int i = 0; i < LEN; i++)
+        buf[i] = lcg() >> 24;
     for (long p = 0; p < repeat; p++)
         for (int i = 0; i < LEN; i++) {
             crc ^= buf[i];

@@ -5,18 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "repeat.h"
+#include "kernel.h"
 #include <string.h>
 
 struct rec { uint32_t kind, ival, aux, link; char str[16]; };
-
-static uint32_t x = 1;
-
-static uint32_t rnd(void)
-{
-    x = x * 1103515245u + 12345u;
-    return x >> 16;
-}
 
 /* Not inlined: the kernel's procedure call, with its frame, is part of the work. */
 static __attribute__((noinline)) uint32_t mix(uint32_t a, uint32_t b, uint32_t c)

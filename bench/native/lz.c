@@ -6,21 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "repeat.h"
+#include "kernel.h"
 #include <string.h>
 
 #define N 16384
 #define WINDOW 4095
 #define MAXLEN 18
 #define LONGMIN 8
-
-static uint32_t x = 1;
-
-static uint32_t rnd(void)
-{
-    x = x * 1103515245u + 12345u;
-    return x >> 16;
-}
 
 static unsigned hash(const unsigned char *p)
 {

@@ -6,19 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "repeat.h"
+#include "kernel.h"
 #include <string.h>
 
 #define HALF 0x8000
 #define COPIES 256
-
-static uint32_t x = 1;
-
-static uint32_t rnd(void)
-{
-    x = x * 1103515245u + 12345u;
-    return x >> 16;
-}
 
 /* The methods: n (1..2048) bytes from s to d, which never overlap. */
 static void copy(int method, unsigned char *d, const unsigned char *s, unsigned n)
@@ -61,10 +53,8 @@ int main(int argc, char **argv)
     uint32_t h = 0;
     long repeat = repeat_arg(argc, argv);
 
-    for (int i = 0; i < 2 * HALF; i++) {
-        x = x * 1103515245u + 12345u;
-        buf[i] = x >> 24;
-    }
+    for (int i = 0; i < 2 * HALF; i++)
+        buf[i] = lcg() >> 24;
     for (long p = 0; p < repeat; p++) {
         unsigned char *src = buf + (p & 1 ? HALF : 0), *dst = buf + (p & 1 ? 0 : HALF);
         for (int c = 0; c < COPIES; c++) {

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "repeat.h"
+#include "kernel.h"
 #include <string.h>
 
 #define N 61440

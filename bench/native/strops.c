@@ -5,20 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "repeat.h"
+#include "kernel.h"
 #include <string.h>
 
 #define LEN 8192
 #define PAIRS 16
 
-static uint32_t x = 1, h;
+static uint32_t h;
 static unsigned char text[LEN], copy[LEN];
-
-static uint32_t rnd(void)
-{
-    x = x * 1103515245u + 12345u;
-    return x >> 16;
-}
 
 static void fold(uint32_t v)
 {

@@ -18,10 +18,6 @@
 ;
 ; Assemble: nasm -f bin -I include/ -o dhry.bin dhry.asm   [-DREPEAT=n]
 
-bits 16
-cpu 386
-org 0
-
 %ifndef REPEAT
 %define REPEAT 480
 %endif

@@ -22,10 +22,6 @@
 ;
 ; Assemble: nasm -f bin -I include/ -o strops.bin strops.asm   [-DREPEAT=n]
 
-bits 16
-cpu 386
-org 0
-
 %ifndef REPEAT
 %define REPEAT 900
 %endif

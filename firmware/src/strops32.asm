@@ -3,10 +3,6 @@
 ; The same kernel (include/strops.inc, 32-bit pointers and counts) and answer
 ; as strops: prints "strops <checksum>" after REPEAT passes, halts.
 ; oracle: jitemu-only (Unicorn's real-mode runner cannot enter paging here)
-bits 16
-cpu 386
-org 0
-
 %ifndef REPEAT
 %define REPEAT 900
 %endif
