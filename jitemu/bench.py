@@ -403,8 +403,8 @@ def measure(selected, rounds, progress, scale=1):
                     med[k + " MB"] = max(mb for mb in v if mb)
             med["worker runs"] = "%d of %d" % (len(peaks["worker"]), rounds)
             native = lines.pop("native", None)
-            differ = {k: v for k, v in lines.items() if v and native and v != native}
-            if differ or (times["native"] and not native):
+            differ = {k: v for k, v in lines.items() if v and v != native}
+            if times["native"] and (differ or not native):
                 med["native"] = "differs"
                 med["native says"] = native or "(nothing)"
                 med["emulators say"] = differ
