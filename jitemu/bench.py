@@ -137,8 +137,10 @@ def run_native(w, program):
 
 
 def _line(text, needle):
-    """The last line of console text that starts with `needle`, or None."""
-    found = [line for line in text.splitlines() if line.startswith(needle)]
+    """The last whole line of console text that starts with `needle`, or
+    None.  A line still without its newline is not whole: QEMU is ended as
+    soon as the needle appears, often before the rest of its line."""
+    found = [line for line in text[:text.rfind("\n") + 1].splitlines() if line.startswith(needle)]
     return found[-1] if found else None
 
 

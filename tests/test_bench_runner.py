@@ -77,3 +77,9 @@ def test_a_c_twin_that_prints_otherwise_is_an_error_in_the_table():
     assert row[0] == "sieve-real" and row[5] == "DIFFERS" and row[9] == "-"
     assert ("ERROR: sieve-real: native printed 'primes 6178', jitemu 'primes 6179', qemu 'primes 6179'"
             in lines)
+
+
+def test_only_whole_lines_are_compared_with_the_c_twin():
+    from jitemu.bench import _line
+    assert _line("lz ok e25e23cb\nlz ok ", "lz ") == "lz ok e25e23cb"  # QEMU, ended mid-line
+    assert _line("lz ok ", "lz ") is None
