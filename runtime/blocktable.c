@@ -194,6 +194,9 @@ void smc_invalidate_page(Runtime *rt, uint32_t page)
  * into each block first (their jump slots must still exist). */
 static void clear_table(Runtime *rt, int cut)
 {
+    /* Nothing registered since the last clear (a reset at power-on): no
+     * block and no page mark (8 M instructions of walking saved a boot). */
+    if (rt->block_used == 0) return;
     for (uint32_t i = 0; i < rt->block_cap; i++) {
         if (rt->blocks[i].state == 1) rt->stat_invalidated++;
         if (cut) chain_cut(&rt->blocks[i]);
