@@ -124,6 +124,8 @@ def _software_interrupt(b, insn, vector):
 
 @lifts("int")
 def lift_int(b, insn):
+    if b.vm86:  # INT n, not INT3 or INTO: IOPL-sensitive there
+        b.check_iopl()
     _software_interrupt(b, insn, insn.ops[0].value)
 
 
