@@ -513,6 +513,19 @@ class BlockBuilder:
         self.fault(13, 0)
         self.place(no)
 
+    def check_ip(self, target, size):
+        """Virtual-8086 mode: a near transfer beyond CS's 64 KiB limit (an
+        operand-size prefix gives 32-bit targets) is #GP(0) before it
+        happens (SDM JMP, Jcc, CALL, RET, LOOP).  (Real mode goes on with
+        the 32-bit EIP, as QEMU does.)"""
+        if not self.vm86 or size != 4:
+            return
+        bad, good = self.new_label("ip"), self.new_label("inip")
+        self.cbr(self.icmp("ugt", 4, target, 0xFFFF), bad, good)
+        self.place(bad)
+        self.fault(13, 0)
+        self.place(good)
+
     def call_may_fault(self, ret, name, *args, flags="in", timed=False):
         """A helper returning nonzero when it delivered an exception or did
         not finish (EIP then points where execution resumes)."""
