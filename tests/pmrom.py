@@ -1,7 +1,7 @@
 """Small test ROMs that run one faulting piece of code in 32-bit protected
 mode (ring 0, flat segments) or in real mode, with every interrupt vector
 going to a stub that records what arrived and halts.  Used by
-tests/test_double_fault.py, test_enter.py, test_iret_vm.py, test_task16.py
+tests/test_double_fault.py, test_enter.py, test_task16.py
 and test_fpu_presence.py.
 
 What a handler saw is in RAM at RESULT (dwords): the vector, the error
