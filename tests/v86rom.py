@@ -46,34 +46,12 @@ TSS equ 0x31000
 PD equ 0x20000
 PT equ 0x21000
 start:
-    enter_pm gdtr, 0, pm32
+    enter_pm gdtr_rom, 0, pm32
 bits 32
 pm32:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov esp, 0x7000
-    mov esi, ROM + gdt          ; the GDT in RAM (LTR and task switches write busy bits)
-    mov edi, 0x1000
-    mov ecx, gdt_end - gdt
-    rep movsb
-    lgdt [ROM + gdtr_ram]
-    mov edi, IDT
-    mov ebx, ROM + stubs
-    mov ecx, 256
-.fill:
-    mov eax, ebx
-    and eax, 0xFFFF
-    or eax, 0x00080000
-    mov [edi], eax
-    mov eax, ebx
-    and eax, 0xFFFF0000
-    or eax, 0xEE00              ; present, DPL 3, 32-bit interrupt gate
-    mov [edi + 4], eax
-    add ebx, 10
-    add edi, 8
-    loop .fill
+    flat_data 0x7000
+    gdt_in_ram gdt, gdt_end, 0x1000, gdtr_ram
+    idt_stubs IDT, stubs, 0xEE00    ; DPL 3: INT n from the 8086 code reaches them
     lidt [ROM + idtr]
     mov edi, TSS                ; the TSS: zero, then SS0:ESP0, the bitmap offset
     xor eax, eax
@@ -153,29 +131,15 @@ v86:
     times STUBS-($-$$) db 0xF4
 bits 32
 stubs:
-%assign v 0
-%rep 256
-    push strict dword v
-    jmp strict near record
-%assign v v + 1
-%endrep
+    vector_stubs record
 align 8
 gdt:
-    dq 0
-    dq 0x00CF9B000000FFFF       ; 0x08 code, flat, ring 0
-    dq 0x00CF93000000FFFF       ; 0x10 data, flat
-    dw 0x68 + 0x2000, TSS & 0xFFFF
-    db (TSS >> 16) & 0xFF, 0x89, 0, TSS >> 24   ; 0x18 32-bit TSS with its I/O bitmap
+    gdt_flat_tss TSS, 0x68 + 0x2000   ; 0x08 code, 0x10 data, 0x18 the TSS with its I/O bitmap
     dq 0x00CF9F000000FFFF       ; 0x20 code, conforming, ring 0
     dq 0x00CFDB000000FFFF       ; 0x28 code, ring 2
 @GDT@
 gdt_end:
-gdtr:
-    dw gdt_end - gdt - 1
-    dd ROM + gdt
-gdtr_ram:
-    dw gdt_end - gdt - 1
-    dd 0x1000
+    gdt_pointers 0x1000
 idtr:
     dw 0x7FF
     dd IDT

@@ -32,16 +32,8 @@ start:
     enter_pm gdtr_rom, 0, pm32
 bits 32
 pm32:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov esp, 0x7000
-    mov esi, ROM + gdt          ; the GDT in RAM: LTR writes the busy bit
-    mov edi, GDT
-    mov ecx, gdt_end - gdt
-    rep movsb
-    lgdt [ROM + gdtr_ram]
+    flat_data 0x7000
+    gdt_in_ram gdt, gdt_end, GDT, gdtr_ram
     mov edi, IDT                ; every vector: unexpected; #GP: the monitor
     mov ecx, 256
 .idt:
@@ -207,30 +199,16 @@ done:
     cmp byte [PORT80], 0x5A
     jne unexpected
     mov esi, ROM + msg_ok
-    call puts32
-    mov dx, 0x501
-    mov al, 0
-    out dx, al
-    cli
-    hlt
+    call puts
+    debug_exit
 
 unexpected:
     mov esi, ROM + msg_fail
-    call puts32
+    call puts
     cli
     hlt
 
-puts32:
-    mov dx, 0x402
-.next:
-    mov al, [esi]
-    inc esi
-    test al, al
-    jz .end
-    out dx, al
-    jmp .next
-.end:
-    ret
+    console32
 
 msg_ok: db " V86-OK", 10, 0
 msg_fail: db " FAIL", 10, 0
@@ -287,18 +265,9 @@ int21:                          ; the real-mode handler the monitor reflects INT
 
 align 8
 gdt:
-    dq 0
-    dq 0x00CF9B000000FFFF       ; 0x08 code, flat, ring 0
-    dq 0x00CF93000000FFFF       ; 0x10 data, flat
-    dw 0x68 + 0x2000, TSS & 0xFFFF
-    db 0, 0x89, 0, 0            ; 0x18 32-bit TSS with its I/O bitmap
+    gdt_flat_tss TSS, 0x68 + 0x2000   ; 0x08 code, 0x10 data, 0x18 the TSS with its I/O bitmap
 gdt_end:
-gdtr_rom:
-    dw gdt_end - gdt - 1
-    dd ROM + gdt
-gdtr_ram:
-    dw gdt_end - gdt - 1
-    dd GDT
+    gdt_pointers GDT
 idtr:
     dw 0x7FF
     dd IDT
