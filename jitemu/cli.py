@@ -11,12 +11,27 @@ that cannot be written), else the status of how the guest's run ended.
 Heavy modules (the runtime, llvmlite, capstone) are imported only by the
 commands that need them.
 """
-import argparse
 import os
-import stat
+import signal
 import sys
 
-from . import __version__
+
+def _while_starting(signum, frame):
+    # Ctrl-C or SIGTERM while jitemu is still starting (imports, building
+    # the machine): nothing to finish or summarise yet, and a traceback
+    # from inside an import would be no answer.  The run installs its own.
+    os.write(2, b"jitemu: %s\n" % (b"interrupted" if signum == signal.SIGINT else b"terminated"))
+    os._exit(128 + signum)
+
+
+if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "jitemu":
+    for _signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_signum, _while_starting)
+
+import argparse  # noqa: E402 (after the handlers: the imports are what they guard)
+import stat  # noqa: E402
+
+from . import __version__  # noqa: E402
 
 
 class _Parser(argparse.ArgumentParser):
@@ -224,8 +239,8 @@ def cmd_boot(args):
 def _state_setup(m, args):
     """--restore, --save-at and --reset-at on the machine just built: None,
     or a one-line error."""
-    from .snapshot import SnapshotError, load
     if args.restore is not None:
+        from .snapshot import SnapshotError, load  # (13 ms of imports a plain boot does without)
         err = _regular_file(args.restore, "snapshot")
         if err:
             return err
@@ -479,6 +494,20 @@ def _summary(m, why, elapsed):
 MAX_INSTRUCTIONS = (1 << 63) - 1  # the budget is added to a 64-bit count
 
 
+def _int_between(low, high):
+    """An argparse type: an integer in [low, high], one line otherwise
+    (argparse's `choices` would list every allowed value)."""
+    def parse(text):
+        try:
+            n = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError("not a number: %r" % text) from None
+        if not low <= n <= high:
+            raise argparse.ArgumentTypeError("must be between %d and %d, not %d" % (low, high, n))
+        return n
+    return parse
+
+
 def _instruction_count(text, low=1):
     try:
         n = int(text)
@@ -567,10 +596,10 @@ def build_parser():
     n = sub.add_parser("bench", help="time jitemu against QEMU TCG (and Unicorn) on the same images",
                        formatter_class=_BenchHelp)
     n.error = p.error
-    n.add_argument("--rounds", type=int, default=3, metavar="N", choices=range(1, 101),
+    n.add_argument("--rounds", type=_int_between(1, 100), default=3, metavar="N",
                    help="runs per emulator, alternating (default 3)")
     n.add_argument("--only", metavar="NAMES", help="comma-separated workloads (default: all)")
-    n.add_argument("--scale", type=int, default=20, metavar="N", choices=range(1, 1001),
+    n.add_argument("--scale", type=_int_between(1, 1000), default=20, metavar="N",
                    help="run the CPU kernels N times their committed length (default 20: about"
                         " 1.3-1.7 billion instructions, so start-up does not dominate; needs nasm)")
     n.add_argument("--plot", metavar="FILE.png", help="also draw the ratios as a PNG bar chart")
@@ -610,6 +639,9 @@ def build_parser():
 
 
 def main(argv=None):
+    if signal.getsignal(signal.SIGINT) is _while_starting:  # started: Python's own ways again
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         status = _main(argv)
     except SystemExit as e:  # argparse's --help, --version and usage errors: stdout still to flush
