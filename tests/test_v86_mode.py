@@ -322,3 +322,30 @@ here:
     assert (r["vector"], r["code"], r["frame"]["eip"]) == (GP, 0, here(image))
     assert m.read_phys(0x10060, 2) == b"\x01\x00"
     assert r["frame"]["esp"] == (0xFFEC if "push" in before else 0xFFF0)   # CALL pushed nothing
+
+
+class _Controller:
+    """An interrupt controller that names vector 0x30 on every INTA."""
+
+    def ack(self):
+        return 0x30
+
+
+def test_an_external_interrupt_leaves_8086_mode_whatever_iopl():
+    # IF set by the IRETD: the pending interrupt arrives in the loop, and
+    # goes through its gate without the IOPL or gate-DPL checks of INT n.
+    image = v86_rom("here:\n    jmp here\n", eflags=VM | IF | 0x2)
+    m = machine(image)
+    m.interrupt_controller = _Controller()
+    m.set_irq_line(1)
+    assert m.run(max_instructions=200_000) == "halt"
+    r = result(m)
+    assert (r["vector"], r["code"], r["count"]) == (0x30, NO_CODE, 1)
+    assert (r["frame"]["eip"], r["frame"]["cs"]) == (here(image), 0xF000)
+    assert r["frame"]["eflags"] & (VM | IF) == VM | IF
+    assert r["eflags"] & (VM | IF) == 0                       # an interrupt gate clears IF
+
+
+def test_divide_error_in_8086_mode_reaches_the_monitor_without_an_error_code():
+    vector, err, f, image = trap("    xor cx, cx\nhere:\n    div cx\n")
+    assert (vector, err, f["eip"]) == (0, NO_CODE, here(image))
