@@ -33,7 +33,15 @@ def _within_64k(case):
         ops[0].type != oracle.X.X86_OP_IMM or ops[0].imm <= 0xFFFF
 
 
-@pytest.mark.parametrize("case", _cases(alu, 4) + _cases(bits, 4) + _cases(muldiv, 3), ids=lambda c: c.id)
+ARITH = _cases(alu, 4) + _cases(bits, 4) + _cases(muldiv, 3)
+MOVE = _cases(move, 2) + _cases(flags)
+STACK = _cases(stack, 2)
+FLOW = _cases(flow, 2)
+IO = _cases(io) + _cases(string, 2)
+CASES = ARITH + MOVE + STACK + FLOW + IO
+
+
+@pytest.mark.parametrize("case", ARITH, ids=lambda c: c.id)
 @oracle.settings(3)
 @given(state=oracle.states())
 def test_v86_arithmetic(case, state):
@@ -43,14 +51,14 @@ def test_v86_arithmetic(case, state):
     oracle.check(case, state, fix)
 
 
-@pytest.mark.parametrize("case", _cases(move, 2) + _cases(flags), ids=lambda c: c.id)
+@pytest.mark.parametrize("case", MOVE, ids=lambda c: c.id)
 @oracle.settings(3)
 @given(state=oracle.states())
 def test_v86_move_and_flags(case, state):
     oracle.check(case, state, move._fixup if case.name in _MOVE else None)
 
 
-@pytest.mark.parametrize("case", _cases(stack, 2), ids=lambda c: c.id)
+@pytest.mark.parametrize("case", STACK, ids=lambda c: c.id)
 @oracle.settings(4)
 @given(state=oracle.states())
 def test_v86_stack(case, state):
@@ -66,7 +74,7 @@ def test_v86_stack(case, state):
     oracle.check(case, state, fix)
 
 
-@pytest.mark.parametrize("case", _cases(flow, 2), ids=lambda c: c.id)
+@pytest.mark.parametrize("case", FLOW, ids=lambda c: c.id)
 @oracle.settings(4)
 @given(state=oracle.states(), cx=st.sampled_from([None, 0, 1, 0x10000]))
 def test_v86_flow(case, state, cx):
@@ -75,7 +83,7 @@ def test_v86_flow(case, state, cx):
     oracle.check(case, state, flow._fixup)
 
 
-@pytest.mark.parametrize("case", _cases(io) + _cases(string, 2), ids=lambda c: c.id)
+@pytest.mark.parametrize("case", IO, ids=lambda c: c.id)
 @oracle.settings(4)
 @given(state=oracle.states(), dice=st.integers(0, 3))
 def test_v86_io_and_strings(case, state, dice):
