@@ -88,6 +88,11 @@ class RealMode:
     def machines(self):
         return machines()
 
+    def machine_classes(self):
+        """(jitemu, Unicorn) machine classes of the mode (test_tier_oracle
+        makes its own on other tiers)."""
+        return Jitemu, Unicorn
+
     def prepare(self, case, s):
         pass
 

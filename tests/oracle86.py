@@ -75,6 +75,9 @@ class V86Mode(oracle.RealMode):
     def machines(self):
         return machines()
 
+    def machine_classes(self):
+        return Jitemu, Unicorn
+
     def prepare(self, case, s):
         s.eflags |= VM | (IOPL if s.window_off & 1 else 0)
         s.set_reg(4, 0x100 + s.reg(4, 2) % 0xFE00, 2)     # pushes and pops stay inside SS

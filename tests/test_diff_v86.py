@@ -39,6 +39,7 @@ STACK = _cases(stack, 2)
 FLOW = _cases(flow, 2)
 IO = _cases(io) + _cases(string, 2)
 CASES = ARITH + MOVE + STACK + FLOW + IO
+TIER_EVERY = 6  # test_tier_oracle's regions run every 6th: the tiers' lifting of the mode, not each instruction again
 
 
 @pytest.mark.parametrize("case", ARITH, ids=lambda c: c.id)
