@@ -383,6 +383,57 @@ int helper_fwait(CPUState *s)
     return 0;
 }
 
+/* FXSAVE (restore = 0) and FXRSTOR (1): the 512-byte image, SDM table
+ * 10-2 for a CPU outside 64-bit mode: FCW, FSW, the abridged tag byte (1 =
+ * not empty), FOP, FIP, FCS, FDP, FDS at 0-23, ST0-ST7 in 16-byte slots
+ * from 32.  This CPU has FXSR but no SSE: it has no MXCSR or XMM
+ * registers, so bytes 24-31 and 160-511 are neither written nor read
+ * (whatever CR4.OSFXSR says), nor the slots' reserved bytes, as QEMU.  The
+ * whole operand must be accessible; a misaligned one (linear address not a
+ * multiple of 16) is #GP(0).  Neither waits for a pending exception. */
+int helper_fxsave(CPUState *s, uint32_t lin, int restore)
+{
+    uint8_t b[512];
+    if (lin & 15) return cpu_raise(s, 13, 1, 0);
+    if (!restore) {
+        if (wr_check(s, lin, 512)) return fault(s);
+        uint32_t tags = full_tags(s), abridged = 0;
+        for (int p = 0; p < 8; p++) abridged |= (((tags >> (2 * p)) & 3) != 3) << p;
+        uint16_t w[12] = {(uint16_t)s->fpu_cw, (uint16_t)status(s), (uint16_t)abridged, (uint16_t)s->fpu_fop,
+                          (uint16_t)s->fpu_fip, (uint16_t)(s->fpu_fip >> 16), (uint16_t)s->fpu_fcs, 0,
+                          (uint16_t)s->fpu_fdp, (uint16_t)(s->fpu_fdp >> 16), (uint16_t)s->fpu_fds, 0};
+        memcpy(b, w, 24);
+        wr(s, lin, b, 24);
+        for (int i = 0; i < 8; i++) {
+            f80 v = get(s, i);
+            memcpy(b, &v.m, 8);
+            memcpy(b + 8, &v.se, 2);
+            wr(s, lin + 32 + 16 * i, b, 10);
+        }
+        return 0;
+    }
+    if (rd(s, lin, b, 512)) return fault(s);
+    uint16_t w[12];
+    memcpy(w, b, 24);
+    s->fpu_cw = (w[0] & 0x1f7f) | 0x40;
+    s->fpu_top = (w[1] >> 11) & 7;
+    s->fpu_sw = w[1] & ~0x3800u;
+    s->fpu_fop = w[3] & 0x7ff;
+    s->fpu_fip = w[4] | (uint32_t)w[5] << 16;
+    s->fpu_fcs = w[6];
+    s->fpu_fdp = w[8] | (uint32_t)w[9] << 16;
+    s->fpu_fds = w[10];
+    for (int i = 0; i < 8; i++) {
+        int p = phys(s, i);
+        memcpy(&s->fpr_sig[p], b + 32 + 16 * i, 8);
+        memcpy(&s->fpr_se[p], b + 32 + 16 * i + 8, 2);
+    }
+    for (int p = 0; p < 8; p++)
+        set_tag(s, p, (w[2] >> p) & 1 ? tag_of((f80){s->fpr_sig[p], s->fpr_se[p]}) : 3);
+    summary(s);
+    return 0;
+}
+
 static int mem_op(CPUState *s, int esc, int reg, uint32_t lin, int size32);
 static int reg_op(CPUState *s, int esc, int modrm);
 

@@ -88,6 +88,7 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define CR4_PAE 0x20u
 #define CR4_PGE 0x80u
 #define CR4_PCE 0x100u
+#define CR4_OSFXSR 0x200u /* no effect without SSE (fpu.c helper_fxsave) */
 
 /* Page-table entries cover 4 GiB in 4 KiB pages. */
 #define PAGE_BITS 12

@@ -271,7 +271,7 @@ uint32_t helper_read_cr(CPUState *s, int n) { return s->cr[n]; }
 
 /* The CR4 bits of this CPU: setting any other is #GP(0) (SDM MOV to CR4:
  * reserved bits, and those of features CPUID does not report). */
-#define CR4_VALID (CR4_TSD | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE)
+#define CR4_VALID (CR4_TSD | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_OSFXSR)
 
 static int pae_paging(uint32_t cr0, uint32_t cr4) { return (cr0 & 0x80000000u) && (cr4 & CR4_PAE); }
 

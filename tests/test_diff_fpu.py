@@ -257,3 +257,61 @@ test_fpatan = _trans_test("fpatan")
 test_f2xm1 = _trans_test("f2xm1")
 test_fyl2x = _trans_test("fyl2x")
 test_fyl2xp1 = _trans_test("fyl2xp1")
+
+
+# -- FXSAVE / FXRSTOR -------------------------------------------------------------
+# FRSTOR (a drawn state), FXSAVE to [0x0200] or FXRSTOR from it (a drawn
+# 512-byte image), FNSAVE.  Compared: the FNSAVE image as above, and the
+# whole 512 bytes at the operand, except FOP and the pointers (bytes 6-23:
+# QEMU 5 writes zeros for FIP FCS FDP FDS and leaves FOP alone).  With
+# CR4.OSFXSR clear QEMU neither stores nor loads MXCSR and the XMM
+# registers, which is what jitemu does whatever OSFXSR says, having no SSE.
+FX_CASES = [oracle.Case(Encoding(FRSTOR + code + FNSAVE, "pair"), None, name)
+            for name, code in (("fxsave", bytes.fromhex("0fae060002")), ("fxrstor", bytes.fromhex("0fae0e0002")),
+                               ("fxsave", bytes.fromhex("0fae460010")))]   # fxsave [bp+0x10]: SS 4000
+
+
+def _fx_at(case):
+    """Where the case's operand is: DS:0200, or SS:0200 for [bp+0x10] (BP = 01F0)."""
+    return 0x40200 if case.code[len(FRSTOR) + 2] == 0x46 else OPND
+
+
+@st.composite
+def fxrstor_images(draw):
+    regs = b"".join(draw(f80()) + draw(st.binary(min_size=6, max_size=6)) for _ in range(8))
+    cw = draw(st.integers(0, 0xFFFF)) | 0x3F  # exceptions masked: no FERR# from the image
+    head = struct.pack("<HHBB", cw, draw(st.integers(0, 0xFFFF)), draw(st.integers(0, 255)), 0) + \
+        draw(st.binary(min_size=26, max_size=26))
+    return head + regs + draw(st.binary(min_size=352, max_size=352))
+
+
+@pytest.mark.parametrize("case", FX_CASES, ids=lambda c: c.id)
+@oracle.settings(25)
+@given(state=oracle.states(), fpu=fpu_states(), image=fxrstor_images())
+def test_fxsave_fxrstor(case, state, fpu, image):
+    operand = image if case.name == "fxrstor" else fpu[1]
+    s = state.copy()
+    s.regs = list(s.regs)
+    s.regs[5] = 0x01F0  # BP: fxsave [bp+0x10] stores at SS:0200
+    s.plants = [(IMG, fpu[0]), (_fx_at(case), operand)]
+    s.segs = dict(oracle.SEGS)
+    j, u = case.mode.machines()
+    why, a = j.run(case.code, s)
+    assert why == "halt", "%s: jitemu stopped with %r" % (case.id, why)
+    err, b = u.run(case.code, s)
+    assert err is None, "%s: unicorn: %s" % (case.id, err)
+    sw_mask = ~(0x3F | 0x80 | 0x8000 | x87.C1) & 0xFFFF
+
+    def view(snap):
+        img = bytearray(snap["mem"][OUT - oracle.WIN_LO:OUT - oracle.WIN_LO + 94])
+        struct.pack_into("<H", img, 2, struct.unpack_from("<H", img, 2)[0] & sw_mask)
+        img[6:14] = bytes(8)
+        img[0] &= ~0xC0
+        img[1] &= 0x1F
+        at = _fx_at(case)
+        fx = bytearray(snap["mem"][at - oracle.WIN_LO:at - oracle.WIN_LO + 512])
+        fx[6:24] = bytes(18)
+        return img.hex(), fx.hex(), snap["regs"]
+
+    va, vb = view(a), view(b)
+    assert va == vb, "%s: state %s\n  jitemu  %s\n  unicorn %s" % (case.id, fpu[0].hex(), va, vb)
