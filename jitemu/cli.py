@@ -479,6 +479,20 @@ def _summary(m, why, elapsed):
 MAX_INSTRUCTIONS = (1 << 63) - 1  # the budget is added to a 64-bit count
 
 
+def _int_between(low, high):
+    """An argparse type: an integer in [low, high], one line otherwise
+    (argparse's `choices` would list every allowed value)."""
+    def parse(text):
+        try:
+            n = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError("not a number: %r" % text) from None
+        if not low <= n <= high:
+            raise argparse.ArgumentTypeError("must be between %d and %d, not %d" % (low, high, n))
+        return n
+    return parse
+
+
 def _instruction_count(text, low=1):
     try:
         n = int(text)
@@ -567,10 +581,10 @@ def build_parser():
     n = sub.add_parser("bench", help="time jitemu against QEMU TCG (and Unicorn) on the same images",
                        formatter_class=_BenchHelp)
     n.error = p.error
-    n.add_argument("--rounds", type=int, default=3, metavar="N", choices=range(1, 101),
+    n.add_argument("--rounds", type=_int_between(1, 100), default=3, metavar="N",
                    help="runs per emulator, alternating (default 3)")
     n.add_argument("--only", metavar="NAMES", help="comma-separated workloads (default: all)")
-    n.add_argument("--scale", type=int, default=20, metavar="N", choices=range(1, 1001),
+    n.add_argument("--scale", type=_int_between(1, 1000), default=20, metavar="N",
                    help="run the CPU kernels N times their committed length (default 20: about"
                         " 1.3-1.7 billion instructions, so start-up does not dominate; needs nasm)")
     n.add_argument("--plot", metavar="FILE.png", help="also draw the ratios as a PNG bar chart")

@@ -94,6 +94,30 @@ uint8_t *arena_reserve(uint64_t size)
 
 void arena_commit(uint8_t *p, uint64_t size) { arena_cur = p + size; }
 
+/* Blocks' data words (run counters, jump slots) live in their own pages,
+ * also below 2 GiB for the same relocations, but never next to code: a
+ * store into a cache line the CPU is executing from costs a pipeline
+ * flush (a self-modifying-code machine clear) on every run counter
+ * increment.  Same reserve/commit discipline, under bl_lock. */
+static uint8_t *data_cur, *data_end;
+
+static uint64_t *data_reserve(uint64_t size)
+{
+    if (size > BL_CHUNK) return NULL;
+    uint8_t *p = (uint8_t *)(((uintptr_t)data_cur + 63) & ~(uintptr_t)63);
+    if (data_cur && (uint64_t)(data_end - p) >= size) return (uint64_t *)p;
+    void *c = mmap(NULL, BL_CHUNK, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    if (c == MAP_FAILED) return NULL;
+    if ((uintptr_t)c + BL_CHUNK > 0x80000000u) {
+        munmap(c, BL_CHUNK);
+        return NULL;
+    }
+    data_cur = c;
+    data_end = (uint8_t *)c + BL_CHUNK;
+    return c;
+}
+
 /* n trampolines (jmp *abs64) in the arena, BL_TRAMP bytes apart, one per
  * address: how code below 2 GiB reaches the helpers with a rel32 call.
  * Under bl_lock; NULL when the arena is full. */
@@ -253,11 +277,10 @@ static void *assemble(uint32_t n, const uint16_t *ids, const uint32_t *holes,
         code_len += lib.st[ids[i]].len;
     }
     if (lib.st[ids[n - 1]].continues) return NULL; /* nothing follows the last one */
-    uint64_t data_off = (code_len + 7) & ~7ull;
-    uint64_t size = data_off + (uint64_t)n_data * 8;
-    uint8_t *base = arena_reserve(size);
+    uint64_t *data = NULL;
+    if (n_data && !(data = data_reserve((uint64_t)n_data * 8))) return NULL;
+    uint8_t *base = arena_reserve(code_len);
     if (!base) return NULL;
-    uint64_t *data = (uint64_t *)(base + data_off);
     uint8_t *p = base;
     for (uint32_t i = 0; i < n; i++) {
         const BlStencil *t = &lib.st[ids[i]];
@@ -287,10 +310,10 @@ static void *assemble(uint32_t n, const uint16_t *ids, const uint32_t *holes,
         }
         p = next;
     }
-    memset(p, 0xcc, data_off - code_len); /* int3 up to the data words */
     if (n_data && data_init) memcpy(data, data_init, (size_t)n_data * 8);
-    else memset(data, 0, (size_t)n_data * 8);
-    arena_commit(base, size);
+    else if (n_data) memset(data, 0, (size_t)n_data * 8);
+    arena_commit(base, code_len);
+    if (n_data) data_cur = (uint8_t *)(data + n_data);
     stat_code += code_len;
     stat_data += (uint64_t)n_data * 8;
     stat_blocks++;

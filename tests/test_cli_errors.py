@@ -156,6 +156,15 @@ def test_bench_help_lists_the_workloads():
         assert w.name in p.stdout
 
 
+@pytest.mark.parametrize("option, value, needle", [
+    ("--scale", "2000", "between 1 and 1000, not 2000"),
+    ("--scale", "0", "between 1 and 1000, not 0"),
+    ("--rounds", "many", "not a number: 'many'"),
+])
+def test_bench_numbers_out_of_range_say_the_range_in_one_line(option, value, needle):
+    assert_one_line_error(run("bench", option, value), needle)
+
+
 def test_bench_unknown_workload_lists_the_valid_ones():
     p = run("bench", "--only", "sieve-real,nope")
     assert_one_line_error(p, "no workload named nope")
