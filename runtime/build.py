@@ -146,6 +146,7 @@ uint32_t rt_ram_nonzero(CPUState *s, uint32_t *out);
 int fio_set_latch(CPUState *s, uint32_t port, uint32_t value);
 int fio_set_counter(CPUState *s, uint32_t port, int width, uint32_t hz, int bits);
 int fio_set_sink(CPUState *s, uint32_t port);
+int fio_set_timed(CPUState *s, uint32_t port, uint32_t value, uint64_t until, int bit, uint32_t period);
 void fio_clear(CPUState *s, uint32_t port);
 uint32_t fio_kind(CPUState *s, uint32_t port);
 int64_t fio_read(CPUState *s, uint32_t port, int size);

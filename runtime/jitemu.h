@@ -135,11 +135,12 @@ typedef struct MmioRegion {
 
 /* fastio.c: ports served in C.  An entry per port (the table is made on
  * the first one), with what reads and what writes do; FIO_COUNTER's shape
- * is offset | width << 8 | bits << 16. */
-enum { FIO_NONE, FIO_LATCH, FIO_COUNTER, FIO_SINK };
+ * is offset | width << 8 | bits << 16, FIO_TIMED's bit | period_ns << 8. */
+enum { FIO_NONE, FIO_LATCH, FIO_COUNTER, FIO_SINK, FIO_TIMED };
 typedef struct FastPort {
-    uint32_t rd, wr; /* FIO_NONE (Python), FIO_LATCH or FIO_COUNTER; FIO_NONE or FIO_SINK */
+    uint32_t rd, wr; /* FIO_NONE (Python), FIO_LATCH, FIO_COUNTER or FIO_TIMED; FIO_NONE or FIO_SINK */
     uint32_t value, shape;
+    uint64_t until; /* FIO_TIMED: guest ns from which the device answers again */
 } FastPort;
 #define FIO_SINK_CAP 4096
 
