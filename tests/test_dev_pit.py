@@ -202,3 +202,19 @@ def test_halted_guest_wakes_on_the_pit_and_time_skips():
     assert m.regs.si == 3
     assert 3 * 54_900_000 <= m.clock.now() < 3 * 55_000_000 + 1_000_000
     assert m.icount < 1000
+
+
+def test_a_restored_pit_has_port61_served_in_c_again_with_the_same_answers():
+    m, pit = setup()
+    m.ports.write(0x61, 0x03, 1)
+    m.ports.write(0x43, 0xB0, 1)  # ch2 mode 0, 1000 ticks
+    m.ports.write(0x42, 0xE8, 1); m.ports.write(0x42, 0x03, 1)
+    advance(m, 100_000)
+    state = pit.snapshot()
+    m.ports.fast_clear(0x61)
+    pit.restore(state)
+    assert m.ports.is_fast(0x61)
+    for _ in range(4):
+        assert m.ports.read(0x61, 1) == pit._read61(0x61, 1)
+        advance(m, 300_000)  # past the terminal count by the last
+    assert m.ports.read(0x61, 1) & 0x20
