@@ -228,6 +228,10 @@ class CodeCache:
         syms = self._linked[obj]
         return None if syms is None else syms.get(symbol)
 
+    def forget_loaded(self):
+        """Objects loaded so far are gone with the arena: load them again."""
+        self._linked.clear()
+
     def _forget(self, obj):
         """A bad object's entries no longer count as stored: the blocks
         translated again in their place are appended."""
