@@ -3,8 +3,9 @@ memtest86+ 6 (Linux boot protocol), and memtest runs on the serial console
 as on QEMU's `-M pc`: it prints its header and starts testing (here), and
 finishes its first pass with no errors (a campaign: the pass includes two
 80-second bit-fade waits, 160 billion guest instructions on jitemu's
-one-nanosecond-per-instruction clock).  The disk is built here
-(tests/memtestdisk.py)."""
+one-nanosecond-per-instruction clock; 128 s of CPU here, 16 minutes on a
+2-core machine shared with ten other jobs, where QEMU took 5 minutes of
+real time).  The disk is built here (tests/memtestdisk.py)."""
 import os
 import re
 
