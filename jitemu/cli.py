@@ -24,7 +24,11 @@ def _while_starting(signum, frame):
     os._exit(128 + signum)
 
 
-if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "jitemu":
+# (Only in the command's own process: not where jitemu.cli is imported as a
+# library, nor in resetfuzz's job processes, which multiprocessing starts
+# with the command's argv[0].)
+if __name__ == "__main__" or (os.path.basename(sys.argv[0] if sys.argv else "") == "jitemu"
+                              and "multiprocessing" not in sys.modules):
     for _signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(_signum, _while_starting)
 
@@ -621,7 +625,7 @@ def build_parser():
                    default=["cf9", "port92", "kbc", "triple", "api"],
                    help="comma-separated reset sources, taken in turn (default cf9,port92,kbc,triple,api); "
                         "A+B requests B while A is acknowledged")
-    f.add_argument("--jobs", type=int, choices=range(1, 65), default=min(os.cpu_count() or 1, 64), metavar="J",
+    f.add_argument("--jobs", type=_int_between(1, 64), default=min(os.cpu_count() or 1, 64), metavar="J",
                    help="worker processes (default: the number of CPUs)")
     f.add_argument("--bound", type=lambda t: _instruction_count(t), default=None, metavar="N",
                    help="instructions after the reset within which the marker must appear "

@@ -190,37 +190,17 @@ void smc_invalidate_page(Runtime *rt, uint32_t page)
         __atomic_or_fetch(&rt->cpu.exit_request, EXIT_SMC, __ATOMIC_SEQ_CST);
 }
 
-/* Drop the whole cache (reset, mode changes that alter every block). */
-void bt_flush(CPUState *s)
+/* Empty the table and the pages' code marks; `cut` unhooks the chains
+ * into each block first (their jump slots must still exist). */
+static void clear_table(Runtime *rt, int cut)
 {
-    Runtime *rt = RT(s);
-    code_enter();
-    if (!forget_if_stale(rt)) {
-        for (uint32_t i = 0; i < rt->block_cap; i++) {
-            if (rt->blocks[i].state == 1) rt->stat_invalidated++;
-            chain_cut(&rt->blocks[i]);
-        }
-        memset(rt->blocks, 0, rt->block_cap * sizeof(Block));
-        rt->block_used = rt->block_dead = 0;
-        for (uint32_t p = 0; p < NPAGES; p++)
-            if (rt->code_page[p]) {
-                rt->code_page[p] = 0;
-                rt->page_keys[p].n = 0;
-                memset(&rt->code_lines[p * LINE_WORDS], 0, LINE_WORDS * sizeof(uint64_t));
-            }
-    }
-    code_leave();
-}
-
-/* Forget every translation of a table whose code the arena no longer
- * holds (arena_reclaim): as bt_flush, but the jump slots went with the
- * code, so none is written; the table then belongs to the current epoch. */
-void bt_forget(CPUState *s)
-{
-    Runtime *rt = RT(s);
+    /* Nothing registered since the last clear (a reset at power-on): no
+     * block and no page mark (8 M instructions of walking saved a boot). */
+    if (rt->block_used == 0) return;
     for (uint32_t i = 0; i < rt->block_cap; i++) {
         if (rt->blocks[i].state == 1) rt->stat_invalidated++;
-        free(rt->blocks[i].in_slots);
+        if (cut) chain_cut(&rt->blocks[i]);
+        else free(rt->blocks[i].in_slots);
     }
     memset(rt->blocks, 0, rt->block_cap * sizeof(Block));
     rt->block_used = rt->block_dead = 0;
@@ -230,6 +210,24 @@ void bt_forget(CPUState *s)
             rt->page_keys[p].n = 0;
             memset(&rt->code_lines[p * LINE_WORDS], 0, LINE_WORDS * sizeof(uint64_t));
         }
+}
+
+/* Drop the whole cache (reset, mode changes that alter every block). */
+void bt_flush(CPUState *s)
+{
+    Runtime *rt = RT(s);
+    code_enter();
+    if (!forget_if_stale(rt)) clear_table(rt, 1);
+    code_leave();
+}
+
+/* Forget every translation of a table whose code the arena no longer
+ * holds (arena_reclaim): as bt_flush, but the jump slots went with the
+ * code, so none is written; the table then belongs to the current epoch. */
+void bt_forget(CPUState *s)
+{
+    Runtime *rt = RT(s);
+    clear_table(rt, 0);
     s->last_slot = NULL;
     rt->code_epoch = arena_epoch();
 }
