@@ -8,6 +8,10 @@ in C, with no call into Python per access (runtime/fastio.c):
                                    it again whenever that value changes
     fast_counter(port, hz, bits)   reads inside a 4-byte free-running counter of
                                    the virtual clock (the ACPI PM timer)
+    fast_timed(port, value, until, bit, period)
+                                   byte reads before guest time `until` return
+                                   `value` with `bit` toggling every `period` ns;
+                                   later ones go to the device (port 0x61)
     fast_sink(port, write_bytes)   byte writes are buffered and handed over as
                                    write_bytes(data), in order (the debug console)
     fast_clear(ports)              back to the device's handlers
@@ -84,6 +88,15 @@ class PortBus:
         if self._s is not None:
             self._set(port, lib.fio_set_counter(self._s, port, width, hz, bits))
             self._fast.update(range(port, port + width))
+
+    def fast_timed(self, port, value, until, bit, period):
+        """Byte reads of `port` before guest time `until` (ns; None: no
+        end) return `value` with bit `bit` set in odd `period`-ns intervals
+        of the clock ((now // period) & 1), without calling the device; from
+        `until` on they call its read handler, which sets them again."""
+        if self._s is not None:
+            until = (1 << 64) - 1 if until is None else max(0, until)
+            self._set(port, lib.fio_set_timed(self._s, port, value & 0xFF, until, bit, period))
 
     def fast_sink(self, port, write_bytes):
         """Byte writes to `port` are buffered in the runtime and handed to

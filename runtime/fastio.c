@@ -15,6 +15,12 @@
  *                brings icount up to the IN before helper_in: block.py's
  *                timed calls, so the value does not depend on where the
  *                block began).  Writes go to the device.
+ *   FIO_TIMED    a byte read before guest time `until` returns `value` with
+ *                bit `bit` toggling every `period` ns of the virtual clock
+ *                (port 0x61: its refresh bit, and channel 2's output
+ *                steady until its next edge); from `until` on reads go to
+ *                the device, which sets the entry again.  Writes go to the
+ *                device.
  *   FIO_SINK     a byte write is appended to a buffer that Python drains
  *                into the device (py_sink_drain): at a newline, when full,
  *                before any other Python device callback (so output keeps
@@ -59,6 +65,19 @@ int fio_set_counter(CPUState *s, uint32_t port, int width, uint32_t hz, int bits
         __atomic_store_n(&f->shape, (uint32_t)(i | width << 8 | bits << 16), __ATOMIC_RELAXED);
         __atomic_store_n(&f->rd, FIO_COUNTER, __ATOMIC_RELEASE);
     }
+    return 0;
+}
+
+int fio_set_timed(CPUState *s, uint32_t port, uint32_t value, uint64_t until, int bit, uint32_t period)
+{
+    if (bit < 0 || bit > 7 || period == 0 || period >= 1u << 24) return -1;
+    FastPort *f = fio_entry(RT(s), port);
+    if (!f) return -1;
+    __atomic_store_n(&f->rd, FIO_NONE, __ATOMIC_RELEASE); /* not half-set while the fields change */
+    __atomic_store_n(&f->value, value & 0xff & ~(1u << bit), __ATOMIC_RELAXED);
+    __atomic_store_n(&f->shape, (uint32_t)bit | period << 8, __ATOMIC_RELAXED);
+    __atomic_store_n(&f->until, until, __ATOMIC_RELAXED);
+    __atomic_store_n(&f->rd, FIO_TIMED, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -112,6 +131,13 @@ int fio_in(Runtime *rt, uint32_t port, int size, uint32_t *v)
     case FIO_COUNTER:
         *v = counter_read(&rt->cpu, f, size, &served);
         return served;
+    case FIO_TIMED: {
+        uint64_t now = rt->cpu.icount + rt->cpu.tsc_offset;
+        if (size != 1 || now >= __atomic_load_n(&f->until, __ATOMIC_RELAXED)) return 0;
+        uint32_t shape = __atomic_load_n(&f->shape, __ATOMIC_RELAXED), bit = shape & 0xff;
+        *v = __atomic_load_n(&f->value, __ATOMIC_RELAXED) | (uint32_t)((now / (shape >> 8)) & 1) << bit;
+        return 1;
+    }
     }
     return 0;
 }

@@ -4,7 +4,7 @@ from jitemu.devices.pic import PIC
 from jitemu.devices.pit import PIT, PIT_HZ, ns_of_tick
 from jitemu.machine import Machine
 
-from romutil import rom_with
+from romutil import assemble, rom_with
 
 LOOP = rom_with(bytes.fromhex("ebfe"))  # jmp $
 
@@ -97,6 +97,48 @@ def test_port61_refresh_bit_toggles_and_bits_0_3_read_back():
     assert seen == {0, 0x10}
 
 
+# How firmware times a delay (memtest86+ calibrates its TSC so): channel 2
+# in mode 0 with the gate high, then port 0x61 polled until OUT2 rises.
+CALIBRATE = """
+bits 16
+    xor ax, ax
+    mov ds, ax
+    mov al, 0x01                ; gate 2 high, speaker off
+    out 0x61, al
+    mov al, 0xB0                ; ch2, LSB then MSB, mode 0
+    out 0x43, al
+    mov al, 0x9B                ; 0x2E9B ticks: 10 ms
+    out 0x42, al
+    mov al, 0x2E
+    out 0x42, al
+    xor ebx, ebx
+poll:
+    inc ebx
+    in al, 0x61
+    test al, 0x20
+    jz poll
+    mov [0x500], ebx
+    hlt
+"""
+
+
+def test_a_delay_timed_by_polling_port61_ends_at_the_terminal_count_with_few_device_calls():
+    m = Machine(memory_mb=1)
+    m.load_firmware(rom_with(assemble(CALIBRATE)))
+    pit = m.attach(PIT())
+    calls = []
+    m.ports.register(0x61, read=lambda p, s: calls.append(p) or pit._read61(p, s), write=pit._write61)
+    assert m.run(max_instructions=20_000_000) == "halt"
+    ch = pit.channels[2]
+    edge = ch.load_ns + ns_of_tick(0x2E9B)
+    polls = int.from_bytes(m.read_phys(0x500, 4), "little")
+    last_in = m.clock.now() - 4  # the IN before test, jz, mov and hlt
+    assert edge <= last_in < edge + 4  # the first read at or after the edge saw OUT2 high
+    assert polls == (last_in - (ch.load_ns + 2)) // 4 + 1  # one IN every four instructions from the load on
+    assert len(calls) <= 2  # C answered the polls; the device only the one at the edge
+    assert m.ports.is_fast(0x61)
+
+
 def test_mode3_square_wave_output():
     m, pit = setup()
     m.ports.write(0x61, 0x01, 1)
@@ -160,3 +202,19 @@ def test_halted_guest_wakes_on_the_pit_and_time_skips():
     assert m.regs.si == 3
     assert 3 * 54_900_000 <= m.clock.now() < 3 * 55_000_000 + 1_000_000
     assert m.icount < 1000
+
+
+def test_a_restored_pit_has_port61_served_in_c_again_with_the_same_answers():
+    m, pit = setup()
+    m.ports.write(0x61, 0x03, 1)
+    m.ports.write(0x43, 0xB0, 1)  # ch2 mode 0, 1000 ticks
+    m.ports.write(0x42, 0xE8, 1); m.ports.write(0x42, 0x03, 1)
+    advance(m, 100_000)
+    state = pit.snapshot()
+    m.ports.fast_clear(0x61)
+    pit.restore(state)
+    assert m.ports.is_fast(0x61)
+    for _ in range(4):
+        assert m.ports.read(0x61, 1) == pit._read61(0x61, 1)
+        advance(m, 300_000)  # past the terminal count by the last
+    assert m.ports.read(0x61, 1) & 0x20

@@ -65,3 +65,33 @@ def test_a_bus_without_a_runtime_calls_its_handlers():
     assert not bus.is_fast(0x402) and bus.read(0x402, 1) == 0xE9 and bus.read(0x408, 4) == 0xFFFFFFFF
     bus.write(0x402, 7, 1)
     assert got == [7]
+
+
+def test_a_timed_latch_toggles_its_bit_with_the_clock_and_hands_over_at_its_deadline():
+    m = Machine(memory_mb=1)
+    calls = []
+    m.ports.register(0x300, read=lambda p, s: calls.append(m.clock.now()) or 0x77)
+    m.ports.fast_timed(0x300, 0x21 | 0x10, 5_000, 4, 1_000)  # bit 4 is the clock's, whatever value says
+    # DS = 0, DI = 500h; loop: in al,dx; stosb; dec cx; jnz loop; hlt (3000 reads, 4 instructions each)
+    m.load_firmware(rom_with(bytes.fromhex("31c08ed8 8ec0 bf0005 ba0003 b9b80b ec aa 49 75fb f4".replace(" ", ""))))
+    assert m.run(max_instructions=20_000) == "halt"
+    got = m.read_phys(0x500, 3000)
+    first_t = 7  # the guest time of the first IN: the jump from the reset vector and six more before it
+    for i, v in enumerate(got):
+        t = first_t + 4 * i
+        if t < 5_000:
+            assert v == 0x21 | ((t // 1_000) & 1) << 4, (i, t)
+        else:
+            assert v == 0x77
+    # From the first read at or after the deadline on, every read is the device's.
+    assert calls == [first_t + 4 * i for i in range(3000) if first_t + 4 * i >= 5_000]
+    assert m.ports.read(0x300, 1) == 0x77
+
+
+def test_a_timed_latch_with_no_deadline_answers_until_it_is_cleared():
+    m = Machine(memory_mb=1)
+    m.ports.register(0x300, read=lambda p, s: 0x99)
+    m.ports.fast_timed(0x300, 0x05, None, 7, 1 << 20)
+    assert m.ports.is_fast(0x300) and m.ports.read(0x300, 1) == 0x05 and m.ports.read(0x300, 2) == 0x99
+    m.ports.fast_clear(0x300)
+    assert m.ports.read(0x300, 1) == 0x99

@@ -11,7 +11,9 @@ retriggerable one-shot, 2 rate generator, 3 square wave, 4 software and
 5 hardware triggered strobe), LSB/MSB/LSB-then-MSB access, BCD counting,
 the counter latch command, the read-back command (count and status, with
 the null-count bit), and the gate input (channel 2 from port 0x61; 0 and
-1 are tied high).  Simplifications: a count is loaded at the moment it is
+1 are tied high).  Port 0x61 is read in C (ports.py fast_timed) until
+channel 2's next output edge: firmware polls it millions of times to
+time a delay (memtest86+ calibrates the TSC that way).  Simplifications: a count is loaded at the moment it is
 written (the 8254 loads it on the next CLK edge, and in modes 2 and 3 a
 new count written while counting waits for the end of the period).
 """
@@ -280,6 +282,7 @@ class PIT:
         self.channels = [Channel(self, i) for i in range(3)]
         self.irq.set(self.channels[0].out())
         self._schedule()
+        self._sync61()
 
     # -- snapshots (jitemu/snapshot.py) -------------------------------------
     def snapshot(self):
@@ -294,9 +297,12 @@ class PIT:
             apply(ch, st, Channel.STATE)
             ch.latched = list(ch.latched)
         self._timer = arm(self.machine, state["timer"], self._edge)
+        self._sync61()
 
     # -- IRQ0 -------------------------------------------------------------
     def changed(self, ch):
+        if ch.index == 2:
+            self._sync61()
         if ch.index == 0 and self.machine is not None:
             level = ch.out()
             if level != self.irq.level:
@@ -350,13 +356,26 @@ class PIT:
         self.channels[sc].control(value)
 
     def _read61(self, port, size):
-        refresh = (self.now() // REFRESH_NS) & 1
-        out2 = self.channels[2].out()
+        now = self.now()
+        refresh = (now // REFRESH_NS) & 1
+        out2 = self.channels[2].out(now)
+        self._sync61(now)
         return (self.port61 & 0x0F) | (refresh << 4) | (out2 << 5)
 
     def _write61(self, port, value, size):
         self.port61 = value & 0x0F
         self.channels[2].set_gate(value & 1)
+        self._sync61()
+
+    def _sync61(self, now=None):
+        """Let C answer port 0x61 reads until channel 2's output next
+        changes (the refresh bit it computes from the clock itself)."""
+        if self.machine is None or self.speaker_port is None or len(self.channels) < 3:
+            return
+        now = self.now() if now is None else now
+        ch = self.channels[2]
+        self.machine.ports.fast_timed(self.speaker_port, (self.port61 & 0x0F) | (ch.out(now) << 5),
+                                      ch.next_edge_ns(now), 4, REFRESH_NS)
 
     @property
     def speaker_on(self):
