@@ -109,6 +109,7 @@ void helper_lmsw(CPUState *s, uint32_t v);
 void helper_invlpg(CPUState *s, uint32_t lin);
 int helper_fpu(CPUState *s, uint32_t fop, uint32_t lin, uint32_t ea, uint32_t segsz);
 int helper_fwait(CPUState *s);
+int helper_fxsave(CPUState *s, uint32_t lin, int restore);
 void fpu_init(CPUState *s);
 void cpu_tlb_flush(CPUState *s);
 int cpu_code_phys(CPUState *s, uint32_t lin, uint32_t *phys);

@@ -194,7 +194,7 @@ static void load(CPUState *s, f80 v, uint32_t fl)
     push(s, v);
 }
 
-/* Replace ST0 by f(ST0) (FCHS FABS FSQRT FRNDINT). */
+/* Replace ST0 by f(ST0) (FCHS FABS FSQRT FRNDINT F2XM1). */
 static void unary(CPUState *s, int which)
 {
     if (empty(s, 0)) {
@@ -207,10 +207,55 @@ static void unary(CPUState *s, int which)
     case 0: a.se ^= 0x8000; break;
     case 1: a.se &= 0x7fff; break;
     case 2: a = f80_sqrt(&e, a); break;
-    default: a = f80_round_int(&e, a); break;
+    case 3: a = f80_round_int(&e, a); break;
+    default: a = f80_2xm1(&e, a); break;
     }
     if (raise_flags(s, e.flags)) return;
     put(s, 0, a);
+}
+
+/* FSIN FCOS (0 1) replace ST0; FPTAN (2) replaces it and pushes 1.0 (the
+ * NaN again for a NaN result); FSINCOS (3) replaces it by the sine and
+ * pushes the cosine (C1: the cosine's rounding).  |ST0| >= 2^63: C2 = 1
+ * and nothing changes. */
+static void trig(CPUState *s, int which)
+{
+    int pushes = which >= 2;
+    s->fpu_sw &= ~(SW_C1 | SW_C2);
+    if (empty(s, 0) || (pushes && !empty(s, 7))) {
+        if (stack_fault(s, !empty(s, 0))) return;
+        put(s, 0, f80_indefinite());
+        if (pushes) push(s, f80_indefinite());
+        return;
+    }
+    f80 a = get(s, 0), r, r2 = {0x8000000000000000ull, 0x3fff};
+    Fenv e = {s->fpu_cw, 0}, es = {s->fpu_cw, 0};
+    int out;
+    switch (which) {
+    case 0: out = f80_sincos(&e, a, &r, NULL); break;
+    case 1: out = f80_sincos(&e, a, NULL, &r); break;
+    case 2: out = f80_tan(&e, a, &r); if (f80_class(r) == FC_NAN) r2 = r; break;
+    default: out = f80_sincos(&es, a, &r, NULL); f80_sincos(&e, a, NULL, &r2); e.flags |= es.flags & 0x7f; break;
+    }
+    if (out) { s->fpu_sw |= SW_C2; return; }
+    if (raise_flags(s, e.flags)) return;
+    put(s, 0, r);
+    if (pushes) push(s, r2);
+}
+
+/* FPATAN (0), FYL2X (1), FYL2XP1 (2): ST1 = f(ST1, ST0), then pop. */
+static void binary_pop(CPUState *s, int which)
+{
+    if (empty(s, 0) || empty(s, 1)) {
+        if (!stack_fault(s, 0)) { put(s, 1, f80_indefinite()); pop(s); }
+        return;
+    }
+    Fenv e = {s->fpu_cw, 0};
+    f80 x = get(s, 0), y = get(s, 1);
+    f80 r = which == 0 ? f80_atan2(&e, y, x) : which == 1 ? f80_yl2x(&e, x, y) : f80_yl2xp1(&e, x, y);
+    if (raise_flags(s, e.flags)) return;
+    put(s, 1, r);
+    pop(s);
 }
 
 static int cond(CPUState *s, int c)
@@ -335,6 +380,57 @@ static int nowait(int esc, int modrm)
 int helper_fwait(CPUState *s)
 {
     if ((s->fpu_sw & SW_ES) && (s->cr[0] & CR0_NE)) return cpu_raise(s, 16, 0, 0);
+    return 0;
+}
+
+/* FXSAVE (restore = 0) and FXRSTOR (1): the 512-byte image, SDM table
+ * 10-2 for a CPU outside 64-bit mode: FCW, FSW, the abridged tag byte (1 =
+ * not empty), FOP, FIP, FCS, FDP, FDS at 0-23, ST0-ST7 in 16-byte slots
+ * from 32.  This CPU has FXSR but no SSE: it has no MXCSR or XMM
+ * registers, so bytes 24-31 and 160-511 are neither written nor read
+ * (whatever CR4.OSFXSR says), nor the slots' reserved bytes, as QEMU.  The
+ * whole operand must be accessible; a misaligned one (linear address not a
+ * multiple of 16) is #GP(0).  Neither waits for a pending exception. */
+int helper_fxsave(CPUState *s, uint32_t lin, int restore)
+{
+    uint8_t b[512];
+    if (lin & 15) return cpu_raise(s, 13, 1, 0);
+    if (!restore) {
+        if (wr_check(s, lin, 512)) return fault(s);
+        uint32_t tags = full_tags(s), abridged = 0;
+        for (int p = 0; p < 8; p++) abridged |= (((tags >> (2 * p)) & 3) != 3) << p;
+        uint16_t w[12] = {(uint16_t)s->fpu_cw, (uint16_t)status(s), (uint16_t)abridged, (uint16_t)s->fpu_fop,
+                          (uint16_t)s->fpu_fip, (uint16_t)(s->fpu_fip >> 16), (uint16_t)s->fpu_fcs, 0,
+                          (uint16_t)s->fpu_fdp, (uint16_t)(s->fpu_fdp >> 16), (uint16_t)s->fpu_fds, 0};
+        memcpy(b, w, 24);
+        wr(s, lin, b, 24);
+        for (int i = 0; i < 8; i++) {
+            f80 v = get(s, i);
+            memcpy(b, &v.m, 8);
+            memcpy(b + 8, &v.se, 2);
+            wr(s, lin + 32 + 16 * i, b, 10);
+        }
+        return 0;
+    }
+    if (rd(s, lin, b, 512)) return fault(s);
+    uint16_t w[12];
+    memcpy(w, b, 24);
+    s->fpu_cw = (w[0] & 0x1f7f) | 0x40;
+    s->fpu_top = (w[1] >> 11) & 7;
+    s->fpu_sw = w[1] & ~0x3800u;
+    s->fpu_fop = w[3] & 0x7ff;
+    s->fpu_fip = w[4] | (uint32_t)w[5] << 16;
+    s->fpu_fcs = w[6];
+    s->fpu_fdp = w[8] | (uint32_t)w[9] << 16;
+    s->fpu_fds = w[10];
+    for (int i = 0; i < 8; i++) {
+        int p = phys(s, i);
+        memcpy(&s->fpr_sig[p], b + 32 + 16 * i, 8);
+        memcpy(&s->fpr_se[p], b + 32 + 16 * i + 8, 2);
+    }
+    for (int p = 0; p < 8; p++)
+        set_tag(s, p, (w[2] >> p) & 1 ? tag_of((f80){s->fpr_sig[p], s->fpr_se[p]}) : 3);
+    summary(s);
     return 0;
 }
 
@@ -573,6 +669,10 @@ static int reg_op(CPUState *s, int esc, int modrm)
             return 0;
         case 6:
             switch (i) {
+            case 0: unary(s, 4); return 0;      /* F2XM1 */
+            case 1: binary_pop(s, 1); return 0; /* FYL2X */
+            case 2: trig(s, 2); return 0;       /* FPTAN */
+            case 3: binary_pop(s, 0); return 0; /* FPATAN */
             case 4: { /* FXTRACT */
                 if (empty(s, 0)) { if (!stack_fault(s, 0)) { put(s, 0, f80_indefinite()); push(s, f80_indefinite()); } return 0; }
                 if (!empty(s, 7)) { if (!stack_fault(s, 1)) { put(s, 0, f80_indefinite()); push(s, f80_indefinite()); } return 0; }
@@ -582,15 +682,13 @@ static int reg_op(CPUState *s, int esc, int modrm)
                 push(s, sig);
                 return 0;
             }
-            case 5: break;
             case 6: s->fpu_top = (s->fpu_top - 1) & 7; s->fpu_sw &= ~SW_C1; return 0; /* FDECSTP */
             case 7: s->fpu_top = (s->fpu_top + 1) & 7; s->fpu_sw &= ~SW_C1; return 0; /* FINCSTP */
-            default: return ud(s); /* F2XM1 FYL2X FPTAN FPATAN: not implemented */
             }
             __attribute__((fallthrough)); /* FPREM1 */
         case 7:
-            if (reg == 7 && i != 0 && i != 2 && i != 4 && i != 5) return ud(s); /* FYL2XP1 FSINCOS FSIN FCOS */
-            if (reg == 6 || i == 0) { /* FPREM1, FPREM */
+            switch (reg == 6 ? 0 : i) {
+            case 0: { /* FPREM1, FPREM */
                 if (empty(s, 0) || empty(s, 1)) { if (!stack_fault(s, 0)) put(s, 0, f80_indefinite()); return 0; }
                 uint32_t cc;
                 f80 r = f80_rem(&e, get(s, 0), get(s, 1), reg == 6, &cc);
@@ -599,12 +697,17 @@ static int reg_op(CPUState *s, int esc, int modrm)
                 set_cc(s, cc);
                 return 0;
             }
-            if (i == 2) { unary(s, 2); return 0; } /* FSQRT */
-            if (i == 4) { unary(s, 3); return 0; } /* FRNDINT */
-            /* FSCALE */
-            if (empty(s, 0) || empty(s, 1)) { if (!stack_fault(s, 0)) put(s, 0, f80_indefinite()); return 0; }
-            { f80 r = f80_scale(&e, get(s, 0), get(s, 1)); if (!raise_flags(s, e.flags)) put(s, 0, r); }
-            return 0;
+            case 1: binary_pop(s, 2); return 0; /* FYL2XP1 */
+            case 2: unary(s, 2); return 0;      /* FSQRT */
+            case 3: trig(s, 3); return 0;       /* FSINCOS */
+            case 4: unary(s, 3); return 0;      /* FRNDINT */
+            case 5: /* FSCALE */
+                if (empty(s, 0) || empty(s, 1)) { if (!stack_fault(s, 0)) put(s, 0, f80_indefinite()); return 0; }
+                { f80 r = f80_scale(&e, get(s, 0), get(s, 1)); if (!raise_flags(s, e.flags)) put(s, 0, r); }
+                return 0;
+            case 6: trig(s, 0); return 0;       /* FSIN */
+            default: trig(s, 1); return 0;      /* FCOS */
+            }
         }
         return ud(s);
     case 2: case 3:

@@ -130,6 +130,8 @@ static f80 pack(Fenv *e, int sign, int32_t exp, u128 R, int p)
 
 static f80 pack_pc(Fenv *e, int sign, int32_t exp, u128 R) { return pack(e, sign, exp, R, pc_bits(e->cw)); }
 
+f80 f80_round_wide(Fenv *e, int sign, int32_t exp, u128 R) { return pack(e, sign, exp, R, 64); }
+
 /* NaN operands (at least one): table 4-7's rules for the x87. */
 static f80 nan2(Fenv *e, f80 a, f80 b)
 {
@@ -144,6 +146,8 @@ static f80 nan2(Fenv *e, f80 a, f80 b)
     }
     return quiet(an ? a : b);
 }
+
+f80 f80_nan(Fenv *e, f80 a, f80 b) { return nan2(e, a, b); }
 
 /* Common operand screening: 1 when *r holds the result already. */
 static int screen2(Fenv *e, f80 a, f80 b, int *ca, int *cb, f80 *r)

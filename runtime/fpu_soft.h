@@ -70,4 +70,22 @@ int f80_to_bcd(Fenv *e, f80 a, uint8_t *out);
 /* FLDPI and friends: 0..4 = L2T L2E PI LG2 LN2, rounded per RC. */
 f80 f80_constant(int which, int rc);
 
+/* A value R/2^127 * 2^(exp - 16383) (R nonzero, any width of exponent)
+ * rounded to 64 bits per RC: what the transcendentals (which ignore PC)
+ * round their wide results with. */
+f80 f80_round_wide(Fenv *e, int sign, int32_t exp, unsigned __int128 R);
+/* The NaN result of an operation with NaN operand(s) a or b (IE for SNaN). */
+f80 f80_nan(Fenv *e, f80 a, f80 b);
+
+/* Transcendentals (runtime/fpu_trans.c), computed to about 128 bits and
+ * rounded once to 64 per RC (C1 = rounded up).  The trigonometric ones
+ * return 1 and leave *out alone when |a| >= 2^63 (the caller sets C2);
+ * sin_out or cos_out may be NULL. */
+int f80_sincos(Fenv *e, f80 a, f80 *sin_out, f80 *cos_out);
+int f80_tan(Fenv *e, f80 a, f80 *out);
+f80 f80_atan2(Fenv *e, f80 y, f80 x);  /* FPATAN: atan(y/x) in the quadrant of (x, y) */
+f80 f80_2xm1(Fenv *e, f80 a);          /* F2XM1 */
+f80 f80_yl2x(Fenv *e, f80 x, f80 y);   /* FYL2X: y * log2(x) */
+f80 f80_yl2xp1(Fenv *e, f80 x, f80 y); /* FYL2XP1: y * log2(x + 1) */
+
 #endif

@@ -31,9 +31,9 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define ARITH_MASK (CF_MASK | PF_MASK | AF_MASK | ZF_MASK | SF_MASK | OF_MASK)
 
 /* Whether the CPU has an x87 FPU: CPUID says so, and the PC's CMOS
- * equipment byte follows (Machine.has_fpu).  None yet: the escape opcodes
- * raise #NM or #UD (jitemu/jit/lift/fpu.py). */
-#define CPU_HAS_FPU 0
+ * equipment byte follows (Machine.has_fpu).  The whole 387 instruction set
+ * with P6's FCOMI/FCMOVcc, and FXSAVE/FXRSTOR (runtime/fpu.c). */
+#define CPU_HAS_FPU 1
 /* py_log kind: the FPU asserted FERR# (CR0.NE=0: the PC's IRQ13). */
 #define LOG_FERR 13
 
@@ -88,6 +88,7 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define CR4_PAE 0x20u
 #define CR4_PGE 0x80u
 #define CR4_PCE 0x100u
+#define CR4_OSFXSR 0x200u /* no effect without SSE (fpu.c helper_fxsave) */
 
 /* Page-table entries cover 4 GiB in 4 KiB pages. */
 #define PAGE_BITS 12

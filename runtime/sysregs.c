@@ -6,13 +6,13 @@
  * also EDX at reset).  Model 3 because Linux drops SEP on family 6 model <
  * 3 stepping < 3, where SYSENTER was not there (the Pentium Pro).  Leaf 1
  * EDX says exactly what is implemented: the x87 (FPU, bit 0) when
- * CPU_HAS_FPU, PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV; no VME DE MCE APIC
- * MCA PAT PSE-36 MMX.  No leaf 80000008h: physical addresses have 36 bits
+ * CPU_HAS_FPU, PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV FXSR; no VME DE MCE
+ * APIC MCA PAT PSE-36 MMX (and so, FXSR without SSE).  No leaf 80000008h: physical addresses have 36 bits
  * (MAXPHYADDR). */
 #define CPUID_SIGNATURE 0x633u
 #define CPUID_MAX_LEAF 2u
 #define CPUID_FEATURES ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | \
-                        (1u << 12) | (1u << 13) | (1u << 15)) /* PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV */
+                        (1u << 12) | (1u << 13) | (1u << 15) | (1u << 24)) /* PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV FXSR */
 #define MICROCODE_REV 1u /* as QEMU reports for Intel parts */
 
 void helper_cpuid(CPUState *s)
@@ -271,7 +271,7 @@ uint32_t helper_read_cr(CPUState *s, int n) { return s->cr[n]; }
 
 /* The CR4 bits of this CPU: setting any other is #GP(0) (SDM MOV to CR4:
  * reserved bits, and those of features CPUID does not report). */
-#define CR4_VALID (CR4_TSD | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE)
+#define CR4_VALID (CR4_TSD | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_OSFXSR)
 
 static int pae_paging(uint32_t cr0, uint32_t cr4) { return (cr0 & 0x80000000u) && (cr4 & CR4_PAE); }
 

@@ -40,7 +40,7 @@ def test_image_prints_its_expected_output(name):
     assert m.s.eflags & 0x200 == 0  # every image ends with CLI; HLT (or CLI; OUT 0x501)
 
 
-@pytest.mark.parametrize("name", ["selftest", "p6"])
+@pytest.mark.parametrize("name", ["selftest", "p6", "fpu"])
 def test_self_checking_images_report_no_failures(name):
     _, text = run_image(name)
     assert "FAIL" not in text

@@ -11,8 +11,9 @@ import pytest
 from ringrom import DONE, run_pm, run_real
 
 GP, UD, PF = 13, 6, 14
-# PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV
-FEATURES = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 15)
+# FPU PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV FXSR
+FEATURES = 1 | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 11) | (1 << 12) | (1 << 13) | \
+    (1 << 15) | (1 << 24)
 
 
 def note(label, slot):
@@ -46,9 +47,8 @@ def test_cpuid_signature_and_exactly_the_features_implemented():
     a, b, c, d = _cpuid(1)
     assert a == 0x633                 # family 6, model 3, stepping 3: a Pentium II
     assert (b, c) == (0, 0)
-    from jitemu._runtime import lib
-    assert d == FEATURES | (1 if lib.CPU_HAS_FPU else 0)   # the x87 as the runtime says
-    assert not d & ((1 << 9) | (1 << 16) | (1 << 17) | (1 << 23))   # no APIC, PAT, PSE-36, MMX
+    assert d == FEATURES
+    assert not d & ((1 << 9) | (1 << 16) | (1 << 17) | (1 << 23) | (1 << 25))   # no APIC, PAT, PSE-36, MMX, SSE
 
 
 def test_cpuid_leaf_2_and_leaves_above_the_highest_return_leaf_2():
@@ -325,7 +325,7 @@ def test_ud2_raises_ud_and_is_logged(caplog):
 
 
 # -- CR4 -------------------------------------------------------------------------------
-@pytest.mark.parametrize("bit", [0, 1, 3, 6, 9, 10, 13, 31])
+@pytest.mark.parametrize("bit", [0, 1, 3, 6, 10, 13, 31])  # (9, OSFXSR, is there: FXSR)
 def test_mov_cr4_with_a_bit_this_cpu_lacks_faults(bit):
     m, f = run_pm(note("x", 0x400) + "    mov eax, %#x\nx:  mov cr4, eax\n" % (1 << bit))
     assert (f.vector, f.error, f.eip) == (GP, 0, dword(m, 0x400))
@@ -333,8 +333,8 @@ def test_mov_cr4_with_a_bit_this_cpu_lacks_faults(bit):
 
 
 def test_mov_cr4_with_the_bits_this_cpu_has():
-    m, f = run_pm("    mov eax, 0x1B4\n    mov cr4, eax\n    mov ebx, cr4\n")   # TSD PSE PAE PGE PCE
-    assert f.vector == DONE and m.regs.ebx == 0x1B4
+    m, f = run_pm("    mov eax, 0x3B4\n    mov cr4, eax\n    mov ebx, cr4\n")   # TSD PSE PAE PGE PCE OSFXSR
+    assert f.vector == DONE and m.regs.ebx == 0x3B4
 
 
 @pytest.mark.parametrize("code", ["0FC7C8", "F00FB1C8", "F00FC1C8", "F00FC7C8"])

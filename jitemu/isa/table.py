@@ -174,3 +174,4 @@ for _name in _x87.NAMES:
         tuple(_x87.reg_templates(_name))
     row(_name, "fpu", writes=ALL if _name in ("fcomi", "fcomip", "fucomi", "fucomip") else "", enc=_enc)
 row("wait", "fpu", enc=("9B",))
+row("fxsave fxrstor", "fpu", enc=("0F AE /0", "0F AE /1"))

@@ -51,6 +51,7 @@ HELPERS = {
     "helper_invlpg": ("void", ("ptr", "i32")),
     "helper_fpu": ("i32", ("ptr", "i32", "i32", "i32", "i32")),
     "helper_fwait": ("i32", ("ptr",)),
+    "helper_fxsave": ("i32", ("ptr", "i32", "i32")),
 }
 
 

@@ -4,7 +4,9 @@ serves a name's register forms), the memory operand's linear address and
 offset, and its segment and operand size.  Before it: #NM when CR0.EM or
 CR0.TS is set, and the segment's limit and rights for the whole operand
 (the helper checks pages before it changes anything).  WAIT: #NM when
-CR0.TS and CR0.MP are both set, else a pending unmasked exception (#MF)."""
+CR0.TS and CR0.MP are both set, else a pending unmasked exception (#MF).
+FXSAVE/FXRSTOR: #NM as the escapes, the segment checks for 512 bytes, then
+helper_fxsave (alignment, pages, the image)."""
 from ...isa.x87 import NAMES, STORES
 from ..decode import Mem
 from . import lifts
@@ -45,3 +47,14 @@ def lift_x87(b, insn):
 def lift_wait(b, insn):
     _raise_by_cr0(b, TS | MP, need_all=True)
     b.call_may_fault("i32", "helper_fwait", flags="in")
+
+
+@lifts("fxsave fxrstor")
+def lift_fxsave(b, insn):
+    _raise_by_cr0(b, EM | TS, need_all=False)
+    m = insn.ops[0]
+    ea = b.ea(m)
+    b.seg_check(m.seg, ea, 512)
+    b.seg_rights(m.seg, write=insn.name == "fxsave")
+    b.call_may_fault("i32", "helper_fxsave", b.linear(m.seg, ea), int(insn.name == "fxrstor"), flags="in")
+    b.needs_exit_check = True  # FXRSTOR may assert FERR#
