@@ -32,12 +32,18 @@ def protocol(kernel):
     return struct.unpack_from("<H", kernel, 0x206)[0]
 
 
-def layout(kernel, ram_below_4g, initrd_size=None):
+def layout(kernel, ram_below_4g, initrd_size=None, cmdline_size=1):
     """Where the pieces go: (real-mode base, command-line address,
     protected-mode address, initrd address or None)."""
     proto = protocol(kernel)
+    # Below 640 KiB the command line ends at 0x9A000 (the setup's 8 KiB
+    # heap and stack before it); protocols before 2.02 find it by an
+    # offset from the setup, so a kernel that loads high still has its
+    # setup there.
     if proto < 0x200 or not kernel[0x211] & LOADED_HIGH:
-        real, cmdline, prot = 0x90000, 0x9A000, 0x10000  # a zImage, below 640 KiB
+        real, cmdline, prot = 0x90000, 0x9A000 - cmdline_size, 0x10000  # a zImage
+    elif proto < 0x202:
+        real, cmdline, prot = 0x90000, 0x9A000 - cmdline_size, 0x100000
     else:
         real, cmdline, prot = 0x10000, 0x20000, 0x100000
     initrd = None
@@ -66,7 +72,8 @@ def configure(cfg, kernel, initrd=None, cmdline="", ram_below_4g=None):
     limit = struct.unpack_from("<I", kernel, 0x238)[0] if proto >= 0x206 else 255
     if len(cmd) > min(limit, CMDLINE_MAX - 1):
         raise KernelError("kernel command line is %d bytes; this kernel takes at most %d" % (len(cmd), limit))
-    real, cmd_addr, prot, initrd_addr = layout(kernel, ram_below_4g, None if initrd is None else len(initrd))
+    real, cmd_addr, prot, initrd_addr = layout(kernel, ram_below_4g, None if initrd is None else len(initrd),
+                                               len(cmd) + 1)
 
     sects = kernel[0x1F1] or 4  # 0 means 4 in every protocol version
     setup_size = (sects + 1) * 512
