@@ -11,12 +11,31 @@ that cannot be written), else the status of how the guest's run ended.
 Heavy modules (the runtime, llvmlite, capstone) are imported only by the
 commands that need them.
 """
-import argparse
 import os
-import stat
+import signal
 import sys
 
-from . import __version__
+
+def _while_starting(signum, frame):
+    # Ctrl-C or SIGTERM while jitemu is still starting (imports, building
+    # the machine): nothing to finish or summarise yet, and a traceback
+    # from inside an import would be no answer.  The run installs its own.
+    os.write(2, b"jitemu: %s\n" % (b"interrupted" if signum == signal.SIGINT else b"terminated"))
+    os._exit(128 + signum)
+
+
+# (Only in the command's own process: not where jitemu.cli is imported as a
+# library, nor in resetfuzz's job processes, which multiprocessing starts
+# with the command's argv[0].)
+if __name__ == "__main__" or (os.path.basename(sys.argv[0] if sys.argv else "") == "jitemu"
+                              and "multiprocessing" not in sys.modules):
+    for _signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_signum, _while_starting)
+
+import argparse  # noqa: E402 (after the handlers: the imports are what they guard)
+import stat  # noqa: E402
+
+from . import __version__  # noqa: E402
 
 
 class _Parser(argparse.ArgumentParser):
@@ -241,8 +260,8 @@ def cmd_boot(args):
 def _state_setup(m, args):
     """--restore, --save-at and --reset-at on the machine just built: None,
     or a one-line error."""
-    from .snapshot import SnapshotError, load
     if args.restore is not None:
+        from .snapshot import SnapshotError, load  # (13 ms of imports a plain boot does without)
         err = _regular_file(args.restore, "snapshot")
         if err:
             return err
@@ -627,7 +646,7 @@ def build_parser():
                    default=["cf9", "port92", "kbc", "triple", "api"],
                    help="comma-separated reset sources, taken in turn (default cf9,port92,kbc,triple,api); "
                         "A+B requests B while A is acknowledged")
-    f.add_argument("--jobs", type=int, choices=range(1, 65), default=min(os.cpu_count() or 1, 64), metavar="J",
+    f.add_argument("--jobs", type=_int_between(1, 64), default=min(os.cpu_count() or 1, 64), metavar="J",
                    help="worker processes (default: the number of CPUs)")
     f.add_argument("--bound", type=lambda t: _instruction_count(t), default=None, metavar="N",
                    help="instructions after the reset within which the marker must appear "
@@ -645,6 +664,9 @@ def build_parser():
 
 
 def main(argv=None):
+    if signal.getsignal(signal.SIGINT) is _while_starting:  # started: Python's own ways again
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         status = _main(argv)
     except SystemExit as e:  # argparse's --help, --version and usage errors: stdout still to flush

@@ -27,6 +27,7 @@ TIERING = EXIT_HOT | EXIT_INSTALL | EXIT_WARM
 INTERNAL = TIERING | EXIT_SYNC  # requests run() serves and goes on
 SYNC_WAIT = 0.05  # seconds icount waits for the vCPU to publish its count
 RUN_MISS, RUN_EXIT, RUN_HLT, RUN_LIMIT, RUN_SHUTDOWN, RUN_DEBUG, RUN_STEP = 1, 2, 3, 4, 5, 6, 7
+RUN_STALE, RUN_RECLAIM = 8, 9  # runtime/jitemu.h: the code arena was, or should be, reclaimed
 DEBUG_STEP, DEBUG_ALONE, DEBUG_EXACT = 1, 2, 4  # runtime/jitemu.h
 TRACE_EXEC, TRACE_CPU, TRACE_INT = 1, 2, 4
 MAX_BREAKPOINTS = 16
@@ -350,6 +351,19 @@ class Machine:
     def flush_code_cache(self):
         lib.bt_flush(self.s)
 
+    def _reclaim_code(self):
+        """The code arena holds more than its limit (self-modifying code
+        makes blocks without end): take it all back, as QEMU flushes a full
+        translation buffer, unless another machine's vCPU is running
+        translated code now (then at a later block).  Every machine's code
+        is made anew; each forgets its own table before it runs again."""
+        if lib.arena_reclaim() == 0:
+            self._forget_code()
+
+    def _forget_code(self):
+        lib.bt_forget(self.s)
+        self.translator.forget_native()
+
     # -- snapshots and reset injection ------------------------------------
     def snapshot(self, intern=None):
         """The machine's state (jitemu.snapshot.Snapshot), taken between
@@ -631,7 +645,19 @@ class Machine:
                 err, self._error = self._error, None
                 raise GuestError("device handler failed: %r" % (err,)) from err
             if r == RUN_MISS:
-                self.translator.translate(s.miss_pc, s.miss_cs_base, s.miss_hflags)
+                lib.code_enter()  # (no other vCPU reclaims the arena between making code and registering it)
+                try:
+                    self.translator.translate(s.miss_pc, s.miss_cs_base, s.miss_hflags)
+                finally:
+                    lib.code_leave()
+                if lib.arena_over():
+                    self._reclaim_code()
+                continue
+            if r == RUN_RECLAIM:
+                self._reclaim_code()
+                continue
+            if r == RUN_STALE:
+                self._forget_code()
                 continue
             if r == RUN_DEBUG:
                 s.bp_skip = s.seg_base[1] + s.eip  # the next run() runs past it
@@ -657,10 +683,14 @@ class Machine:
                     lib.cpu_clear_exit(s, req & INTERNAL)
                     if req & EXIT_WARM:
                         self.translator.warm()
-                    if req & EXIT_INSTALL:
-                        self.translator.install_ready()
-                    if req & EXIT_HOT:
-                        self.translator.translate_hot(s.hot_pc, s.hot_cs_base, s.hot_hflags)
+                    lib.code_enter()
+                    try:
+                        if req & EXIT_INSTALL:
+                            self.translator.install_ready()
+                        if req & EXIT_HOT:
+                            self.translator.translate_hot(s.hot_pc, s.hot_cs_base, s.hot_hflags)
+                    finally:
+                        lib.code_leave()
                     if not req & ~INTERNAL:
                         continue  # (EXIT_SYNC: first-tier code counts at every block's end)
                 lib.cpu_clear_exit(s, req & (EXIT_STOP | EXIT_IO))

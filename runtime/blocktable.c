@@ -59,16 +59,33 @@ static int bt_grow(Runtime *rt)
  * written); bt_add_code names the bytes in it that are code (a region's
  * blocks need not be contiguous, nor a block's last instruction on its
  * first page), which are what drop it when written. */
+/* A table from before the arena was reclaimed (stencil.c: arena_reclaim)
+ * names code and jump slots that are gone: it is forgotten, never cut.
+ * Callers hold code_enter, so the epoch cannot move meanwhile. */
+static int forget_if_stale(Runtime *rt)
+{
+    if (rt->code_epoch == arena_epoch()) return 0;
+    bt_forget(&rt->cpu);
+    return 1;
+}
+
 int bt_register(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
                 uint32_t phys_lo, uint32_t phys_hi, void *fn, uint32_t id)
 {
     Runtime *rt = RT(s);
+    code_enter();
+    forget_if_stale(rt);
     Block *old = bt_lookup(rt, pc, cs_base, hflags);
     if (old) { chain_cut(old); old->state = 2; rt->block_dead++; }
-    if ((rt->block_used + 1) * 2 > rt->block_cap && bt_grow(rt)) return -1;
-    Block b = {pc, cs_base, hflags, phys_lo, phys_hi, (block_fn)fn, 1, id, NULL, 0, 0};
-    bt_put(rt, &b);
-    return 0;
+    int rc = 0;
+    if ((rt->block_used + 1) * 2 > rt->block_cap && bt_grow(rt)) {
+        rc = -1;
+    } else {
+        Block b = {pc, cs_base, hflags, phys_lo, phys_hi, (block_fn)fn, 1, id, NULL, 0, 0};
+        bt_put(rt, &b);
+    }
+    code_leave();
+    return rc;
 }
 
 /* List the key on `page` (once).  A list that cannot grow becomes PK_ALL
@@ -147,6 +164,11 @@ void smc_invalidate_page(Runtime *rt, uint32_t page)
 {
     uint32_t lo = page << PAGE_BITS, hi = lo + PAGE_SIZE - 1;
     PageKeys *pk = &rt->page_keys[page];
+    code_enter();
+    if (forget_if_stale(rt)) {
+        code_leave();
+        return; /* (nothing is left to drop) */
+    }
     if (pk->n == PK_ALL) {
         for (uint32_t i = 0; i < rt->block_cap; i++)
             if (on_page(&rt->blocks[i], lo, hi)) drop(rt, &rt->blocks[i]);
@@ -157,6 +179,7 @@ void smc_invalidate_page(Runtime *rt, uint32_t page)
             if (b && on_page(b, lo, hi)) drop(rt, b);
         }
     }
+    code_leave();
     pk->n = 0;
     rt->code_page[page] = 0; /* write TLB entries refill on the next miss */
     memset(&rt->code_lines[page * LINE_WORDS], 0, LINE_WORDS * sizeof(uint64_t));
@@ -181,6 +204,11 @@ void smc_invalidate_line(Runtime *rt, uint32_t phys)
         smc_invalidate_page(rt, page);
         return;
     }
+    code_enter();
+    if (forget_if_stale(rt)) {
+        code_leave();
+        return; /* (nothing is left to drop) */
+    }
     uint32_t plo = page << PAGE_BITS, phi = plo + PAGE_SIZE - 1;
     uint32_t llo = phys & ~((1u << LINE_BITS) - 1), lhi = llo + (1u << LINE_BITS) - 1;
     uint64_t *lines = &rt->code_lines[page * LINE_WORDS];
@@ -199,6 +227,7 @@ void smc_invalidate_line(Runtime *rt, uint32_t phys)
         uint32_t hi = b->phys_hi > phi ? PAGE_SIZE - 1 : b->phys_hi - plo;
         for (uint32_t l = lo >> LINE_BITS; l <= hi >> LINE_BITS; l++) lines[l >> 6] |= 1ull << (l & 63);
     }
+    code_leave();
     pk->n = kept;
     if (!kept) rt->code_page[page] = 0; /* write TLB entries refill on the next miss */
     rt->stat_smc_pages++;
@@ -206,13 +235,17 @@ void smc_invalidate_line(Runtime *rt, uint32_t phys)
         __atomic_or_fetch(&rt->cpu.exit_request, EXIT_SMC, __ATOMIC_SEQ_CST);
 }
 
-/* Drop the whole cache (reset, mode changes that alter every block). */
-void bt_flush(CPUState *s)
+/* Empty the table and the pages' code marks; `cut` unhooks the chains
+ * into each block first (their jump slots must still exist). */
+static void clear_table(Runtime *rt, int cut)
 {
-    Runtime *rt = RT(s);
+    /* Nothing registered since the last clear (a reset at power-on): no
+     * block and no page mark (8 M instructions of walking saved a boot). */
+    if (rt->block_used == 0) return;
     for (uint32_t i = 0; i < rt->block_cap; i++) {
         if (rt->blocks[i].state == 1) rt->stat_invalidated++;
-        chain_cut(&rt->blocks[i]);
+        if (cut) chain_cut(&rt->blocks[i]);
+        else free(rt->blocks[i].in_slots);
     }
     memset(rt->blocks, 0, rt->block_cap * sizeof(Block));
     rt->block_used = rt->block_dead = 0;
@@ -222,6 +255,26 @@ void bt_flush(CPUState *s)
             rt->page_keys[p].n = 0;
             memset(&rt->code_lines[p * LINE_WORDS], 0, LINE_WORDS * sizeof(uint64_t));
         }
+}
+
+/* Drop the whole cache (reset, mode changes that alter every block). */
+void bt_flush(CPUState *s)
+{
+    Runtime *rt = RT(s);
+    code_enter();
+    if (!forget_if_stale(rt)) clear_table(rt, 1);
+    code_leave();
+}
+
+/* Forget every translation of a table whose code the arena no longer
+ * holds (arena_reclaim): as bt_flush, but the jump slots went with the
+ * code, so none is written; the table then belongs to the current epoch. */
+void bt_forget(CPUState *s)
+{
+    Runtime *rt = RT(s);
+    clear_table(rt, 0);
+    s->last_slot = NULL;
+    rt->code_epoch = arena_epoch();
 }
 
 /* Translations still live for physical page `page` (tests, monitor). */

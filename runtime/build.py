@@ -54,6 +54,13 @@ int bt_register(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
 void bt_add_code(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags,
                  uint32_t phys_lo, uint32_t phys_hi);
 void bt_flush(CPUState *s);
+void bt_forget(CPUState *s);
+int arena_over(void);
+void arena_set_limit(uint64_t bytes);
+uint32_t arena_epoch(void);
+int arena_reclaim(void);
+void code_enter(void);
+void code_leave(void);
 uint32_t bt_count_page(CPUState *s, uint32_t page);
 int bt_contains(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags);
 uint32_t bt_phys(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags);

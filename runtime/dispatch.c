@@ -60,6 +60,7 @@ static int run(CPUState *s)
              * else Python does (or the LLVM tier). */
             int r = bl_translate(s, pc, cs_base, key);
             if (r < 0) continue; /* the fetch faulted: delivered above */
+            if (r > 0 && arena_over()) return RUN_RECLAIM; /* (the block runs after) */
             if (r > 0) b = bt_lookup(rt, pc, cs_base, key);
         }
         if (!b) {
@@ -127,7 +128,9 @@ static int run(CPUState *s)
  * up to here. */
 int cpu_run(CPUState *s)
 {
-    int r = run(s);
+    code_enter();
+    int r = RT(s)->code_epoch == arena_epoch() ? run(s) : RUN_STALE;
+    code_leave();
     fio_drain(RT(s));
     return r;
 }

@@ -55,6 +55,8 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define RUN_SHUTDOWN 5 /* triple fault */
 #define RUN_DEBUG 6  /* a breakpoint: EIP is on it, nothing there ran */
 #define RUN_STEP 7   /* single-step: one instruction ran */
+#define RUN_STALE 8  /* the block table is from before the arena was reclaimed: bt_forget it */
+#define RUN_RECLAIM 9 /* the code arena is over its limit: reclaim it (arena_reclaim) */
 
 /* hflags: mode bits in every code-cache key. */
 #define HF_CODE32 1u
@@ -183,6 +185,7 @@ typedef struct Runtime {
     FastPort *fio;        /* 65536 entries, or NULL: every port goes to Python */
     uint32_t sink_len, sink_port; /* bytes written to FIO_SINK port sink_port, */
     uint8_t sink_buf[FIO_SINK_CAP]; /* not yet handed to its device */
+    uint32_t code_epoch;  /* the arena's epoch the block table's code belongs to */
 } Runtime;
 
 #define RT(s) ((Runtime *)(s))
@@ -241,6 +244,7 @@ void smc_invalidate_line(Runtime *rt, uint32_t phys);
 /* blocktable.c */
 Block *bt_lookup(Runtime *rt, uint32_t pc, uint32_t cs_base, uint32_t hflags);
 void bt_flush(CPUState *s);
+void bt_forget(CPUState *s);
 
 /* sysregs.c */
 void cpu_reset_msrs(CPUState *s);
@@ -309,6 +313,10 @@ void bl_forms_clear(void);
 uint8_t *arena_reserve(uint64_t size);
 void arena_commit(uint8_t *p, uint64_t size);
 uint8_t *arena_trampolines(const uint64_t *addrs, uint32_t n);
+void code_enter(void);
+void code_leave(void);
+int arena_over(void);
+uint32_t arena_epoch(void);
 int reloc_patch(uint8_t *P, uint32_t type, uint64_t S, int64_t A);
 
 /* objload.c: LLVM's object code (first tier, regions) placed in the arena

@@ -46,6 +46,7 @@ CPUState *rt_create(uint32_t ram_size, void *host)
     if (!rt) return NULL;
     rt->host = host;
     rt->ram_size = ram_size;
+    rt->code_epoch = arena_epoch();
     rt->ram = ram_alloc(ram_size);
     rt->phys_rd = calloc(NPAGES, sizeof(uint8_t *));
     rt->ram_page = calloc(NPAGES, sizeof(uint8_t *));

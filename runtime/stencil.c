@@ -50,6 +50,15 @@ typedef struct {
 
 static BlLib lib;
 static uint8_t *arena_cur, *arena_end;
+/* Code and data chunks, returned to the system when the arena is reclaimed
+ * (arena_reclaim); trampolines live apart and stay. */
+#define MAX_CHUNKS 4096
+static uint8_t *chunks[MAX_CHUNKS];
+static uint32_t n_chunks;
+static uint64_t arena_used;             /* bytes of code and data taken since the last reclaim */
+static uint64_t arena_limit = 64u << 20;  /* blocks of a whole boot take ~2 MiB */
+static uint32_t epoch;                  /* reclaims so far */
+static pthread_rwlock_t code_rw = PTHREAD_RWLOCK_INITIALIZER;
 static uint64_t stat_code, stat_data, stat_blocks;
 static uint64_t *last_data;
 static uint32_t generation; /* libraries loaded so far */
@@ -72,6 +81,19 @@ static uint32_t reloc_width(uint32_t type)
     }
 }
 
+static void *chunk_map(int prot)
+{
+    if (n_chunks == MAX_CHUNKS) return NULL;
+    void *c = mmap(NULL, BL_CHUNK, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    if (c == MAP_FAILED) return NULL;
+    if ((uintptr_t)c + BL_CHUNK > 0x80000000u) { /* the kernel ignored MAP_32BIT */
+        munmap(c, BL_CHUNK);
+        return NULL;
+    }
+    chunks[n_chunks++] = c;
+    return c;
+}
+
 /* Space for `size` bytes, 16-aligned, inside one chunk; not taken until
  * arena_commit, so a failed assembly costs nothing.  Under bl_lock (the
  * object loader, objload.c, places code here too). */
@@ -80,19 +102,18 @@ uint8_t *arena_reserve(uint64_t size)
     if (size > BL_CHUNK) return NULL;
     uint8_t *p = (uint8_t *)(((uintptr_t)arena_cur + 15) & ~(uintptr_t)15);
     if (arena_cur && (uint64_t)(arena_end - p) >= size) return p;
-    void *c = mmap(NULL, BL_CHUNK, PROT_READ | PROT_WRITE | PROT_EXEC,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
-    if (c == MAP_FAILED) return NULL;
-    if ((uintptr_t)c + BL_CHUNK > 0x80000000u) { /* the kernel ignored MAP_32BIT */
-        munmap(c, BL_CHUNK);
-        return NULL;
-    }
+    void *c = chunk_map(PROT_READ | PROT_WRITE | PROT_EXEC);
+    if (!c) return NULL;
     arena_cur = c; /* the old chunk's tail is abandoned */
     arena_end = (uint8_t *)c + BL_CHUNK;
     return c;
 }
 
-void arena_commit(uint8_t *p, uint64_t size) { arena_cur = p + size; }
+void arena_commit(uint8_t *p, uint64_t size)
+{
+    arena_used += (uint64_t)(p + size - arena_cur);
+    arena_cur = p + size;
+}
 
 /* Blocks' data words (run counters, jump slots) live in their own pages,
  * also below 2 GiB for the same relocations, but never next to code: a
@@ -106,26 +127,38 @@ static uint64_t *data_reserve(uint64_t size)
     if (size > BL_CHUNK) return NULL;
     uint8_t *p = (uint8_t *)(((uintptr_t)data_cur + 63) & ~(uintptr_t)63);
     if (data_cur && (uint64_t)(data_end - p) >= size) return (uint64_t *)p;
-    void *c = mmap(NULL, BL_CHUNK, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
-    if (c == MAP_FAILED) return NULL;
-    if ((uintptr_t)c + BL_CHUNK > 0x80000000u) {
-        munmap(c, BL_CHUNK);
-        return NULL;
-    }
+    void *c = chunk_map(PROT_READ | PROT_WRITE);
+    if (!c) return NULL;
     data_cur = c;
     data_end = (uint8_t *)c + BL_CHUNK;
     return c;
 }
 
-/* n trampolines (jmp *abs64) in the arena, BL_TRAMP bytes apart, one per
+/* Trampolines have pages of their own, never reclaimed: the stencil
+ * library and the object loader keep pointing at them. */
+static uint8_t *tramp_cur, *tramp_end;
+#define TRAMP_CHUNK (1u << 20)
+
+/* n trampolines (jmp *abs64) below 2 GiB, BL_TRAMP bytes apart, one per
  * address: how code below 2 GiB reaches the helpers with a rel32 call.
- * Under bl_lock; NULL when the arena is full. */
+ * Under bl_lock; NULL when there is no room. */
 uint8_t *arena_trampolines(const uint64_t *addrs, uint32_t n)
 {
     uint64_t size = (uint64_t)n * BL_TRAMP;
-    uint8_t *p = arena_reserve(size ? size : 1);
-    if (!p) return NULL;
+    if (!size) size = BL_TRAMP;
+    if (size > TRAMP_CHUNK) return NULL;
+    if (!tramp_cur || (uint64_t)(tramp_end - tramp_cur) < size) {
+        void *c = mmap(NULL, TRAMP_CHUNK, PROT_READ | PROT_WRITE | PROT_EXEC,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+        if (c == MAP_FAILED) return NULL;
+        if ((uintptr_t)c + TRAMP_CHUNK > 0x80000000u) {
+            munmap(c, TRAMP_CHUNK);
+            return NULL;
+        }
+        tramp_cur = c;
+        tramp_end = (uint8_t *)c + TRAMP_CHUNK;
+    }
+    uint8_t *p = tramp_cur;
     for (uint32_t i = 0; i < n; i++) {
         uint8_t *t = p + i * BL_TRAMP;
         static const uint8_t jmp_rip[6] = {0xff, 0x25, 0, 0, 0, 0}; /* jmp *0(%rip) */
@@ -133,9 +166,59 @@ uint8_t *arena_trampolines(const uint64_t *addrs, uint32_t n)
         memcpy(t + 6, &addrs[i], 8);
         memset(t + 14, 0xcc, BL_TRAMP - 14);
     }
-    arena_commit(p, size);
+    tramp_cur = p + size;
     return p;
 }
+
+/* -- Reclaiming the arena ---------------------------------------------------
+ * Code is never freed one block at a time (a thread may be in it).  When
+ * the arena holds more than arena_limit bytes (self-modifying code makes
+ * blocks without end), a vCPU outside translated code asks for all of it
+ * back, as QEMU flushes its whole translation buffer when it fills:
+ * arena_reclaim unmaps every code and data chunk, unless another vCPU is
+ * in cpu_run (it holds code_rw for reading while it runs translated code),
+ * and moves the epoch on.  Every Runtime remembers the epoch its block
+ * table belongs to; cpu_run refuses (RUN_STALE) a table from an older one,
+ * and its owner forgets it (bt_forget) before it runs again. */
+int arena_over(void)
+{
+    pthread_mutex_lock(&bl_lock);
+    int over = arena_used > arena_limit;
+    pthread_mutex_unlock(&bl_lock);
+    return over;
+}
+
+/* (Tests make it small.) */
+void arena_set_limit(uint64_t bytes)
+{
+    pthread_mutex_lock(&bl_lock);
+    arena_limit = bytes;
+    pthread_mutex_unlock(&bl_lock);
+}
+
+uint32_t arena_epoch(void) { return __atomic_load_n(&epoch, __ATOMIC_ACQUIRE); }
+
+/* 0: reclaimed (the epoch moved); -1: another vCPU is running translated
+ * code (try again later). */
+int arena_reclaim(void)
+{
+    if (pthread_rwlock_trywrlock(&code_rw) != 0) return -1;
+    pthread_mutex_lock(&bl_lock);
+    for (uint32_t i = 0; i < n_chunks; i++) munmap(chunks[i], BL_CHUNK);
+    n_chunks = 0;
+    arena_cur = arena_end = NULL;
+    data_cur = data_end = NULL;
+    arena_used = 0;
+    last_data = NULL;
+    __atomic_add_fetch(&epoch, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&bl_lock);
+    pthread_rwlock_unlock(&code_rw);
+    return 0;
+}
+
+/* cpu_run's side: translated code may run between these two. */
+void code_enter(void) { pthread_rwlock_rdlock(&code_rw); }
+void code_leave(void) { pthread_rwlock_unlock(&code_rw); }
 
 static void lib_free(BlLib *l)
 {
@@ -313,7 +396,10 @@ static void *assemble(uint32_t n, const uint16_t *ids, const uint32_t *holes,
     if (n_data && data_init) memcpy(data, data_init, (size_t)n_data * 8);
     else if (n_data) memset(data, 0, (size_t)n_data * 8);
     arena_commit(base, code_len);
-    if (n_data) data_cur = (uint8_t *)(data + n_data);
+    if (n_data) {
+        arena_used += (uint64_t)n_data * 8;
+        data_cur = (uint8_t *)(data + n_data);
+    }
     stat_code += code_len;
     stat_data += (uint64_t)n_data * 8;
     stat_blocks++;

@@ -140,10 +140,13 @@ int helper_string(CPUState *s, int op, int size, int rep, int seg, int addr32)
             lin_write(s, dst_base + di, helper_in(s, s->regs[R_EDX] & 0xffff, size), size);
             advance_di = 1;
             break;
-        case S_OUTS:
-            helper_out(s, s->regs[R_EDX] & 0xffff, lin_read(s, src_base + si, size), size);
+        case S_OUTS: {
+            uint32_t v = lin_read(s, src_base + si, size);
+            if (s->fault_pending) return 1; /* the port sees nothing of a faulting read */
+            helper_out(s, s->regs[R_EDX] & 0xffff, v, size);
             advance_si = 1;
             break;
+        }
         }
         /* A #PF leaves the registers at this iteration: it restarts here. */
         if (s->fault_pending) return 1;

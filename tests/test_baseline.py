@@ -90,7 +90,19 @@ def test_the_installed_library_holds_the_listed_forms_and_matches_the_lifters():
         saved = pickle.load(f)
     assert saved["digest"] == baseline._digest(), "stencils.lib is older than the lifters: pip install -e ."
     listed = set(forms.forms_of(forms.read_samples()))
-    assert listed <= {key for key, _ in saved["forms"]}
+    assert listed <= set(pickle.loads(saved["keys"]))
+    assert saved["count"] == len(saved["entries"])
+
+
+def test_a_run_that_makes_no_form_does_not_unpickle_the_keys():
+    # The keys name decode's classes (dataclasses, inspect: 20-30 ms of
+    # imports); the runtime's decoder needs only the entries and samples.
+    code = ("import sys; from jitemu.machine import Machine; m = Machine(); "
+            "m.load_firmware(open(%r, 'rb').read()); m.run(max_instructions=2_000_000); "
+            "print(m.translator.baseline.library._lazy != [], 'jitemu.jit.decode' in sys.modules)"
+            % os.path.join(os.path.dirname(__file__), "..", "firmware", "images", "sieve.bin"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["True", "False"], out.stderr
 
 
 def summary(stderr):

@@ -3,6 +3,7 @@ real run of a firmware image with its debug-console output on stdout."""
 import os
 import subprocess
 import sys
+import time
 
 from romutil import rom_with
 
@@ -11,6 +12,19 @@ JITEMU = [sys.executable, "-m", "jitemu.cli"]
 
 def run(*args):
     return subprocess.run(JITEMU + list(args), capture_output=True, text=True, timeout=120)
+
+
+def start_seconds():
+    """How long the command takes now to start and do nothing (`--version`;
+    the slowest of three): tests that signal a run, or look at one, after a
+    delay count it from there, not from a start that a loaded machine
+    makes slow."""
+    times = []
+    for _ in range(3):
+        t0 = time.monotonic()
+        subprocess.run(JITEMU + ["--version"], capture_output=True, check=True, timeout=120)
+        times.append(time.monotonic() - t0)
+    return max(times)
 
 
 def assert_one_line_error(p, needle):

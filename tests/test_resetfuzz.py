@@ -153,3 +153,13 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     r = jitemu("resetfuzz", *args)
     assert r.returncode == 2 and message in r.stderr, r.stderr
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_the_installed_command_s_job_processes_end_quietly():
+    # The `jitemu` script's job processes (multiprocessing starts them with
+    # its argv[0]) are ended by the pool: no "jitemu: terminated" from them.
+    script = os.path.join(os.path.dirname(sys.executable), "jitemu")
+    r = subprocess.run([script, "resetfuzz", "--disk", BOOTOK, "--marker", "BOOT-SECTOR-OK", "--count", "4",
+                        "--seed", "3", "--jobs", "2", "-q"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "terminated" not in r.stderr and "Traceback" not in r.stderr

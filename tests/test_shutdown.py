@@ -17,6 +17,7 @@ from jitemu.machine import Machine
 from jitemu.tools.control import Controller, drive
 
 from romutil import rom_with
+from test_cli import start_seconds
 
 JITEMU = [sys.executable, "-m", "jitemu.cli"]
 FILLER = bytes.fromhex("01d8 31c8 d1e0 29d9 43") * 11  # add ax,bx; xor ax,cx; shl ax,1; sub cx,bx; inc bx
@@ -108,22 +109,24 @@ def test_an_error_in_the_main_loop_stops_the_vcpu_first():
     assert ctl.ended == "error" and not m.vcpu_running
 
 
-def run_and_signal(tmp_path, signum, delay):
+def run_and_signal(tmp_path, signum, delay, start=0.0):
+    """Signal a run `delay` seconds into it, its start taking `start`."""
     rom = tmp_path / "smc.bin"
     rom.write_bytes(self_modifying_rom())
     p = subprocess.Popen(JITEMU + ["run", str(rom), "--no-cache", "--debugcon", "none"],
                          stderr=subprocess.PIPE, text=True)
-    time.sleep(delay)
+    time.sleep(start + delay)
     p.send_signal(signum)
     _, err = p.communicate(timeout=120)
     return p.returncode, err
 
 
 def test_signals_during_constant_recompiles_end_with_a_summary_never_a_crash(tmp_path):
+    start = start_seconds()
     for signum, delay, status, why in ((signal.SIGINT, 0.4, 130, "interrupted"),
                                        (signal.SIGINT, 1.3, 130, "interrupted"),
                                        (signal.SIGTERM, 0.9, 143, "terminated")):
-        rc, err = run_and_signal(tmp_path, signum, delay)
+        rc, err = run_and_signal(tmp_path, signum, delay, start)
         assert rc == status, err
         assert "Traceback" not in err
         assert re.match(r"jitemu: %s after \d+ instructions" % why, err.splitlines()[-1]), err

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from romutil import rom_with
+from test_cli import start_seconds
 from jitemu.devices.debugcon import DebugConsole
 from jitemu.machine import Machine
 from jitemu.tools.monitor import Monitor, MonitorServer, parse_format, MonitorError
@@ -210,7 +211,7 @@ def test_monitor_on_stdio_and_on_tcp_through_the_command(tmp_path):
     f.write_bytes(rom_with(LOOP))
     p = subprocess.Popen(JITEMU + ["run", str(f), "--monitor", "stdio", "--debugcon", "none"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1)  # the guest runs its loop meanwhile
+    time.sleep(start_seconds() + 1)  # the guest runs its loop meanwhile
     out, err = p.communicate("info status\nstop\ninfo registers\nxp/3xb 0xf0000\nquit\n", timeout=60)
     p = subprocess.CompletedProcess(p.args, p.returncode, out, err)
     assert p.returncode == 0, p.stderr

@@ -49,7 +49,11 @@ class StencilLibrary:
         self.helpers = list(helper_names)
         self._helper_index = {n: i for i, n in enumerate(self.helpers)}
         self.path = path
-        self.by_key = {}     # form key -> stencil id, or None (the form cannot be a stencil)
+        self._by_key = {}    # form key -> stencil id, or None (the form cannot be a stencil)
+        # Keys read from files and not unpickled yet: they name decode's
+        # classes, whose import a run that makes no form does without.
+        self._lazy = []      # (pickled keys, their ids, whether `path` keeps them)
+        self._structural = {}  # prologue and exit keys -> id
         # id -> (code bytes, [(offset, type, kind, index, addend)], meta, sample):
         # the sample, (hflags, instruction bytes), is an instance of the form
         # (None for prologues and exits), from which the runtime learns it.
@@ -67,19 +71,58 @@ class StencilLibrary:
         self._digest = _digest()
         for where in (packaged, path):
             if where:
-                self._merge(_read(where, self._digest), extra=where is path)
+                self._merge_saved(_read(where, self._digest), extra=where is path)
+
+    @property
+    def by_key(self):
+        if self._lazy:
+            self._unpickle_keys()
+        return self._by_key
 
     def _merge(self, pairs, extra):
         for key, entry in pairs:
             if key in self.by_key:
                 continue
             if entry is None:
-                self.by_key[key] = None
+                self._by_key[key] = None
             else:
-                self.by_key[key] = len(self.entries)
+                self._by_key[key] = len(self.entries)
                 self.entries.append(entry)
+                if key[0] in ("@prologue", "@exit"):
+                    self._structural[key] = self._by_key[key]
             if extra:
                 self._extra.append((key, entry))
+
+    def _merge_saved(self, saved, extra):
+        """Entries from a file (_read) join at once, their keys when first
+        needed (an entry whose key was made already is a harmless twin)."""
+        keys, count, entries, structural = saved
+        ids = []
+        for entry in entries:
+            ids.append(None if entry is None else len(self.entries))
+            if entry is not None:
+                self.entries.append(entry)
+        for pos, key in structural:
+            if ids[pos] is not None:
+                self._structural.setdefault(key, ids[pos])
+        if entries:
+            self._lazy.append((keys, count, ids, extra))
+
+    def _unpickle_keys(self):
+        lazy, self._lazy = self._lazy, []
+        for blob, count, ids, extra in lazy:
+            try:
+                keys = pickle.loads(blob)
+                if not isinstance(keys, list) or len(keys) != count or count != len(ids):
+                    raise ValueError("%d keys for %d entries" % (len(keys), len(ids)))
+            except Exception as e:  # a damaged file: its forms are made again when met
+                log.warning("jitemu: warning: stencil library keys unreadable (%s)", e)
+                continue
+            for key, sid in zip(keys, ids):
+                if key not in self._by_key:
+                    self._by_key[key] = sid
+                if extra:
+                    self._extra.append((key, None if sid is None else self.entries[sid]))
 
     def save(self):
         """Keep the forms made since the packaged library in `path`."""
@@ -162,13 +205,11 @@ class StencilLibrary:
         meta = bytes(t | e << 1 | d << 2 for _, _, (t, e, d), _ in self.entries)
         self.lib.bl_meta(0, len(meta), meta)
         samples = list(self._aliases)
-        for key, sid in self.by_key.items():
-            if sid is None:
-                continue
-            if key[0] in ("@prologue", "@exit"):
-                self.lib.bl_structural(key[1], key[0] == "@exit", key[2], sid)
-            elif self.entries[sid][3] is not None:
-                hflags, raw = self.entries[sid][3]
+        for key, sid in self._structural.items():
+            self.lib.bl_structural(key[1], key[0] == "@exit", key[2], sid)
+        for sid, entry in enumerate(self.entries):
+            if entry[3] is not None:
+                hflags, raw = entry[3]
                 samples.append((hflags, raw, sid))
         if samples and decoder_ready(self.lib):
             self._teach_forms(samples)
@@ -264,15 +305,19 @@ def _digest():
 
 
 def _read(path, digest):
-    """[(form key, entry)] kept at `path` by lifters with this `digest`;
+    """What `path` keeps, made by lifters with this `digest`: (pickled
+    form keys, their count, entries, [(position, prologue or exit key)]);
     nothing when the file is missing, damaged or from other lifters."""
+    nothing = (b"", 0, [], [])
     try:
         with open(path, "rb") as f:
             saved = pickle.load(f)
         if saved["digest"] != digest:
-            return []
-        pairs = saved["forms"]
-        for key, entry in pairs:
+            return nothing
+        keys, count, entries, structural = saved["keys"], saved["count"], saved["entries"], saved["structural"]
+        if not isinstance(keys, bytes) or count != len(entries):
+            raise ValueError
+        for entry in entries:
             if entry is not None:
                 code, relocs, (terminated, end_after, slots), sample = entry
                 if not isinstance(code, bytes) or not all(len(r) == 5 for r in relocs):
@@ -281,19 +326,26 @@ def _read(path, digest):
                     hflags, raw = sample
                     if not isinstance(hflags, int) or not isinstance(raw, bytes):
                         raise ValueError
-        return pairs
+        for pos, key in structural:
+            if not 0 <= pos < count or key[0] not in ("@prologue", "@exit"):
+                raise ValueError
+        return keys, count, entries, structural
     except (OSError, EOFError, ValueError, TypeError, KeyError, pickle.UnpicklingError, AttributeError,
             ImportError, IndexError):
-        return []
+        return nothing
 
 
 def write(path, pairs, digest=None):
     """Write [(form key, entry)] to `path` (atomically: readers never see
-    half a file)."""
+    half a file).  The keys are pickled apart, to be read only when needed."""
     tmp = "%s.%d.tmp" % (path, os.getpid())
+    keys = [k for k, _ in pairs]
+    saved = {"digest": digest or _digest(), "keys": pickle.dumps(keys, protocol=pickle.HIGHEST_PROTOCOL),
+             "count": len(keys), "entries": [e for _, e in pairs],
+             "structural": [(i, k) for i, k in enumerate(keys) if k[0] in ("@prologue", "@exit")]}
     try:
         with open(tmp, "wb") as f:
-            pickle.dump({"digest": digest or _digest(), "forms": pairs}, f, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(saved, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
     except OSError:
         try:
@@ -467,5 +519,5 @@ def shared_library(ffi, lib, helper_names, path=None):
             atexit.register(_shared.save)
         elif path and _shared.path is None:
             _shared.path = path
-            _shared._merge(_read(path, _shared._digest), extra=True)
+            _shared._merge_saved(_read(path, _shared._digest), extra=True)
         return _shared

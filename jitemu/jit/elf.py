@@ -27,7 +27,12 @@ R_X86_64_16 = 12
 R_X86_64_8 = 14
 
 _SHT_SYMTAB, _SHT_RELA, _SHT_NOBITS, _SHT_REL = 2, 4, 8, 9
-_SHF_ALLOC, _SHF_EXECINSTR = 0x2, 0x4
+_SHF_WRITE, _SHF_ALLOC, _SHF_EXECINSTR = 0x1, 0x2, 0x4
+# Writable data (run counters, jump slots) starts on a boundary of its own,
+# in no 1 KiB block that holds code: a store into a cache line the CPU
+# executes from flushes its pipeline (older CPUs watch 1 KiB blocks), and a
+# counter is stored on every run.
+DATA_APART = 1024
 _STT_FUNC, _STT_SECTION = 2, 3
 _SHN_UNDEF, _SHN_LORESERVE = 0, 0xff00
 # Unwind tables: loaded, relocated, but not part of any stencil's code.
@@ -195,16 +200,22 @@ def _layout(data):
     place = {}  # loaded section index -> its offset in the image
     out = bytearray()
     align = 1
-    for i, s in enumerate(sh):
-        if not s[2] & _SHF_ALLOC or names[i] in _IGNORED or not s[5]:
-            continue
+    loaded = [i for i, s in enumerate(sh) if s[2] & _SHF_ALLOC and names[i] not in _IGNORED and s[5]]
+    loaded.sort(key=lambda i: bool(sh[i][2] & _SHF_WRITE))  # (stable: read-only first)
+    apart = False
+    for i in loaded:
+        s = sh[i]
         a = max(1, s[8])
         if a & (a - 1) or a > 4096:
             raise ElfError("section %s aligned to %d" % (names[i], a))
+        if s[2] & _SHF_WRITE and not apart and out:
+            a, apart = max(a, DATA_APART), True
         align = max(align, a)
         out += bytes(-len(out) % a)
         place[i] = len(out)
         out += bytes(s[5]) if s[1] == _SHT_NOBITS else body(i)
+    if apart:  # ... and whatever the arena places next starts in a block of its own
+        out += bytes(-len(out) % DATA_APART)
     relocs = []
     for i, s in enumerate(sh):
         if s[1] == _SHT_REL:

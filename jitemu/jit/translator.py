@@ -306,6 +306,13 @@ class Translator:
         """Drop the native code kept for reuse: every block is lifted anew."""
         self._done.clear()
 
+    def forget_native(self):
+        """The code arena was reclaimed: no address of code made before is
+        valid (code kept for reuse, objects loaded from the cache)."""
+        self._done.clear()
+        if self.cache is not None:
+            self.cache.forget_loaded()
+
     def _read(self, phys, n):
         buf = self.ffi.new("uint8_t[]", n)
         self.lib.phys_read_bytes(self.s, phys, buf, n)

@@ -65,12 +65,29 @@ class CompileWorker:
         self._waiting = {}  # request number -> (callback, key)
         self._seq = 0
         self.ready = False  # set once the worker has loaded LLVM
-        self._proc = subprocess.Popen(COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._proc = None   # until the writer thread has started it
+        self._failed = False
+        self._started = threading.Event()
         self._outbox = queue.SimpleQueue()
-        self._reader = threading.Thread(target=self._read, name="jitemu-compile-results", daemon=True)
-        self._reader.start()
-        self._writer = threading.Thread(target=self._write, name="jitemu-compile-requests", daemon=True)
+        self._writer = threading.Thread(target=self._start_and_write, name="jitemu-compile-requests",
+                                        daemon=True)
         self._writer.start()
+
+    def _start_and_write(self):
+        # Starting a process (fork, exec, and waiting to see the exec
+        # succeed) takes 10-20 ms: not on the vCPU's thread, which asked
+        # for the worker in the middle of running the guest.
+        try:
+            self._proc = subprocess.Popen(COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        except OSError:
+            with self._lock:
+                self._failed = True
+            self._started.set()
+            self._fail_waiting()
+            return
+        self._started.set()
+        threading.Thread(target=self._read, name="jitemu-compile-results", daemon=True).start()
+        self._write()
 
     def submit(self, key, job, callback):
         """Queue one job (IR text, or a region to lift); False when the
@@ -78,6 +95,8 @@ class CompileWorker:
         if not self.alive():
             return False
         with self._lock:
+            if self._failed:
+                return False
             self._seq += 1
             self._waiting[self._seq] = (callback, key)
             self._outbox.put((self._seq, job))
@@ -95,7 +114,17 @@ class CompileWorker:
                 return
 
     def alive(self):
-        return self._proc.poll() is None
+        """Running, or still starting."""
+        if self._failed:
+            return False
+        proc = self._proc
+        return proc is None or proc.poll() is None
+
+    @property
+    def pid(self):
+        """The worker's process id (None if it could not start)."""
+        self._started.wait()
+        return None if self._failed else self._proc.pid
 
     def drain(self, timeout):
         """Hand the jobs still queued to the worker (waiting at most
@@ -107,6 +136,8 @@ class CompileWorker:
         """End the worker (it exits when its input closes) and wait for it."""
         self._outbox.put(None)
         self._writer.join()
+        if self._proc is None:
+            return
         try:
             self._proc.stdin.close()
         except OSError:
@@ -128,6 +159,9 @@ class CompileWorker:
                 callback(key, obj, error)
         except Exception:  # noqa: BLE001 - a garbled answer: this worker is not trusted again
             self._proc.kill()
+        self._fail_waiting()
+
+    def _fail_waiting(self):
         with self._lock:  # the worker died: nothing still waiting may hang
             waiting, self._waiting = self._waiting, {}
         for callback, key in waiting.values():
