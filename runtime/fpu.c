@@ -258,6 +258,28 @@ static void binary_pop(CPUState *s, int which)
     pop(s);
 }
 
+/* FXCH st(i), and its aliases. */
+static void fxch(CPUState *s, int i)
+{
+    if (empty(s, 0) || empty(s, i)) {
+        if (stack_fault(s, 0)) return;
+        if (empty(s, 0)) put(s, 0, f80_indefinite());
+        if (empty(s, i)) put(s, i, f80_indefinite());
+    }
+    f80 a = get(s, 0), b = get(s, i);
+    put(s, 0, b);
+    put(s, i, a);
+    s->fpu_sw &= ~SW_C1;
+}
+
+/* FST/FSTP st(i), and FSTP's aliases. */
+static void fst_reg(CPUState *s, int i, int popping)
+{
+    if (empty(s, 0)) { if (stack_fault(s, 0)) return; put(s, i, f80_indefinite()); }
+    else { put(s, i, get(s, 0)); s->fpu_sw &= ~SW_C1; }
+    if (popping) pop(s);
+}
+
 static int cond(CPUState *s, int c)
 {
     uint32_t f = s->eflags;
@@ -624,7 +646,9 @@ static int reg_op(CPUState *s, int esc, int modrm)
     case 4: case 6: /* st(i) = st(i) op st; P: then pop */
         if (reg == 2 || reg == 3) {
             if (esc == 6 && modrm == 0xd9) { compare(s, get(s, 1), empty(s, 1), 0, 2, 0); return 0; } /* FCOMPP */
-            return ud(s); /* FCOM2/FCOMP3/FCOMP5 aliases: not modelled */
+            if (esc == 6 && reg == 3) return ud(s);
+            compare(s, get(s, i), empty(s, i), 0, reg == 3 || esc == 6, 0); /* FCOM2 FCOMP3 FCOMP5 */
+            return 0;
         }
         binop(s, reg >= 4 ? reg ^ 1 : reg, i, i, get(s, 0), empty(s, 0), esc == 6);
         return 0;
@@ -634,23 +658,13 @@ static int reg_op(CPUState *s, int esc, int modrm)
             if (empty(s, i)) { if (!empty(s, 7)) { stack_fault(s, 1); return 0; } if (stack_fault(s, 0)) return 0; push(s, f80_indefinite()); return 0; }
             load(s, get(s, i), 0);
             return 0;
-        case 1: { /* FXCH */
-            if (empty(s, 0) || empty(s, i)) {
-                if (stack_fault(s, 0)) return 0;
-                if (empty(s, 0)) put(s, 0, f80_indefinite());
-                if (empty(s, i)) put(s, i, f80_indefinite());
-            }
-            f80 a = get(s, 0), b = get(s, i);
-            put(s, 0, b);
-            put(s, i, a);
-            s->fpu_sw &= ~SW_C1;
-            return 0;
-        }
+        case 1: fxch(s, i); return 0;
         case 2:
             if (i == 0) return 0; /* FNOP */
             return ud(s);
         case 3:
-            return ud(s); /* FSTP1 alias: not modelled */
+            fst_reg(s, i, 1); /* FSTP1 */
+            return 0;
         case 4:
             switch (i) {
             case 0: unary(s, 0); return 0; /* FCHS */
@@ -733,17 +747,19 @@ static int reg_op(CPUState *s, int esc, int modrm)
     case 5:
         switch (reg) {
         case 0: set_tag(s, phys(s, i), 3); return 0; /* FFREE */
-        case 2: case 3: /* FST FSTP st(i) */
-            if (empty(s, 0)) { if (stack_fault(s, 0)) return 0; put(s, i, f80_indefinite()); }
-            else { put(s, i, get(s, 0)); s->fpu_sw &= ~SW_C1; }
-            if (reg == 3) pop(s);
-            return 0;
+        case 1: fxch(s, i); return 0; /* FXCH4 */
+        case 2: case 3: fst_reg(s, i, reg == 3); return 0; /* FST FSTP st(i) */
         case 4: case 5: /* FUCOM FUCOMP */
             compare(s, get(s, i), empty(s, i), 1, reg == 5, 0);
             return 0;
         }
         return ud(s);
     case 7:
+        switch (reg) {
+        case 0: set_tag(s, phys(s, i), 3); pop(s); return 0; /* FFREEP */
+        case 1: fxch(s, i); return 0;                         /* FXCH7 */
+        case 2: case 3: fst_reg(s, i, 1); return 0;           /* FSTP8 FSTP9 */
+        }
         if (modrm == 0xe0) { /* FNSTSW AX */
             s->regs[R_EAX] = (s->regs[R_EAX] & 0xffff0000u) | status(s);
             return 0;

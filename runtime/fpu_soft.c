@@ -9,7 +9,6 @@
 #include <string.h>
 #include "fpu_soft.h"
 
-typedef unsigned __int128 u128;
 #define BIAS 16383
 #define INT_BIT 0x8000000000000000ull
 #define QNAN_BIT 0x4000000000000000ull
@@ -30,19 +29,6 @@ int f80_class(f80 a)
 int f80_is_snan(f80 a) { return f80_class(a) == FC_NAN && !(a.m & QNAN_BIT); }
 static f80 quiet(f80 a) { a.m |= QNAN_BIT; return a; }
 static f80 inf(int s) { return mk(s, 0x7fff, INT_BIT); }
-
-static int clz128(u128 r)
-{
-    uint64_t hi = (uint64_t)(r >> 64);
-    return hi ? __builtin_clzll(hi) : 64 + __builtin_clzll((uint64_t)r);
-}
-
-static u128 shr_jam(u128 r, int32_t n)
-{
-    if (n <= 0) return r;
-    if (n >= 128) return r != 0;
-    return (r >> n) | ((r & (((u128)1 << n) - 1)) != 0);
-}
 
 /* A finite nonzero value as ma * 2^(exp - BIAS - 63), ma normalized. */
 static int32_t norm(f80 a, uint64_t *m)
@@ -150,7 +136,7 @@ static f80 nan2(Fenv *e, f80 a, f80 b)
 f80 f80_nan(Fenv *e, f80 a, f80 b) { return nan2(e, a, b); }
 
 /* Common operand screening: 1 when *r holds the result already. */
-static int screen2(Fenv *e, f80 a, f80 b, int *ca, int *cb, f80 *r)
+int f80_screen2(Fenv *e, f80 a, f80 b, int *ca, int *cb, f80 *r)
 {
     *ca = f80_class(a);
     *cb = f80_class(b);
@@ -173,7 +159,7 @@ f80 f80_add(Fenv *e, f80 a, f80 b, int sub)
 {
     int ca, cb;
     f80 r;
-    if (screen2(e, a, b, &ca, &cb, &r)) return r;
+    if (f80_screen2(e, a, b, &ca, &cb, &r)) return r;
     int sa = F80_SIGN(a), sb = F80_SIGN(b) ^ sub;
     int rc = (e->cw >> 10) & 3;
     if (ca == FC_INF || cb == FC_INF) {
@@ -200,7 +186,7 @@ f80 f80_mul(Fenv *e, f80 a, f80 b)
 {
     int ca, cb;
     f80 r;
-    if (screen2(e, a, b, &ca, &cb, &r)) return r;
+    if (f80_screen2(e, a, b, &ca, &cb, &r)) return r;
     int s = F80_SIGN(a) ^ F80_SIGN(b);
     if (ca == FC_INF || cb == FC_INF) {
         if (ca == FC_ZERO || cb == FC_ZERO) { e->flags |= FX_IE; return f80_indefinite(); }
@@ -216,7 +202,7 @@ f80 f80_div(Fenv *e, f80 a, f80 b)
 {
     int ca, cb;
     f80 r;
-    if (screen2(e, a, b, &ca, &cb, &r)) return r;
+    if (f80_screen2(e, a, b, &ca, &cb, &r)) return r;
     int s = F80_SIGN(a) ^ F80_SIGN(b);
     if (ca == FC_INF) {
         if (cb == FC_INF) { e->flags |= FX_IE; return f80_indefinite(); }
@@ -329,7 +315,7 @@ f80 f80_scale(Fenv *e, f80 a, f80 b)
 {
     int ca, cb;
     f80 r;
-    if (screen2(e, a, b, &ca, &cb, &r)) return r;
+    if (f80_screen2(e, a, b, &ca, &cb, &r)) return r;
     int sa = F80_SIGN(a), sb = F80_SIGN(b);
     if (cb == FC_INF) {
         if (!sb) { if (ca == FC_ZERO) { e->flags |= FX_IE; return f80_indefinite(); } return ca == FC_INF ? a : inf(sa); }
@@ -355,7 +341,7 @@ f80 f80_rem(Fenv *e, f80 a, f80 b, int near, uint32_t *cc)
     int ca, cb;
     f80 r;
     *cc = 0;
-    if (screen2(e, a, b, &ca, &cb, &r)) return r;
+    if (f80_screen2(e, a, b, &ca, &cb, &r)) return r;
     if (ca == FC_INF || cb == FC_ZERO) { e->flags |= FX_IE; return f80_indefinite(); }
     if (ca == FC_ZERO || cb == FC_INF) return a;
     int sa = F80_SIGN(a);

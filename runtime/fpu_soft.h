@@ -7,6 +7,21 @@
 #include <stdint.h>
 
 typedef struct { uint64_t m; uint16_t se; } f80;
+typedef unsigned __int128 u128;
+
+static inline int clz128(u128 r)
+{
+    uint64_t hi = (uint64_t)(r >> 64);
+    return hi ? __builtin_clzll(hi) : 64 + __builtin_clzll((uint64_t)r);
+}
+
+/* r >> n, any bits shifted out ORed into the lowest (sticky). */
+static inline u128 shr_jam(u128 r, int32_t n)
+{
+    if (n <= 0) return r;
+    if (n >= 128) return r != 0;
+    return (r >> n) | ((r & (((u128)1 << n) - 1)) != 0);
+}
 
 /* Exception flags, as in the status word's low bits; FX_C1 = the result
  * was rounded up (C1 after an inexact result). */
@@ -73,7 +88,10 @@ f80 f80_constant(int which, int rc);
 /* A value R/2^127 * 2^(exp - 16383) (R nonzero, any width of exponent)
  * rounded to 64 bits per RC: what the transcendentals (which ignore PC)
  * round their wide results with. */
-f80 f80_round_wide(Fenv *e, int sign, int32_t exp, unsigned __int128 R);
+f80 f80_round_wide(Fenv *e, int sign, int32_t exp, u128 R);
+/* Two operands screened: unsupported encodings (IE, the indefinite) and
+ * NaNs (table 4-7) give the result in *r and 1; denormals raise DE. */
+int f80_screen2(Fenv *e, f80 a, f80 b, int *ca, int *cb, f80 *r);
 /* The NaN result of an operation with NaN operand(s) a or b (IE for SNaN). */
 f80 f80_nan(Fenv *e, f80 a, f80 b);
 

@@ -12,7 +12,6 @@
  * after reduction to |u| <= tan(pi/8) and |u| <= 0.172. */
 #include "fpu_soft.h"
 
-typedef unsigned __int128 u128;
 #define BIAS 16383
 #define INT_BIT 0x8000000000000000ull
 #define TOP ((u128)1 << 127)
@@ -34,19 +33,6 @@ static const uint64_t TWO_OVER_PI[6] = {0x06492eea09d1921cull, 0xb7246e3a424dd2e
                                         0xdb6295993c439041ull, 0xfc2757d1f534ddc0ull, 0xa2f9836e4e441529ull};
 #define TAN_PI8_HI 0xd413cccfe7799210ull /* tan(pi/8) = hi/2^63 * 2^-2 */
 #define SQRT2_HI 0xb504f333f9de6484ull   /* sqrt(2) = hi/2^63 */
-
-static int clz128(u128 r)
-{
-    uint64_t hi = (uint64_t)(r >> 64);
-    return hi ? __builtin_clzll(hi) : 64 + __builtin_clzll((uint64_t)r);
-}
-
-static u128 shr_jam(u128 r, int32_t n)
-{
-    if (n <= 0) return r;
-    if (n >= 128) return r != 0;
-    return (r >> n) | ((r & (((u128)1 << n) - 1)) != 0);
-}
 
 static W w_make(int s, int32_t e, u128 m)
 {
@@ -143,22 +129,12 @@ static W w_div(W a, W b)
 
 static int negligible(W t, W sum) { return !t.m || t.e < sum.e - 132; }
 
-/* sin(r), cos(r) for |r| <= pi/4 (Taylor). */
-static W sin_series(W r)
+/* Taylor series t0 - t0 r^2 / ((n0-1) n0) + ...: sin (t0 = r, n0 = 3) and
+ * cos (t0 = 1, n0 = 2) for |r| <= pi/4. */
+static W sincos_series(W t, W r, uint64_t n)
 {
-    W r2 = w_mul(r, r), t = r, sum = r;
-    for (uint64_t n = 3; n < 200; n += 2) {
-        t = w_neg(w_divu(w_mul(t, r2), (n - 1) * n));
-        sum = w_add(sum, t);
-        if (negligible(t, sum)) break;
-    }
-    return sum;
-}
-
-static W cos_series(W r)
-{
-    W r2 = w_mul(r, r), t = ONE, sum = ONE;
-    for (uint64_t n = 2; n < 200; n += 2) {
+    W r2 = w_mul(r, r), sum = t;
+    for (; n < 200; n += 2) {
         t = w_neg(w_divu(w_mul(t, r2), (n - 1) * n));
         sum = w_add(sum, t);
         if (negligible(t, sum)) break;
@@ -264,7 +240,7 @@ int f80_sincos(Fenv *e, f80 a, f80 *so, f80 *co)
     if (F80_EXP(a) >= BIAS + 63) return 1;
     W x = w_from(a), red;
     int q = reduce(x, &red);
-    W s = sin_series(red), k = cos_series(red);
+    W s = sincos_series(red, red, 3), k = sincos_series(ONE, red, 2);
     W sv[4] = {s, k, w_neg(s), w_neg(k)}, cv[4] = {k, w_neg(s), w_neg(k), s};
     if (so) *so = w_round(e, x.s ? w_neg(sv[q]) : sv[q]);
     if (co) *co = w_round(e, cv[q]);
@@ -280,7 +256,7 @@ int f80_tan(Fenv *e, f80 a, f80 *out)
     if (F80_EXP(a) >= BIAS + 63) return 1;
     W x = w_from(a), red;
     int q = reduce(x, &red);
-    W s = sin_series(red), k = cos_series(red);
+    W s = sincos_series(red, red, 3), k = sincos_series(ONE, red, 2);
     W t = q & 1 ? w_neg(w_div(k, s)) : w_div(s, k);
     *out = w_round(e, x.s ? w_neg(t) : t);
     return 0;
@@ -296,10 +272,9 @@ static W atan01(W z)
 
 f80 f80_atan2(Fenv *e, f80 y, f80 x)
 {
-    int cy = f80_class(y), cx = f80_class(x);
-    if (cy == FC_UNSUPPORTED || cx == FC_UNSUPPORTED) { e->flags |= FX_IE; return f80_indefinite(); }
-    if (cy == FC_NAN || cx == FC_NAN) return f80_nan(e, y, x);
-    if (cy == FC_DENORMAL || cx == FC_DENORMAL) e->flags |= FX_DE;
+    int cx, cy;
+    f80 special;
+    if (f80_screen2(e, y, x, &cy, &cx, &special)) return special;
     int sy = F80_SIGN(y), sx = F80_SIGN(x);
     W r;
     if (cy == FC_ZERO || (cx == FC_INF && cy != FC_INF)) {
@@ -393,10 +368,9 @@ static f80 ylog(Fenv *e, int xs, int xc, W t, f80 y)
 
 f80 f80_yl2x(Fenv *e, f80 x, f80 y)
 {
-    int cx = f80_class(x), cy = f80_class(y);
-    if (cx == FC_UNSUPPORTED || cy == FC_UNSUPPORTED) { e->flags |= FX_IE; return f80_indefinite(); }
-    if (cx == FC_NAN || cy == FC_NAN) return f80_nan(e, y, x);
-    if (cx == FC_DENORMAL || cy == FC_DENORMAL) e->flags |= FX_DE;
+    int cx, cy;
+    f80 r;
+    if (f80_screen2(e, y, x, &cy, &cx, &r)) return r;
     W t = {0, 0, 0};
     if (cx != FC_ZERO && cx != FC_INF) t = w_from(x);
     return ylog(e, F80_SIGN(x), cx, t, y);
@@ -404,10 +378,9 @@ f80 f80_yl2x(Fenv *e, f80 x, f80 y)
 
 f80 f80_yl2xp1(Fenv *e, f80 x, f80 y)
 {
-    int cx = f80_class(x), cy = f80_class(y);
-    if (cx == FC_UNSUPPORTED || cy == FC_UNSUPPORTED) { e->flags |= FX_IE; return f80_indefinite(); }
-    if (cx == FC_NAN || cy == FC_NAN) return f80_nan(e, y, x);
-    if (cx == FC_DENORMAL || cy == FC_DENORMAL) e->flags |= FX_DE;
+    int cx, cy;
+    f80 r;
+    if (f80_screen2(e, y, x, &cy, &cx, &r)) return r;
     int sy = F80_SIGN(y), sx = F80_SIGN(x);
     if (cx == FC_ZERO) {
         /* log2(1 + 0) = 0: y * (+-0), invalid for an infinite y */

@@ -100,28 +100,46 @@ CONSTANTS = {"fldpi", "fldl2e", "fldl2t", "fldlg2", "fldln2"}
 FCOMI = {"fcomi", "fcomip", "fucomi", "fucomip"}
 
 
-def check(case, state, image, operand):
-    if case.name in CONSTANTS:
-        # QEMU 5 rounds the constants to nearest whatever RC says; the SDM
-        # (and jitemu) round them per RC: compared with RC = nearest only.
-        image = bytes([image[0], image[1] & 0xF3]) + image[2:]
+def run_both(case, state, plants, regs=None):
+    """The case on jitemu and on Unicorn with `plants` in memory: both snapshots."""
     s = state.copy()
-    s.plants = [(IMG, image), (OPND, operand)]
+    s.plants = plants
     s.segs = dict(oracle.SEGS)
+    if regs:
+        s.regs = list(s.regs)
+        for i, v in regs.items():
+            s.regs[i] = v
     j, u = case.mode.machines()
     why, a = j.run(case.code, s)
     assert why == "halt", "%s: jitemu stopped with %r" % (case.id, why)
     err, b = u.run(case.code, s)
     assert err is None, "%s: unicorn: %s" % (case.id, err)
+    return a, b
+
+
+def saved_image(snap, sw_mask):
+    """The FNSAVE image at OUT, as compared: the status word masked, the
+    instruction and data pointers cleared (QEMU does not keep them), and
+    the control word's reserved bits 6, 7 and 13-15 (6 reads as 1 in jitemu
+    and Bochs, 7 and 13-15 as 0; QEMU keeps what was loaded)."""
+    img = bytearray(snap["mem"][OUT - oracle.WIN_LO:OUT - oracle.WIN_LO + 94])
+    struct.pack_into("<H", img, 2, struct.unpack_from("<H", img, 2)[0] & sw_mask)
+    img[6:14] = bytes(8)
+    img[0] &= ~0xC0
+    img[1] &= 0x1F
+    return img
+
+
+def check(case, state, image, operand):
+    if case.name in CONSTANTS:
+        # QEMU 5 rounds the constants to nearest whatever RC says; the SDM
+        # (and jitemu) round them per RC: compared with RC = nearest only.
+        image = bytes([image[0], image[1] & 0xF3]) + image[2:]
+    a, b = run_both(case, state, [(IMG, image), (OPND, operand)])
     sw_mask = ~(0x3F | 0x80 | 0x8000 | x87.C1 | x87.UNDEFINED_CC.get(case.name, 0)) & 0xFFFF
 
     def view(snap):
-        img = bytearray(snap["mem"][OUT - oracle.WIN_LO:OUT - oracle.WIN_LO + 94])
-        sw = struct.unpack_from("<H", img, 2)[0] & sw_mask
-        struct.pack_into("<H", img, 2, sw)
-        img[6:14] = bytes(8)  # instruction and data pointers
-        img[0] &= ~0xC0  # CW bits 6, 7 and 13-15 are reserved (6 reads as 1 in jitemu and Bochs, 7 and
-        img[1] &= 0x1F   # 13-15 as 0); QEMU keeps what was loaded
+        img = saved_image(snap, sw_mask)
         mem = snap["mem"][OPND - oracle.WIN_LO:OPND - oracle.WIN_LO + 10]
         # FCOMI: ZF PF CF; the SDM clears OF SF AF, QEMU 5 leaves them
         flags = snap["eflags"] & (0x45 if case.name in FCOMI else 0xFFFFFFFF)
@@ -213,14 +231,7 @@ def trans_states(draw, name):
 
 
 def check_transcendental(case, state, image, scale):
-    s = state.copy()
-    s.plants = [(IMG, image)]
-    s.segs = dict(oracle.SEGS)
-    j, u = case.mode.machines()
-    why, a = j.run(case.code, s)
-    assert why == "halt", "%s: jitemu stopped with %r" % (case.id, why)
-    err, b = u.run(case.code, s)
-    assert err is None, "%s: unicorn: %s" % (case.id, err)
+    a, b = run_both(case, state, [(IMG, image)])
     sw_mask = ~(0x3F | 0x80 | 0x8000 | x87.C1 | x87.UNDEFINED_CC[case.name]) & 0xFFFF
     ja, ub = (bytes(snap["mem"][OUT - oracle.WIN_LO:OUT - oracle.WIN_LO + 94]) for snap in (a, b))
     what = "%s: state %s\n  jitemu  %s\n  unicorn %s" % (case.id, image.hex(), ja.hex(), ub.hex())
@@ -290,24 +301,11 @@ def fxrstor_images(draw):
 @given(state=oracle.states(), fpu=fpu_states(), image=fxrstor_images())
 def test_fxsave_fxrstor(case, state, fpu, image):
     operand = image if case.name == "fxrstor" else fpu[1]
-    s = state.copy()
-    s.regs = list(s.regs)
-    s.regs[5] = 0x01F0  # BP: fxsave [bp+0x10] stores at SS:0200
-    s.plants = [(IMG, fpu[0]), (_fx_at(case), operand)]
-    s.segs = dict(oracle.SEGS)
-    j, u = case.mode.machines()
-    why, a = j.run(case.code, s)
-    assert why == "halt", "%s: jitemu stopped with %r" % (case.id, why)
-    err, b = u.run(case.code, s)
-    assert err is None, "%s: unicorn: %s" % (case.id, err)
+    a, b = run_both(case, state, [(IMG, fpu[0]), (_fx_at(case), operand)], regs={5: 0x01F0})
     sw_mask = ~(0x3F | 0x80 | 0x8000 | x87.C1) & 0xFFFF
 
     def view(snap):
-        img = bytearray(snap["mem"][OUT - oracle.WIN_LO:OUT - oracle.WIN_LO + 94])
-        struct.pack_into("<H", img, 2, struct.unpack_from("<H", img, 2)[0] & sw_mask)
-        img[6:14] = bytes(8)
-        img[0] &= ~0xC0
-        img[1] &= 0x1F
+        img = saved_image(snap, sw_mask)
         at = _fx_at(case)
         fx = bytearray(snap["mem"][at - oracle.WIN_LO:at - oracle.WIN_LO + 512])
         fx[6:24] = bytes(18)

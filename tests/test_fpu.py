@@ -147,7 +147,7 @@ def test_fprem_and_fprem1_are_exact(a, b):
 def test_a_reserved_or_missing_x87_opcode_raises_ud_and_is_logged():
     m = run("""
     fninit
-    db 0xD9, 0xD9               ; FSTP1, an alias jitemu does not model
+    db 0xD9, 0xD1               ; reserved (D9 D0 is FNOP)
     hlt
 """)
     assert result(m)["vector"] == 6

@@ -20,21 +20,19 @@ def run(code, tier="baseline"):
 
 @pytest.mark.parametrize("tier", TIERS)
 def test_the_image_has_the_x87_state_and_leaves_the_sse_bytes_alone(tier):
-    m = run("""
+    m = machine(real_rom("""
     mov eax, cr4
     or eax, 0x200               ; OSFXSR: settable, a CPU with FXSR
     mov cr4, eax
-    mov di, 0x1000
-    mov cx, 512
-    mov al, 0xA5
-    rep stosb
     fninit
     fld1
     fldz
     fmul st0, st1               ; FOP 0x0C9 (D8 C9), at this IP
     fxsave [0x1000]
     hlt
-""", tier)
+"""), tier)
+    m.write_phys(0x1000, b"\xA5" * 512)
+    assert m.run(max_instructions=20_000) == "halt"
     img = m.read_phys(0x1000, 512)
     cw, sw, tags, fop, fip, fcs = struct.unpack_from("<HHBxHIH", img)
     assert cw == 0x037F and (sw >> 11) & 7 == 6

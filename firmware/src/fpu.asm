@@ -27,20 +27,7 @@ TMP     equ 0x800       ; scratch results
 SAVE    equ 0x1000      ; FSAVE / FXSAVE images (16-byte aligned)
 IRQ13   equ 0x75        ; the slave PIC's IRQ5 with the slave at vector 70h
 
-%macro CHECK 1
-        push word %%name
-        call report
-        jmp %%skip
-%%name: db %1, 0
-%%skip:
-%endmacro
-
-%macro EQ 2                     ; sub-check: %1 == %2
-        cmp %1, %2
-        je %%ok
-        inc byte [BAD]
-%%ok:
-%endmacro
+%include "checks16.inc"
 
 %macro EXPECT 1                 ; sub-check: the tword at TMP == the one at CS:%1
         mov si, %1
@@ -81,13 +68,13 @@ entry:
         test al, 0x10                   ; ET: a 387-class coprocessor
         jnz .et
         inc byte [BAD]
-.et:    CHECK "probe"
+.et:    END "probe"
 
         mov eax, 1
         cpuid
         and edx, (1 << 24) | 1
         EQ edx, (1 << 24) | 1           ; FXSR and FPU
-        CHECK "cpuid"
+        END "cpuid"
 
         ; -- arithmetic: (2 + 3) * 4 / 8 = 2.5, which rounds to even (2)
         fninit
@@ -113,7 +100,7 @@ entry:
         and ax, 0x023F
         EQ ax, 0x0220
         fstp st0
-        CHECK "arithmetic"
+        END "arithmetic"
 
         fninit
         fild dword [cs:big]             ; 123456789
@@ -125,7 +112,7 @@ entry:
         fbld [TMP]
         fistp dword [TMP]
         EQ dword [TMP], -123456789
-        CHECK "integer and bcd"
+        END "integer and bcd"
 
         ; -- transcendentals, exactly rounded
         fninit
@@ -177,7 +164,7 @@ entry:
         EXPECT sin1e6
         fnstsw ax
         EQ ah, 0                        ; TOP 0, C2 clear: all in range
-        CHECK "transcendentals"
+        END "transcendentals"
 
         fninit
         fld tword [cs:two64]
@@ -187,7 +174,7 @@ entry:
         EQ ax, 0x3C00                   ; C2, TOP 7, no exception
         fstp tword [TMP]
         EXPECT two64
-        CHECK "fsin out of range"
+        END "fsin out of range"
 
         ; -- an unmasked exception, CR0.NE=1: #MF at the next waiting instruction
         mov eax, cr0
@@ -205,7 +192,7 @@ entry:
         EQ ax, 0x3084                   ; TOP 6, ES, ZE
         fwait                           ; #MF: the handler clears it
         EQ byte [SEEN], 2
-        CHECK "#MF"
+        END "#MF"
 
         ; -- CR0.NE=0: FERR# -> IRQ13 (slave PIC IRQ5); port F0 clears it
         mov eax, cr0
@@ -225,7 +212,7 @@ entry:
         EQ byte [SEEN], 4
         fnstsw ax
         EQ ax, 0x3000                   ; cleared by the handler's FNCLEX
-        CHECK "FERR# and IRQ13"
+        END "FERR# and IRQ13"
 
         ; -- FSAVE / FRSTOR
         fninit
@@ -242,7 +229,7 @@ entry:
         EXPECT one
         fstp tword [TMP]
         EXPECT pi
-        CHECK "fsave and frstor"
+        END "fsave and frstor"
 
         ; -- #NM: CR0.TS for an escape opcode, CR0.TS and MP for WAIT
         fninit
@@ -263,7 +250,7 @@ entry:
         mov eax, cr0
         and eax, ~0x02
         mov cr0, eax
-        CHECK "#NM"
+        END "#NM"
 
         ; -- FXSAVE: the 512-byte layout, FXRSTOR back, #GP when misaligned
         mov di, SAVE
@@ -291,18 +278,9 @@ entry:
         mov byte [SEEN], 0
         fxsave [SAVE + 8]               ; #GP(0): the handler skips it
         EQ byte [SEEN], 8
-        CHECK "fxsave"
+        END "fxsave"
 
-        mov si, s_sum1
-        call puts
-        mov ax, [NPASS]
-        call putdec
-        mov si, s_sum2
-        call puts
-        mov ax, [NFAIL]
-        call putdec
-        mov si, s_sum3
-        call puts
+        SUMMARY "fpu"
         cli
         mov dx, 0x501
         xor al, al
@@ -383,35 +361,11 @@ expect10:                               ; [TMP..+10] == [CS:SI..+10], else BAD
         pop cx
         ret
 
-report:                                 ; [sp+2]: the check's name
-        push bp
-        mov bp, sp
-        push si
-        mov si, s_ok
-        cmp byte [BAD], 0
-        je .ok
-        inc word [NFAIL]
-        mov si, s_fail
-        jmp .out
-.ok:    inc word [NPASS]
-.out:   call puts
-        mov si, [bp + 4]
-        call puts
-        mov al, 10
-        call putc
-        mov byte [BAD], 0
-        pop si
-        pop bp
-        ret 2
+        CHECK_ROUTINES puts, putc
 
 %include "console16.inc"
 
 s_title: db "fpu: x87 from reset", 10, 0
-s_ok:   db "ok ", 0
-s_fail: db "FAIL ", 0
-s_sum1: db "fpu: ", 0
-s_sum2: db " passed, ", 0
-s_sum3: db " failed", 10, 0
 
 ; -- operands and expected results (80-bit: significand, sign and exponent)
 two:    dw 2

@@ -30,12 +30,7 @@ F_SF equ 0x080
 F_OF equ 0x800
 OSZAPC equ F_OF|F_SF|F_ZF|F_AF|F_PF|F_CF
 
-%macro EQ 2                     ; sub-check: %1 == %2
-        cmp %1, %2
-        je %%ok
-        inc byte [BAD]
-%%ok:
-%endmacro
+%include "checks16.inc"
 
 %macro SAVEFL 0
         pushfd
@@ -58,13 +53,6 @@ OSZAPC equ F_OF|F_SF|F_ZF|F_AF|F_PF|F_CF
         popfd
 %endmacro
 
-%macro END16 1
-        push word %%name
-        call report16
-        jmp %%skip
-%%name: db %1, 0
-%%skip:
-%endmacro
 
 %macro END32 1
         push dword ROM + %%name
@@ -74,7 +62,7 @@ OSZAPC equ F_OF|F_SF|F_ZF|F_AF|F_PF|F_CF
 %%skip:
 %endmacro
 
-; The checks, once for 16-bit and once for 32-bit code: %1 = END16/END32.
+; The checks, once for 16-bit and once for 32-bit code: %1 = END/END32.
 ; DS is 0 (real mode) or flat; SCR is addressed absolutely, through BX and
 ; through 32-bit registers (0x67 in 16-bit code).
 %macro CHECKS 1
@@ -227,7 +215,7 @@ entry:
         rep stosw
         mov si, s_real
         call puts16
-        CHECKS END16
+        CHECKS END
 
         ; -------------------------------------------- 32-bit protected mode
         o32 lgdt [cs:gdtr]
@@ -266,11 +254,11 @@ pm32:
 
 report32:                               ; [esp+4]: the check's name
         push esi
-        mov esi, ROM + s_ok
+        mov esi, ROM + chk_ok
         cmp byte [BAD], 0
         je .ok
         inc word [NFAIL]
-        mov esi, ROM + s_fail
+        mov esi, ROM + chk_fail
         jmp .out
 .ok:    inc word [NPASS]
 .out:   call puts
@@ -316,26 +304,7 @@ real_end:
         cli
         hlt
 
-report16:                               ; [sp+2]: the check's name
-        push bp
-        mov bp, sp
-        push si
-        mov si, s_ok
-        cmp byte [BAD], 0
-        je .ok
-        inc word [NFAIL]
-        mov si, s_fail
-        jmp .out
-.ok:    inc word [NPASS]
-.out:   call puts16
-        mov si, [bp + 4]
-        call puts16
-        mov al, 10
-        call putc16
-        mov byte [BAD], 0
-        pop si
-        pop bp
-        ret 2
+        CHECK_ROUTINES puts16, putc16
 
 puts16: mov al, [cs:si]
         inc si
@@ -353,8 +322,6 @@ putc16: push dx
 
 s_real: db "p6: real mode", 10, 0
 s_pm:   db "p6: 32-bit protected mode, paging on", 10, 0
-s_ok:   db "ok ", 0
-s_fail: db "FAIL ", 0
 s_sum1: db "p6: ", 0
 s_sum2: db " passed, ", 0
 s_sum3: db " failed", 10, 0

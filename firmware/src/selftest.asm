@@ -50,12 +50,7 @@ SZP    equ F_SF|F_ZF|F_PF
 OC     equ F_OF|F_CF
 
 ; ---------------------------------------------------------------- macros
-%macro EQ 2                     ; sub-check: %1 == %2
-        cmp %1, %2
-        je %%ok
-        inc byte [BAD]
-%%ok:
-%endmacro
+%include "checks16.inc"
 
 %macro SAVEFL 0                 ; capture FLAGS into [FL]
         pushf
@@ -91,13 +86,6 @@ OC     equ F_OF|F_CF
 %%ok:
 %endmacro
 
-%macro END 1                    ; report the check named %1
-        push word %%name
-        call report
-        jmp %%skip
-%%name: db %1, 0
-%%skip:
-%endmacro
 
 %macro SETVEC 2                 ; IVT[%1] := F000:%2
         mov word [(%1)*4], %2
@@ -1509,46 +1497,13 @@ into_ret:
         END "32-bit arithmetic"
 
 ; ================================================================ summary
-        mov si, s_sum1
-        call puts
-        mov ax, [NPASS]
-        call putdec
-        mov si, s_sum2
-        call puts
-        mov ax, [NFAIL]
-        call putdec
-        mov si, s_sum3
-        call puts
+        SUMMARY "selftest"
 halt:   cli
         hlt
         jmp halt
 
 ; ================================================================ routines
-; report: [sp+2] = name (CS offset). Preserves all registers and flags.
-report:
-        push bp
-        mov bp, sp
-        pushf
-        push ax
-        push si
-        cmp byte [BAD], 0
-        jne .fail
-        inc word [NPASS]
-        mov si, s_ok
-        jmp short .print
-.fail:  inc word [NFAIL]
-        mov si, s_fail
-.print: call puts
-        mov si, [bp+4]
-        call puts
-        mov al, 10
-        call putc
-        mov byte [BAD], 0
-        pop si
-        pop ax
-        popf
-        pop bp
-        ret 2
+        CHECK_ROUTINES puts, putc
 
 ; puts: print the NUL-terminated string at CS:SI
 puts:   push ax
@@ -1662,11 +1617,6 @@ int_retf2:
 
 ; ================================================================ data
 s_banner: db "selftest: real-mode instruction set", 10, 0
-s_ok:     db "ok ", 0
-s_fail:   db "FAIL ", 0
-s_sum1:   db "selftest: ", 0
-s_sum2:   db " passed, ", 0
-s_sum3:   db " failed", 10, 0
 s_hello:  db "hello world"
 s_abcdef: db "abcdef"
 s_abcxef: db "abcxef"

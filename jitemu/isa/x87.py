@@ -34,9 +34,19 @@ MEM.update({
 STORES = {"fst", "fstp", "fist", "fistp", "fbstp", "fnstenv", "fnsave", "fnstcw", "fnstsw"}
 
 
+# The 387's undocumented aliases, which P6 executes too: FCOM2 (DC D0+i),
+# FCOMP3 (DC D8+i), FCOMP5 (DE D0+i), FXCH4 (DD C8+i), FXCH7 (DF C8+i),
+# FSTP1 (D9 D8+i), FSTP8 and FSTP9 (DF D0+i, DF D8+i) behave as the
+# instruction they alias; FFREEP (DF C0+i) is FFREE, then a pop.
+_ALIASES = {(4, 2): "fcom", (4, 3): "fcomp", (6, 2): "fcomp", (5, 1): "fxch", (7, 1): "fxch", (1, 3): "fstp",
+            (7, 2): "fstp", (7, 3): "fstp", (7, 0): "ffreep"}
+
+
 def reg_name(esc, modrm):
     """The name of a register form (ModRM >= C0), or None (#UD)."""
     reg, i = (modrm >> 3) & 7, modrm & 7
+    if (esc, reg) in _ALIASES:
+        return _ALIASES[esc, reg]
     if esc == 0:
         return _ARITH[reg]
     if esc in (4, 6):
@@ -118,7 +128,7 @@ for _n in ("fsin", "fcos", "fptan", "fsincos"):  # C2: out of range
     UNDEFINED_CC[_n] = C0 | C3
 for _n in ("fcomi", "fcomip", "fucomi", "fucomip"):
     UNDEFINED_CC[_n] = C0 | C2 | C3
-for _n in ("fnstsw", "fnstcw", "fnstenv", "fldenv", "ffree", "fnop", "fnop287", "fnclex", "fninit",
+for _n in ("fnstsw", "fnstcw", "fnstenv", "fldenv", "ffree", "ffreep", "fnop", "fnop287", "fnclex", "fninit",
            "fnsave", "frstor"):
     UNDEFINED_CC[_n] = CC if _n in ("fnstsw", "fnstcw", "fnstenv", "fnsave") else 0
 
