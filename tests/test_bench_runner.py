@@ -35,7 +35,7 @@ def test_jitemu_and_its_compile_worker_report_their_own_peaks(tmp_path):
     (tmp_path / "cache").mkdir()
     seconds, jit_mb, worker_mb = run_jitemu(_workload("sieve-real"), str(tmp_path), str(tmp_path / "cache"))
     assert seconds > 0
-    assert 30 < jit_mb < 400, jit_mb
+    assert 20 < jit_mb < 400, jit_mb  # (28 MB for this ROM after the Pentium II and x87 merges)
     assert worker_mb is not None and 20 < worker_mb < 400, worker_mb  # sieve's loops get hot
     del ballast
 
@@ -44,7 +44,7 @@ def test_a_run_without_hot_code_reports_no_worker(tmp_path):
     from jitemu.bench import run_jitemu
     (tmp_path / "cache").mkdir()
     seconds, jit_mb, worker_mb = run_jitemu(_workload("smc-imm-real"), str(tmp_path), str(tmp_path / "cache"))
-    assert seconds > 0 and jit_mb > 30
+    assert seconds > 0 and jit_mb > 20
     assert worker_mb is None
 
 
