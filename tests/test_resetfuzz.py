@@ -144,7 +144,7 @@ def test_the_bar_is_rewritten_in_place_on_a_terminal():
     (["--marker", ""], "--marker must not be empty"),
     (["--marker", "X", "--bios", "/nonexistent.bin"], "firmware image not found"),
     (["--marker", "X", "--count", "0"], "must be between 1"),
-    (["--marker", "X", "--jobs", "0"], "invalid choice"),
+    (["--marker", "X", "--jobs", "0"], "must be between 1 and 64"),
     (["--marker", "X", "--disk", "/nonexistent.img"], "disk image not found"),
     (["--marker", "X", "--fixed-time", "yesterday"], "not an ISO date"),
     (["--marker", "NEVER-PRINTED", "--bios", RESETBUG], "did not print the marker 'NEVER-PRINTED'"),
