@@ -13,6 +13,11 @@ All the work happens in child processes, each in its own process group:
 Ctrl-C or SIGTERM kills every one of them (and their own children, such as
 jitemu's compile worker) at once, and the bench exits 130 or 143.
 
+The `native` column runs each CPU kernel's C twin (bench/native/<kernel>.c:
+the same work at the same REPEAT, compiled here with `cc -O2`) as a whole
+process too: the ceiling a translator could reach, measured.  Its output
+line must equal the emulators'; a difference is shown in the table.
+
 Peak memory is each process's own VmHWM.  jitemu and its compile worker
 read theirs as they exit (_LAUNCH): rusage would not do, since Linux counts
 the address space a vforked child shared before exec (the bench's for
@@ -31,16 +36,20 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NATIVE = os.path.join(ROOT, "bench", "native")  # the CPU kernels' C twins
 FIRMWARE = os.path.join(ROOT, "firmware", "images")
 SEABIOS = "/usr/share/seabios/bios.bin"
 QEMU = "qemu-system-i386"
 
 
 class Workload:
-    def __init__(self, name, kind, image, done, disk=None, cache="cold", unicorn=False, repeat=None):
+    def __init__(self, name, kind, image, done, disk=None, cache="cold", unicorn=False, repeat=None,
+                 native=None):
         self.name, self.kind, self.image, self.done = name, kind, image, done
         self.disk, self.cache, self.unicorn = disk, cache, unicorn
         self.repeat = repeat  # a kernel: its source's default REPEAT (scaled by --scale)
+        self.passes = repeat  # the REPEAT its image runs (scale_kernels sets it)
+        self.native = native  # a kernel: the name of its C twin in bench/native
 
 
 def workloads():
@@ -50,13 +59,17 @@ def workloads():
         Workload("seabios-boot-warm", "pc", SEABIOS, "BOOT-SECTOR-OK", disk=img("disk/bootok.img"), cache="warm"),
         Workload("seabios-reboot-x100", "pc", SEABIOS, "REBOOTS-OK 100", disk=img("disk/rebootloop.img"),
                  cache="warm"),
-        Workload("crc32-real", "rom", img("cpuloop.bin"), "crc32 ", unicorn=True, repeat=64),
-        Workload("sieve-real", "rom", img("sieve.bin"), "primes ", unicorn=True, repeat=100),
-        Workload("sieve-pm-paging", "rom", img("sieve32.bin"), "primes ", repeat=100),
-        Workload("lz-real", "rom", img("lz.bin"), "lz ", unicorn=True, repeat=700),
-        Workload("lz-pm-paging", "rom", img("lz32.bin"), "lz ", repeat=700),
-        Workload("memcpy-real", "rom", img("memcpy.bin"), "memcpy ", unicorn=True, repeat=600),
-        Workload("memcpy-pm-paging", "rom", img("memcpy32.bin"), "memcpy ", repeat=600),
+        Workload("crc32-real", "rom", img("cpuloop.bin"), "crc32 ", unicorn=True, repeat=64, native="crc32"),
+        Workload("sieve-real", "rom", img("sieve.bin"), "primes ", unicorn=True, repeat=100, native="sieve"),
+        Workload("sieve-pm-paging", "rom", img("sieve32.bin"), "primes ", repeat=100, native="sieve"),
+        Workload("lz-real", "rom", img("lz.bin"), "lz ", unicorn=True, repeat=700, native="lz"),
+        Workload("lz-pm-paging", "rom", img("lz32.bin"), "lz ", repeat=700, native="lz"),
+        Workload("memcpy-real", "rom", img("memcpy.bin"), "memcpy ", unicorn=True, repeat=600, native="memcpy"),
+        Workload("memcpy-pm-paging", "rom", img("memcpy32.bin"), "memcpy ", repeat=600, native="memcpy"),
+        Workload("dhry-real", "rom", img("dhry.bin"), "dhry ", unicorn=True, repeat=480, native="dhry"),
+        Workload("dhry-pm-paging", "rom", img("dhry32.bin"), "dhry ", repeat=480, native="dhry"),
+        Workload("strops-real", "rom", img("strops.bin"), "strops ", unicorn=True, repeat=900, native="strops"),
+        Workload("strops-pm-paging", "rom", img("strops32.bin"), "strops ", repeat=900, native="strops"),
         Workload("smc-imm-real", "rom", img("smc-imm.bin"), "smc-imm ", unicorn=True, repeat=250),
         Workload("smc-gen-real", "rom", img("smc-gen.bin"), "smc-gen ", unicorn=True, repeat=200),
     ]
@@ -85,7 +98,58 @@ def scale_kernels(selected, scale, tmp, progress):
             _reap(proc, block=True)
         if proc.returncode != 0:
             raise BenchError("%s: nasm failed: %s" % (w.name, said[-1] if said else proc.returncode))
-        w.image = out
+        w.image, w.passes = out, w.repeat * scale
+
+
+def compile_natives(selected, tmp, progress):
+    """{C twin's name: its program in `tmp`} for the selected kernels, built
+    with the host's C compiler; empty without one (the column says "-")."""
+    names = sorted({w.native for w in selected if w.native})
+    if not names:
+        return {}
+    cc = shutil.which("cc")
+    if cc is None:
+        progress("cc not found: no native column (install a C compiler, e.g. Debian's gcc)")
+        return {}
+    built = {}
+    for name in names:
+        out = os.path.join(tmp, "native-" + name)
+        cmd = [cc, "-O2", "-o", out, os.path.join(NATIVE, name + ".c")]
+        with _child(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc, proc.stdout:
+            said = proc.stdout.read().decode(errors="replace").strip().splitlines()
+            _reap(proc, block=True)
+        if proc.returncode != 0:
+            raise BenchError("bench/native/%s.c: cc failed: %s" % (name, said[-1] if said else proc.returncode))
+        built[name] = out
+    return built
+
+
+def run_native(w, program):
+    """(seconds or None, its output line) for the kernel's C twin at the
+    image's REPEAT, a whole process like the emulators' runs."""
+    t0 = time.perf_counter()
+    with _child([program, str(w.passes)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc, proc.stdout:
+        said = proc.stdout.read().decode(errors="replace")
+        _reap(proc, block=True)
+    elapsed = time.perf_counter() - t0
+    line = _line(said, w.done)
+    return (elapsed if proc.returncode == 0 and line else None), line
+
+
+def _line(text, needle):
+    """The last whole line of console text that starts with `needle`, or
+    None.  A line still without its newline is not whole: QEMU is ended as
+    soon as the needle appears, often before the rest of its line."""
+    found = [line for line in text[:text.rfind("\n") + 1].splitlines() if line.startswith(needle)]
+    return found[-1] if found else None
+
+
+def _log_line(path, needle):
+    try:
+        with open(path, errors="replace") as f:
+            return _line(f.read(), needle)
+    except OSError:
+        return None
 
 
 def _wait_for(path, needle, proc, timeout):
@@ -301,6 +365,7 @@ def measure(selected, rounds, progress, scale=1):
     with tempfile.TemporaryDirectory() as tmp:
         cache_dir = os.path.join(tmp, "cache")
         scale_kernels(selected, scale, tmp, progress)
+        natives = compile_natives(selected, tmp, progress)
         for w in selected:
             if w.kind == "pc" and not os.path.exists(SEABIOS):
                 progress("%s: skipped, %s is missing (Debian package seabios)" % (w.name, SEABIOS))
@@ -308,11 +373,13 @@ def measure(selected, rounds, progress, scale=1):
             icount = instructions(w)
             if w.cache == "warm":
                 run_jitemu(w, tmp, cache_dir)  # fill the cache once
-            times = {"jitemu": [], "qemu": [], "unicorn": []}
+            times = {"jitemu": [], "qemu": [], "unicorn": [], "native": []}
+            lines = {}  # emulator -> the line its console ended with
             peaks = {"jitemu": [], "qemu": [], "worker": []}
             for r in range(rounds):  # alternate, so drift hits all alike
                 progress("%s: round %d/%d" % (w.name, r + 1, rounds))
                 t, mb, worker_mb = _run_jitemu_once(w, tmp, cache_dir)
+                lines["jitemu"] = _log_line(os.path.join(tmp, "jitemu.log"), w.done) or lines.get("jitemu")
                 times["jitemu"].append(t)
                 peaks["jitemu"].append(mb)
                 if worker_mb is not None:
@@ -320,8 +387,12 @@ def measure(selected, rounds, progress, scale=1):
                 for name, (t, mb) in ([("qemu", run_qemu(w, tmp))] if have_qemu else []) + (
                         [("unicorn", run_unicorn(w, tmp))] if have_unicorn and w.unicorn and r == 0 else []):
                     times[name].append(t)  # Unicorn: slow on long kernels, one run
+                    lines[name] = _log_line(os.path.join(tmp, name + ".log"), w.done) or lines.get(name)
                     if name == "qemu":
                         peaks[name].append(mb)
+                if w.native in natives:
+                    t, lines["native"] = run_native(w, natives[w.native])
+                    times["native"].append(t)
             med = {}
             for k, v in times.items():
                 ok = [t for t in v if t is not None]
@@ -333,6 +404,12 @@ def measure(selected, rounds, progress, scale=1):
                 if any(v):
                     med[k + " MB"] = max(mb for mb in v if mb)
             med["worker runs"] = "%d of %d" % (len(peaks["worker"]), rounds)
+            native = lines.pop("native", None)
+            differ = {k: v for k, v in lines.items() if v and v != native}
+            if times["native"] and (differ or not native):
+                med["native"] = "differs"
+                med["native says"] = native or "(nothing)"
+                med["emulators say"] = differ
             results.append((w, icount, med))
     return results
 
@@ -349,23 +426,34 @@ def _run_jitemu_once(w, tmp, cache_dir):
 
 
 def table(results):
-    head = "%-20s %11s %9s %8s %9s %8s %9s %8s %7s %7s" % (
-        "workload", "instructions", "jitemu s", "qemu s", "unicorn s", "jit MIPS", "qemu MIPS", "qemu/jit",
-        "jit MB", "qemu MB")
+    row = "%-20s %11s %9s %8s %9s %8s %8s %9s %8s %10s %7s %7s"
+    head = row % ("workload", "instructions", "jitemu s", "qemu s", "unicorn s", "native s", "jit MIPS",
+                  "qemu MIPS", "qemu/jit", "native/jit", "jit MB", "qemu MB")
     lines = [head, "-" * len(head)]
+    differs = []
     for w, icount, med in results:
-        j, q, u = med.get("jitemu"), med.get("qemu"), med.get("unicorn")
+        j, q, u, n = med.get("jitemu"), med.get("qemu"), med.get("unicorn"), med.get("native")
         f = lambda t: "%.3f" % t if t else "-"  # noqa: E731
         mips = lambda t: "%.0f" % (icount / t / 1e6) if t else "-"  # noqa: E731
         ratio = "%.2fx" % (q / j) if j and q else "-"
         mb = lambda k: "%.0f" % med[k] if med.get(k) else "-"  # noqa: E731
-        lines.append("%-20s %11d %9s %8s %9s %8s %9s %8s %7s %7s" % (
-            w.name, icount, f(j), f(q), f(u), mips(j), mips(q), ratio, mb("jitemu MB"), mb("qemu MB")))
+        if n == "differs":
+            differs.append("%s: native printed %r, %s" % (w.name, med["native says"], ", ".join(
+                "%s %r" % kv for kv in sorted(med["emulators say"].items()))))
+            native, n = "DIFFERS", None
+        else:
+            native = f(n)
+        ceiling = "%.3fx" % (n / j) if j and n else "-"
+        lines.append(row % (w.name, icount, f(j), f(q), f(u), native, mips(j), mips(q), ratio, ceiling,
+                            mb("jitemu MB"), mb("qemu MB")))
         if med.get("worker MB"):  # its MB under jitemu's, the rest of the line says when it ran
             left = "%-20s (ran in %s runs)" % ("  compile worker", med["worker runs"])
             lines.append(left.ljust(len(head) - 16) + "%7s" % mb("worker MB"))
     lines.append("qemu/jit > 1 means jitemu is faster.  Times: median wall time of whole processes"
                  " (Unicorn: one run).")
+    lines.append("native: the kernel's C twin (bench/native, cc -O2) at the same REPEAT; native/jit is the share"
+                 " of native speed jitemu reaches.")
+    lines += ["ERROR: " + d for d in differs]
     lines += [
         "cold: each jitemu run starts with an empty translation cache directory (JITEMU_CACHE_DIR); its blocks are",
         "  copied together from the stencil library built at install, with no LLVM compile for the instruction forms",

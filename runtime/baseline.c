@@ -220,7 +220,7 @@ static int describe(const cs_insn *in, uint32_t hflags, uint32_t eip, Sig *sig, 
     const cs_x86 *x = &in->detail->x86;
     uint32_t mode = hflags & MODE_BITS;
     int code32 = hflags & HF_CODE32;
-    int real = !(mode & HF_PE) || (mode & HF_VM);
+    int real = !(mode & HF_PE); /* as symbolize(): virtual-8086 code checks limits per segment */
     int n = 0;
     memset(sig, 0, sizeof *sig);
     sig->mode = mode;

@@ -23,13 +23,15 @@ void helper_out(CPUState *s, uint32_t port, uint32_t value, int size)
     py_io_write(rt->host, port, value, size);
 }
 
-/* IN, OUT, INS, OUTS in protected mode at CPL > IOPL: the TSS's I/O
- * permission bitmap must allow every byte of the access (bits clear, and
- * inside the TSS limit), else #GP(0).  Returns nonzero after the fault. */
+/* IN, OUT, INS, OUTS in protected mode at CPL > IOPL, and always in
+ * virtual-8086 mode (where IOPL does not guard them: SDM vol. 3, 20.2.8.1):
+ * the TSS's I/O permission bitmap must allow every byte of the access
+ * (bits clear, and inside the TSS limit), else #GP(0).  Returns nonzero
+ * after the fault. */
 int helper_io_check(CPUState *s, uint32_t port, int size)
 {
     uint32_t cpl = (s->hflags >> HF_CPL_SHIFT) & 3, iopl = (s->eflags >> 12) & 3;
-    if (!(s->cr[0] & 1) || cpl <= iopl) return 0;
+    if (!(s->cr[0] & 1) || (!(s->eflags & VM_MASK) && cpl <= iopl)) return 0;
     port &= 0xffff;
     /* Only a 32-bit TSS has a bitmap; its offset is the word at 0x66.
      * (The TSS is read as a supervisor: a #PF reading it is raised

@@ -254,6 +254,17 @@ int cpu_load_cr3(CPUState *s, uint32_t v);
 void cpu_update_hflags(CPUState *s);
 void seg_load_real(CPUState *s, int seg, uint32_t sel);
 
+/* v86.c: virtual-8086 mode.  Its segment caches are always base sel << 4,
+ * limit FFFFh, a present writable data segment of DPL 3 (what the SDM's
+ * 8086 emulation loads; the JIT relies on it: no type checks there). */
+#define V86_SEG_FLAGS 0xf300u
+void v86_load_seg(CPUState *s, int seg, uint32_t sel);
+void v86_load_segs(CPUState *s, const uint32_t *sel);
+int v86_ljmp(CPUState *s, uint32_t sel, uint32_t off);
+int v86_lcall(CPUState *s, uint32_t sel, uint32_t off, int op32, uint32_t next_eip);
+int v86_retf(CPUState *s, int op32, uint32_t imm);
+int v86_iret(CPUState *s, int op32);
+
 /* interrupts.c */
 void cpu_deliver(CPUState *s, int vector, uint32_t return_eip);
 void cpu_deliver_error(CPUState *s, int vector, uint32_t return_eip, int has_code, uint32_t code);
@@ -348,6 +359,8 @@ uint32_t pop16(CPUState *s);
 uint32_t pop32(CPUState *s);
 
 int ss_in_limit(uint32_t limit, uint32_t flags, uint32_t off, int size);
+int frame_check(CPUState *s, uint32_t base, uint32_t limit, uint32_t flags, uint32_t sp, int n, int w,
+                uint32_t pl, uint32_t ss_code);
 
 static inline uint32_t sp_mask(CPUState *s) { return (s->hflags & HF_SS32) ? 0xffffffffu : 0xffffu; }
 

@@ -1,8 +1,8 @@
 /* The 386 protected-mode system architecture: descriptors, segment loads
  * with privilege checks, far JMP/CALL/RET and IRET within and across
  * privilege levels (call gates, the TSS stack switch), interrupt and trap
- * gates, and task switches through a TSS or task gate.  Virtual-8086 mode
- * is not supported.
+ * gates, and task switches through a TSS or task gate; entering
+ * virtual-8086 mode (IRET, task switch) and leaving it (interrupts).
  *
  * Every check happens before the state changes, so a fault leaves the
  * instruction restartable; faults are delivered at once (interrupts.c
@@ -359,6 +359,29 @@ uint32_t pm_flags_mask(CPUState *s, int op32)
     return op32 ? m : (m & 0xffff);
 }
 
+/* SDM IRET: RETURN-TO-VIRTUAL-8086-MODE.  Below EIP CS EFLAGS the ring-0
+ * stack holds ESP SS ES DS FS GS (dwords); EFLAGS is loaded whole (IOPL
+ * and VM too), every segment real-mode style, at CPL 3.  An EIP beyond
+ * the new CS's 64 KiB limit is #GP(0) before anything changes (QEMU
+ * truncates it instead). */
+static int iret_to_v86(CPUState *s, uint32_t ip, uint32_t cs, uint32_t fl)
+{
+    uint32_t esp = peek(s, 12, 4), sel[6];
+    sel[R_SS] = peek(s, 16, 4);
+    sel[R_ES] = peek(s, 20, 4);
+    sel[R_DS] = peek(s, 24, 4);
+    sel[R_FS] = peek(s, 28, 4);
+    sel[R_GS] = peek(s, 32, 4);
+    sel[R_CS] = cs;
+    if (s->fault_pending) return cpu_raise_pending(s);
+    if (ip > 0xffff) return fault(s, 13, 0);
+    v86_load_segs(s, sel);
+    s->regs[R_ESP] = esp;
+    s->eip = ip;
+    cpu_set_flags(s, fl, 0x3f7fd5u); /* CPL 3, 16-bit code and stack from here (hflags) */
+    return 0;
+}
+
 int pm_iret(CPUState *s, int op32, uint32_t next_eip)
 {
     if (s->eflags & NT_MASK) {
@@ -372,12 +395,9 @@ int pm_iret(CPUState *s, int op32, uint32_t next_eip)
     int w = op32 ? 4 : 2;
     uint32_t ip = peek(s, 0, w), cs = peek(s, w, w) & 0xffff, fl = peek(s, 2 * w, w), lo, hi;
     /* At CPL 0 a 32-bit IRET whose EFLAGS image has VM set returns to
-     * virtual-8086 mode (SDM IRET: RETURN-TO-VIRTUAL-8086-MODE).  jitemu
-     * has no virtual-8086 mode yet: #GP(0), before anything changes,
-     * rather than a return to protected mode that takes the real-mode CS
-     * for a selector.  (At CPL > 0 the VM bit is ignored, as the SDM
-     * says.) */
-    if (op32 && cpl(s) == 0 && (fl & VM_MASK)) return fault(s, 13, 0);
+     * virtual-8086 mode (at CPL > 0 the VM bit is ignored, as the SDM
+     * says). */
+    if (op32 && cpl(s) == 0 && (fl & VM_MASK)) return iret_to_v86(s, ip, cs, fl);
     if (check_return_cs(s, cs, &lo, &hi) || check_eip(s, ip, lo, hi)) return 1;
     uint32_t rpl = cs & 3, mask = pm_flags_mask(s, op32); /* at the old CPL */
     if (rpl == cpl(s)) {
@@ -396,8 +416,8 @@ int pm_iret(CPUState *s, int op32, uint32_t next_eip)
  * (base, limit and flags as in a hidden cache) and can be written at
  * privilege `pl`: 0, or the #SS(ss_code) or #PF raised.  Nothing is
  * written. */
-static int frame_check(CPUState *s, uint32_t base, uint32_t limit, uint32_t flags, uint32_t sp, int n, int w,
-                       uint32_t pl, uint32_t ss_code)
+int frame_check(CPUState *s, uint32_t base, uint32_t limit, uint32_t flags, uint32_t sp, int n, int w,
+                uint32_t pl, uint32_t ss_code)
 {
     uint32_t mask = (flags & (1u << 22)) ? 0xffffffffu : 0xffffu;
     for (int i = 1; i <= n; i++)
@@ -416,7 +436,7 @@ static int frame_check(CPUState *s, uint32_t base, uint32_t limit, uint32_t flag
  * change.  (A delivery through a task gate is a task switch: see there.) */
 int pm_deliver(CPUState *s, int vector, uint32_t return_eip, int has_code, uint32_t code, int sw)
 {
-    uint32_t lo, hi, ext = sw ? 0 : 1, c = cpl(s);
+    uint32_t lo, hi, ext = sw ? 0 : 1, c = cpl(s), from_v86 = (s->eflags & VM_MASK) != 0;
     uint32_t idt_err = (uint32_t)vector * 8 + 2 + ext;
     if ((uint32_t)vector * 8 + 7 > s->idt_limit) return fault(s, 13, idt_err);
     lo = sys_read(s, s->idt_base + vector * 8, 4);
@@ -441,6 +461,9 @@ int pm_deliver(CPUState *s, int vector, uint32_t return_eip, int has_code, uint3
     if ((sel & ~3u) == 0 || desc_read(s, sel, &clo, &chi) || !IS_CODE(chi) || D_DPL(chi) > c)
         return fault(s, 13, (sel & 0xfffc) + ext);
     if (!D_P(chi)) return fault(s, 11, (sel & 0xfffc) + ext);
+    /* From virtual-8086 mode only a ring-0 non-conforming handler will do
+     * (SDM INT n: INTERRUPT-FROM-VIRTUAL-8086-MODE). */
+    if (from_v86 && (CONFORMING(chi) || D_DPL(chi) != 0)) return fault(s, 13, (sel & 0xfffc) + ext);
     if (check_eip(s, off, clo, chi)) return 1;
     /* The stack the frame goes on: the TSS's for a more privileged
      * handler, else this one. */
@@ -453,15 +476,30 @@ int pm_deliver(CPUState *s, int vector, uint32_t return_eip, int has_code, uint3
         ss_limit = desc_limit(slo, shi);
         ss_flags = shi & 0x00f0ff00u;
     }
-    uint32_t frame[6];
+    uint32_t frame[10];
     int n = 0;
+    if (from_v86) {
+        frame[n++] = s->seg_sel[R_GS];
+        frame[n++] = s->seg_sel[R_FS];
+        frame[n++] = s->seg_sel[R_DS];
+        frame[n++] = s->seg_sel[R_ES];
+    }
     if (inner) { frame[n++] = s->seg_sel[R_SS]; frame[n++] = s->regs[R_ESP]; }
     frame[n++] = s->eflags & (g32 ? ~RF_MASK : 0xffffu);
     frame[n++] = s->seg_sel[R_CS];
     frame[n++] = return_eip;
     if (has_code) frame[n++] = code;
     if (frame_check(s, ss_base, ss_limit, ss_flags, esp, n, w, new_cpl, inner ? ss & 0xfffc : 0)) return 1;
-    /* Nothing can fault from here on. */
+    /* Nothing can fault from here on.  (VM goes first: CPL and SS.B for
+     * the pushes come from the hflags the loads below compute.) */
+    if (from_v86) {
+        s->eflags &= ~VM_MASK;
+        for (int g = R_ES; g <= R_GS; g++) {
+            if (g == R_CS || g == R_SS) continue;
+            s->seg_sel[g] = 0; /* null: the handler may not use the 8086 paragraphs */
+            s->seg_base[g] = s->seg_limit[g] = s->seg_flags[g] = 0;
+        }
+    }
     if (inner) {
         set_accessed(s, ss, &shi);
         set_cache(s, R_SS, ss, slo, shi);
@@ -543,6 +581,11 @@ int task_switch(CPUState *s, uint32_t sel, uint32_t lo, uint32_t hi, int source,
     else if ((ldt & 4) || desc_read(s, ldt, &llo, &lhi) || D_S(lhi) || D_TYPE(lhi) != 2)
         return fault(s, 10, ldt & 0xfffc);
     else { s->ldt_sel = ldt; s->ldt_base = desc_base(llo, lhi); s->ldt_limit = desc_limit(llo, lhi); }
+    if (s->eflags & VM_MASK) { /* a 32-bit TSS of a virtual-8086 task: no descriptors to check */
+        v86_load_segs(s, segs);
+        cpu_update_hflags(s);
+        return 0;
+    }
     uint32_t clo, chi, cs = segs[R_CS];
     if ((cs & ~3u) == 0 || desc_read(s, cs, &clo, &chi) || !IS_CODE(chi)) return fault(s, 10, cs & 0xfffc);
     if (!D_P(chi)) return fault(s, 11, cs & 0xfffc);

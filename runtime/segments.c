@@ -4,7 +4,11 @@
 void cpu_update_hflags(CPUState *s)
 {
     uint32_t old = s->hflags, h = 0;
-    if (s->cr[0] & 1) {
+    if ((s->cr[0] & 1) && (s->eflags & VM_MASK)) {
+        /* Virtual-8086 mode: CPL 3, 16-bit code and stack (the CS
+         * selector's low bits are part of a paragraph, not an RPL). */
+        h |= HF_PE | HF_VM | (3u << HF_CPL_SHIFT);
+    } else if (s->cr[0] & 1) {
         h |= HF_PE;
         if (s->seg_flags[R_CS] & (1u << 22)) h |= HF_CODE32;
         if (s->seg_flags[R_SS] & (1u << 22)) h |= HF_SS32;
@@ -13,7 +17,7 @@ void cpu_update_hflags(CPUState *s)
     if (s->cr[0] & 0x80000000u) h |= HF_PG;
     if (s->eflags & TF_MASK) h |= HF_TF;
     if (s->debug_flags & (DEBUG_STEP | DEBUG_EXACT)) h |= HF_STEP;
-    if (h & HF_PE) {
+    if ((h & HF_PE) && !(h & HF_VM)) {
         /* Flat segments need neither a base add nor a limit check, nor
          * (ES SS DS being writable data) a type check; CS-override
          * accesses are still type-checked. */
@@ -28,7 +32,7 @@ void cpu_update_hflags(CPUState *s)
     }
     s->hflags = h;
     /* TLB entries carry permission checks made for one CPL and mode. */
-    if ((old ^ h) & (HF_PG | HF_PE | (3u << HF_CPL_SHIFT))) tlb_flush(s);
+    if ((old ^ h) & (HF_PG | HF_PE | HF_VM | (3u << HF_CPL_SHIFT))) tlb_flush(s);
 }
 
 /* Real mode: the selector is the paragraph; limit and attributes stay as
@@ -46,6 +50,10 @@ int helper_load_seg(CPUState *s, int seg, uint32_t sel)
 {
     if (!(s->cr[0] & 1)) {
         seg_load_real(s, seg, sel);
+        return 0;
+    }
+    if (s->eflags & VM_MASK) {
+        v86_load_seg(s, seg, sel);
         return 0;
     }
     return seg_load_protected(s, seg, sel);

@@ -130,10 +130,14 @@ void helper_popf(CPUState *s, int op32)
 
 void helper_sti(CPUState *s) { cpu_set_flags(s, IF_MASK, IF_MASK); }
 
-/* Far transfers: real mode here, protected mode in protected.c.  Each
- * returns nonzero when it faulted (the exception has been delivered). */
+/* Far transfers: real mode here, protected mode in protected.c,
+ * virtual-8086 mode in v86.c.  Each returns nonzero when it faulted (the
+ * exception has been delivered). */
+static int v86(CPUState *s) { return (s->cr[0] & 1) && (s->eflags & VM_MASK); }
+
 int helper_ljmp(CPUState *s, uint32_t sel, uint32_t off, uint32_t next_eip)
 {
+    if (v86(s)) return v86_ljmp(s, sel, off);
     if (s->cr[0] & 1) return pm_ljmp(s, sel, off, next_eip);
     seg_load_real(s, R_CS, sel);
     s->eip = off;
@@ -142,6 +146,7 @@ int helper_ljmp(CPUState *s, uint32_t sel, uint32_t off, uint32_t next_eip)
 
 int helper_lcall(CPUState *s, uint32_t sel, uint32_t off, int op32, uint32_t next_eip)
 {
+    if (v86(s)) return v86_lcall(s, sel, off, op32, next_eip);
     if (s->cr[0] & 1) return pm_lcall(s, sel, off, op32, next_eip);
     push_op(s, op32, s->seg_sel[R_CS]);
     push_op(s, op32, next_eip);
@@ -152,6 +157,7 @@ int helper_lcall(CPUState *s, uint32_t sel, uint32_t off, int op32, uint32_t nex
 
 int helper_retf(CPUState *s, int op32, uint32_t imm)
 {
+    if (v86(s)) return v86_retf(s, op32, imm);
     if (s->cr[0] & 1) return pm_retf(s, op32, imm);
     uint32_t ip = pop_op(s, op32), cs = pop_op(s, op32), m = sp_mask(s);
     s->regs[R_ESP] = (s->regs[R_ESP] & ~m) | ((s->regs[R_ESP] + imm) & m);
@@ -162,6 +168,7 @@ int helper_retf(CPUState *s, int op32, uint32_t imm)
 
 int helper_iret(CPUState *s, int op32, uint32_t next_eip)
 {
+    if (v86(s)) return v86_iret(s, op32);
     if (s->cr[0] & 1) return pm_iret(s, op32, next_eip);
     uint32_t ip = pop_op(s, op32), cs = pop_op(s, op32), fl = pop_op(s, op32);
     seg_load_real(s, R_CS, cs);

@@ -124,6 +124,9 @@ class PMMode(oracle.RealMode):
     def machines(self):
         return machines()
 
+    def machine_classes(self):
+        return Jitemu, Unicorn
+
     def prepare(self, case, s):
         # ESP in the high window: exceptions push there too.
         s.regs[4] = HIGH_LO + 0x100 + s.regs[4] % (HIGH_HI - HIGH_LO - 0x200)

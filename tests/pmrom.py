@@ -1,7 +1,7 @@
 """Small test ROMs that run one faulting piece of code in 32-bit protected
 mode (ring 0, flat segments) or in real mode, with every interrupt vector
 going to a stub that records what arrived and halts.  Used by
-tests/test_double_fault.py, test_enter.py, test_iret_vm.py, test_task16.py
+tests/test_double_fault.py, test_enter.py, test_task16.py
 and test_fpu_presence.py.
 
 What a handler saw is in RAM at RESULT (dwords): the vector, the error
@@ -59,34 +59,12 @@ start:
     jb .first
     hlt                         ; the second boot stops here
 .first:
-    enter_pm gdtr, 0, pm32
+    enter_pm gdtr_rom, 0, pm32
 bits 32
 pm32:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov esp, 0x7000
-    mov esi, ROM + gdt          ; the GDT in RAM: task switches write busy bits
-    mov edi, 0x1000
-    mov ecx, gdt_end - gdt
-    rep movsb
-    lgdt [ROM + gdtr_ram]
-    mov edi, IDT                ; vector v -> stub v, 32-bit interrupt gate, DPL 0
-    mov ebx, ROM + stubs
-    mov ecx, 256
-.fill:
-    mov eax, ebx
-    and eax, 0xFFFF
-    or eax, 0x00080000
-    mov [edi], eax
-    mov eax, ebx
-    and eax, 0xFFFF0000
-    or eax, 0x8E00
-    mov [edi + 4], eax
-    add ebx, 10
-    add edi, 8
-    loop .fill
+    flat_data 0x7000
+    gdt_in_ram gdt, gdt_end, 0x1000, gdtr_ram
+    idt_stubs IDT, stubs, 0x8E00    ; vector v -> stub v, 32-bit interrupt gate, DPL 0
 @GATES@
     lidt [ROM + idtr]
 @PAGING@
@@ -133,12 +111,7 @@ record:                         ; [esp]: vector, then the frame
 @EXTRA@
     times STUBS-($-$$) db 0xF4
 stubs:
-%assign v 0
-%rep 256
-    push strict dword v
-    jmp strict near record
-%assign v v + 1
-%endrep
+    vector_stubs record
 stubs_end:
 align 8
 gdt:
@@ -148,12 +121,7 @@ gdt:
     dq 0x00CF13000000FFFF       ; 0x18 data, not present
 @GDT@
 gdt_end:
-gdtr:
-    dw gdt_end - gdt - 1
-    dd ROM + gdt
-gdtr_ram:
-    dw gdt_end - gdt - 1
-    dd 0x1000
+    gdt_pointers 0x1000
 idtr:
     dw @IDT_LIMIT@
     dd IDT

@@ -102,7 +102,7 @@ def _fixup(sel):
             s.plant(oracle.stack_lin(s, w), ret_sel.to_bytes(w, "little"))
             if name != "retf":
                 # No TF (a trap after the HLT), NT (a task return), VM
-                # (virtual-8086 mode, which jitemu does not model) or RF.
+                # (a return to virtual-8086 mode: tests/test_v86_mode.py) or RF.
                 lin = oracle.stack_lin(s, 2 * w)
                 fl = int.from_bytes(oracle.peek(s, lin, w), "little") & ~(TF | NT | VM | RF)
                 s.plant(lin, fl.to_bytes(w, "little"))

@@ -118,6 +118,15 @@ def test_our_firmware_restored_at_points_spread_over_its_run(name):
     check_points(lambda: Bare(image), spread(ref.machine.icount, 16, 1), 10_000_000)
 
 
+def test_virtual_8086_monitor_restored_at_points_spread_over_its_run():
+    # Virtual-8086 mode is EFLAGS.VM and segment caches, CPU state the
+    # snapshot holds: every point in the 8086 program or the monitor goes on.
+    image = open(os.path.join(IMAGES, "v86.bin"), "rb").read()
+    ref = Bare(image)
+    assert ref.machine.run(10_000_000) == "exit"
+    check_points(lambda: Bare(image), spread(ref.machine.icount, 12, 2), 10_000_000)
+
+
 @pytest.mark.campaign
 @pytest.mark.parametrize("name", ["selftest", "rings", "paging", "exceptions", "pmode"])
 def test_our_firmware_restored_at_every_31st_instruction(name):

@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given
 
 import oracle
-import oracle32
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODULES = sorted(f[:-3] for f in os.listdir(HERE)
@@ -28,8 +27,7 @@ def _tier_mode(mode, tier):
     """The same mode, on a jitemu machine that compiles every block as a
     region ("region") or with the LLVM tier ("llvm")."""
     base = type(mode)
-    jitemu_cls = oracle32.Jitemu if mode.code32 else oracle.Jitemu
-    unicorn_cls = oracle32.Unicorn if mode.code32 else oracle.Unicorn
+    jitemu_cls, unicorn_cls = mode.machine_classes()
 
     def make():
         j = jitemu_cls()
@@ -55,7 +53,8 @@ def _collect(tier):
             marks = [m for m in getattr(fn, "pytestmark", []) if m.name == "parametrize" and m.args[0] == "case"]
             if not marks:
                 continue
-            for case in marks[0].args[1]:
+            # (a module may ask for every n-th of its cases: TIER_EVERY)
+            for case in marks[0].args[1][::getattr(mod, "TIER_EVERY", 1)]:
                 mode = modes.setdefault(type(case.mode), _tier_mode(case.mode, tier))
                 out.append(pytest.param(fn, dataclasses.replace(case, mode=mode), id="%s-%s" % (attr, case.id)))
     return out

@@ -479,6 +479,11 @@ class BlockBuilder:
         return bool(self.hflags & 4)
 
     @property
+    def vm86(self):
+        """Virtual-8086 mode (HF_VM; protected is set too, CPL is 3)."""
+        return bool(self.hflags & 8)
+
+    @property
     def cpl(self):
         return (self.hflags >> 8) & 3
 
@@ -497,7 +502,8 @@ class BlockBuilder:
             self.call_may_fault("i32", "helper_io_check", port, size)
 
     def check_iopl(self):
-        """For CLI and STI: #GP(0) when CPL > IOPL."""
+        """For CLI and STI: #GP(0) when CPL > IOPL (in virtual-8086 mode,
+        CPL 3, also PUSHF POPF INT n IRET: IOPL < 3 traps to the monitor)."""
         if not self.cpl:
             return
         iopl = self.bin("lshr", 4, self.bin("and", 4, self.load_field("eflags"), 0x3000), 12)
@@ -506,6 +512,19 @@ class BlockBuilder:
         self.place(yes)
         self.fault(13, 0)
         self.place(no)
+
+    def check_ip(self, target, size):
+        """Virtual-8086 mode: a near transfer beyond CS's 64 KiB limit (an
+        operand-size prefix gives 32-bit targets) is #GP(0) before it
+        happens (SDM JMP, Jcc, CALL, RET, LOOP).  (Real mode goes on with
+        the 32-bit EIP, as QEMU does.)"""
+        if not self.vm86 or size != 4:
+            return
+        bad, good = self.new_label("ip"), self.new_label("inip")
+        self.cbr(self.icmp("ugt", 4, target, 0xFFFF), bad, good)
+        self.place(bad)
+        self.fault(13, 0)
+        self.place(good)
 
     def call_may_fault(self, ret, name, *args, flags="in", timed=False):
         """A helper returning nonzero when it delivered an exception or did
@@ -643,8 +662,18 @@ class BlockBuilder:
         """Protected mode: the access [offset, offset+size) must lie inside
         the segment's limit (above it, for expand-down data) and the
         segment must not be null: else #SS(0) for the stack segment and
-        #GP(0) for the others.  Real mode checks nothing, as QEMU."""
+        #GP(0) for the others.  Real mode checks nothing, as QEMU.
+        Virtual-8086 segments are all 64 KiB (v86.c), so there the limit
+        is a constant (QEMU checks nothing there either)."""
         if not self.protected or self._flat(seg):
+            return
+        if self.vm86:
+            end = self.bin("add", 8, self.op("zext i32 %s to i64" % offset), size - 1)
+            bad, good = self.new_label("lim"), self.new_label("inlim")
+            self.cbr(self.icmp("ugt", 8, end, 0xFFFF), bad, good)
+            self.place(bad)
+            self.fault(12 if seg == 2 else 13, 0)
+            self.place(good)
             return
         lim = self.op("zext i32 %s to i64" % self.load_field("seg_limit", seg))
         fl = self.load_field("seg_flags", seg)
@@ -686,8 +715,9 @@ class BlockBuilder:
 
     def seg_rights(self, seg, write):
         """Protected mode: a write needs a writable data segment, a read a
-        data or readable code segment, else #GP(0) (#SS(0) for SS)."""
-        if not self.protected or (self._flat(seg) and seg != 1):
+        data or readable code segment, else #GP(0) (#SS(0) for SS).
+        Virtual-8086 segments are all writable data."""
+        if not self.protected or self.vm86 or (self._flat(seg) and seg != 1):
             return
         kind = self.bin("and", 4, self.load_field("seg_flags", seg), 0xA00)  # code bit, W/R bit
         if write:

@@ -85,7 +85,7 @@ def symbolize(insn, hflags):
     """(form key, symbolic instruction, hole values) of a decoded
     instruction in a block with mode bits `hflags`."""
     mode = hflags & MODE_BITS
-    real = not mode & 4 or mode & 8
+    real = not mode & 4  # (virtual-8086 code checks limits: segments stay in the key)
     values = [insn.eip, insn.next_eip, 0]
     holes = [FIRST_OPERAND_HOLE]
 

@@ -17,6 +17,7 @@ def _branch(b, insn, cond):
     taken, fall = b.new_label("t"), b.new_label("f")
     b.cbr(cond, taken, fall)
     b.place(taken)
+    b.check_ip(_target(insn, insn.ops[0]), insn.op_size)
     b.exit(_target(insn, insn.ops[0]), chain=True)
     b.place(fall)
     b.exit(insn.next_eip, chain=True)
@@ -36,10 +37,9 @@ def _indirect(b, insn, o):
 @lifts("jmp")
 def lift_jmp(b, insn):
     (o,) = insn.ops
-    if isinstance(o, Imm):
-        b.exit(_target(insn, o), chain=True)
-    else:
-        b.exit(_indirect(b, insn, o))
+    target = _target(insn, o) if isinstance(o, Imm) else _indirect(b, insn, o)
+    b.check_ip(target, insn.op_size)
+    b.exit(target, chain=isinstance(o, Imm))
 
 
 @lifts("call")
@@ -47,6 +47,7 @@ def lift_call(b, insn):
     (o,) = insn.ops
     size = insn.op_size
     target = _target(insn, o) if isinstance(o, Imm) else _indirect(b, insn, o)
+    b.check_ip(target, size)
     b.push(str(insn.next_eip), size)
     b.exit(target, chain=isinstance(o, Imm))
 
@@ -54,7 +55,9 @@ def lift_call(b, insn):
 @lifts("ret")
 def lift_ret(b, insn):
     size = insn.op_size
-    ip = b.zext(b.pop(size), size, 4)
+    ip = b.zext(b.pop(size, release=False), size, 4)
+    b.check_ip(ip, size)
+    b.adjust_sp(size)
     if insn.ops:
         b.adjust_sp(insn.ops[0].value)
     b.exit(ip)
@@ -124,6 +127,8 @@ def _software_interrupt(b, insn, vector):
 
 @lifts("int")
 def lift_int(b, insn):
+    if b.vm86:  # INT n, not INT3 or INTO: IOPL-sensitive there
+        b.check_iopl()
     _software_interrupt(b, insn, insn.ops[0].value)
 
 

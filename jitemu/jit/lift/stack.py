@@ -68,12 +68,16 @@ def lift_pusha(b, insn):
 
 @lifts("pushf pushfd")
 def lift_pushf(b, insn):
+    if b.vm86:
+        b.check_iopl()
     b.call("void", "helper_pushf", int(insn.name == "pushfd"), flags="in")
     b.needs_exit_check = True
 
 
 @lifts("popf popfd")
 def lift_popf(b, insn):
+    if b.vm86:
+        b.check_iopl()
     b.call("void", "helper_popf", int(insn.name == "popfd"))
     b.needs_exit_check = True  # IF may now let a pending interrupt in
     b.end_after = True  # TF (single-step) is part of the block key

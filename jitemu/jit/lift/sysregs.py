@@ -108,8 +108,8 @@ def lift_cache(b, insn):
 
 
 def _pm_only(b):
-    """Descriptor instructions are #UD in real mode."""
-    if not b.protected:
+    """Descriptor instructions are #UD in real and virtual-8086 mode."""
+    if not b.protected or b.vm86:
         b.fault(6)
         return True
     return False
