@@ -164,6 +164,9 @@ def _open_floppy(path, snapshot):
         return None, "%s: %s" % (path, e)
 
 
+MAX_KERNEL = 1 << 30  # a kernel or initrd past this cannot fit in the largest --memory anyway
+
+
 def cmd_boot(args):
     bios_path = args.bios or SYSTEM_SEABIOS
     if args.bios is None and not os.path.exists(SYSTEM_SEABIOS):
@@ -209,6 +212,16 @@ def cmd_boot(args):
                          % (args.cdrom, medium.size))
         from .devices.atapi import CDROM
         cdrom = CDROM(medium)
+    kernel = initrd = None
+    if args.kernel is None and (args.initrd is not None or args.append is not None):
+        return _fail("--initrd and --append need --kernel")
+    if args.kernel is not None:
+        try:
+            kernel = _read_image(args.kernel, "kernel image", limit=MAX_KERNEL)
+            if args.initrd is not None:
+                initrd = _read_image(args.initrd, "initrd", limit=MAX_KERNEL)
+        except ValueError as e:
+            return _fail(str(e))
     if args.fixed_time is not None:
         import datetime
         try:
@@ -226,6 +239,7 @@ def cmd_boot(args):
         return _fail(err)
     if "exit" in tools:
         return tools["exit"]
+    from .linuxboot import KernelError
     from .machine import FirmwareError
     from .pc import VGA_BIOS, OptionRomError, build_pc
     if args.vga == "std" and not os.path.exists(VGA_BIOS):
@@ -238,11 +252,14 @@ def cmd_boot(args):
     try:
         pc = build_pc(bios=bios, disk=disk, memory_mb=args.memory, debugcon=debugcon, serial=serial,
                       floppy=floppy, cdrom=cdrom, fixed_time=args.fixed_time, cache=not args.no_cache and not tools.get("no_cache"),
-                      vga=args.vga, option_roms=args.option_rom)
+                      vga=args.vga, option_roms=args.option_rom,
+                      kernel=kernel, initrd=initrd, append=args.append or "")
     except FirmwareError as e:
         return _fail("%s: %s" % (bios_path, e))
     except OptionRomError as e:
         return _fail(str(e))
+    except KernelError as e:
+        return _fail("%s: %s" % (args.kernel, e))
     err = _state_setup(pc.machine, args)
     if err:
         return _fail(err)
@@ -600,6 +617,10 @@ def build_parser():
                    help="CD image (2048-byte sectors) in an ATAPI drive, the secondary IDE channel's master")
     b.add_argument("--snapshot", action="store_true",
                    help="keep the guest's disk and floppy writes in memory; the image files are not modified")
+    b.add_argument("--kernel", metavar="BZIMAGE",
+                   help="boot this Linux kernel directly (QEMU's linuxboot option ROM loads it)")
+    b.add_argument("--initrd", metavar="FILE", help="initial RAM disk for --kernel")
+    b.add_argument("--append", metavar="CMDLINE", help="kernel command line for --kernel")
     b.add_argument("--serial", default="none", metavar="FILE|stdio|none",
                    help="where the first serial port (0x3F8) goes (default none)")
     b.add_argument("--fixed-time", metavar="ISO-DATE",

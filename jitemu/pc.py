@@ -107,7 +107,7 @@ class PC:
     def __init__(self, bios=None, disk=None, memory_mb=16, debugcon=None, serial=None,
                  fixed_time=None, boot_order="cad", boot_fail_wait=-1, bootorder=b"", cpus=1,
                  post_out=None, cache=False, snapshot=False, floppy=None, cdrom=None, vga=None,
-                 vga_rom=VGA_BIOS, option_roms=()):
+                 vga_rom=VGA_BIOS, option_roms=(), kernel=None, initrd=None, append=""):
         self.machine = m = Machine(memory_mb=memory_mb, cache=cache)
         if bios is not None:
             if isinstance(bios, (str, os.PathLike)):
@@ -124,6 +124,9 @@ class PC:
         self.cmos = CMOS(fixed_time=fixed_time)
         self.fw_cfg = FwCfg(ram_size=m.ram_size, cpus=cpus, boot_fail_wait=boot_fail_wait,
                             bootorder=bootorder)
+        if kernel is not None:
+            from .linuxboot import configure
+            configure(self.fw_cfg, kernel, initrd, append, ram_below_4g=min(m.ram_size, 0xE0000000))
         self.host = I440FX()
         self.piix3 = PIIX3(self.host)
         self.ide = PIIX3IDE(self.host)

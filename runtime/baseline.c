@@ -239,6 +239,11 @@ static int describe(const cs_insn *in, uint32_t hflags, uint32_t eip, Sig *sig, 
     }
     int op_default = code32 ? 4 : 2;
     sig->id = in->id;
+    /* decode.py's NO_BMI: without BMI1/ABM, F3 0F BC/BD are BSF/BSR */
+    if (in->id == X86_INS_TZCNT || in->id == X86_INS_LZCNT) {
+        sig->id = in->id == X86_INS_TZCNT ? X86_INS_BSF : X86_INS_BSR;
+        rep = 0;
+    }
     sig->op_size = x->prefix[2] != 0x66 ? op_default : 6 - op_default;
     sig->addr_size = x->addr_size;
     sig->rep = rep;

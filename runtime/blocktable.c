@@ -190,6 +190,51 @@ void smc_invalidate_page(Runtime *rt, uint32_t page)
         __atomic_or_fetch(&rt->cpu.exit_request, EXIT_SMC, __ATOMIC_SEQ_CST);
 }
 
+/* A write to the 8-byte line at `phys`, which holds translated code: drop
+ * only the blocks whose span reaches that line, and keep the page's other
+ * blocks with their keys and code lines (a kernel patching call sites one
+ * by one must not lose the patcher's own blocks on the same page each
+ * time).  A span is a block's envelope, so a surviving region may mark
+ * lines that are not its code: more invalidation, never less. */
+void smc_invalidate_line(Runtime *rt, uint32_t phys)
+{
+    uint32_t page = phys >> PAGE_BITS;
+    PageKeys *pk = &rt->page_keys[page];
+    if (pk->n == PK_ALL) {
+        smc_invalidate_page(rt, page);
+        return;
+    }
+    code_enter();
+    if (forget_if_stale(rt)) {
+        code_leave();
+        return; /* (nothing is left to drop) */
+    }
+    uint32_t plo = page << PAGE_BITS, phi = plo + PAGE_SIZE - 1;
+    uint32_t llo = phys & ~((1u << LINE_BITS) - 1), lhi = llo + (1u << LINE_BITS) - 1;
+    uint64_t *lines = &rt->code_lines[page * LINE_WORDS];
+    memset(lines, 0, LINE_WORDS * sizeof(uint64_t));
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < pk->n; i++) {
+        const uint32_t *k = &pk->keys[3 * i];
+        Block *b = bt_lookup(rt, k[0], k[1], k[2]);
+        if (!b || !on_page(b, plo, phi)) continue; /* a stale key */
+        if (on_page(b, llo, lhi)) {
+            drop(rt, b);
+            continue;
+        }
+        memmove(&pk->keys[3 * kept++], k, 3 * sizeof(uint32_t));
+        uint32_t lo = b->phys_lo < plo ? 0 : b->phys_lo - plo;
+        uint32_t hi = b->phys_hi > phi ? PAGE_SIZE - 1 : b->phys_hi - plo;
+        for (uint32_t l = lo >> LINE_BITS; l <= hi >> LINE_BITS; l++) lines[l >> 6] |= 1ull << (l & 63);
+    }
+    code_leave();
+    pk->n = kept;
+    if (!kept) rt->code_page[page] = 0; /* write TLB entries refill on the next miss */
+    rt->stat_smc_pages++;
+    if (rt->cpu.cur_phys_lo <= lhi && rt->cpu.cur_phys_hi >= llo)
+        __atomic_or_fetch(&rt->cpu.exit_request, EXIT_SMC, __ATOMIC_SEQ_CST);
+}
+
 /* Empty the table and the pages' code marks; `cut` unhooks the chains
  * into each block first (their jump slots must still exist). */
 static void clear_table(Runtime *rt, int cut)

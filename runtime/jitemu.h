@@ -240,6 +240,7 @@ void lin_write(CPUState *s, uint32_t lin, uint32_t value, int size);
 uint32_t sys_read(CPUState *s, uint32_t lin, int size);
 void sys_write(CPUState *s, uint32_t lin, uint32_t value, int size);
 void smc_invalidate_page(Runtime *rt, uint32_t page);
+void smc_invalidate_line(Runtime *rt, uint32_t phys);
 
 /* blocktable.c */
 Block *bt_lookup(Runtime *rt, uint32_t pc, uint32_t cs_base, uint32_t hflags);

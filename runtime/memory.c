@@ -23,10 +23,11 @@ static void write_byte(CPUState *s, uint32_t phys, uint8_t v)
     uint32_t page = phys >> PAGE_BITS;
     uint8_t *host = rt->ram_page[page];
     if (host) {
-        /* Only a write to a line that translated code came from drops the
-         * page's translations: data next to code stays cheap. */
+        /* Only a write to a line that translated code came from drops
+         * translations, those reaching that line: data next to code and
+         * code elsewhere on the page stay. */
         if (rt->code_page[page] && code_line_hit(rt->code_lines, phys))
-            smc_invalidate_page(rt, page);
+            smc_invalidate_line(rt, phys);
         host[phys & (PAGE_SIZE - 1)] = v;
         return;
     }

@@ -212,3 +212,14 @@ def test_blocks_made_in_c_run_the_selftest_as_blocks_made_in_python(monkeypatch)
     assert m_py.stats()["blocks_baseline_c"] == 0 and m_py.stats()["blocks_baseline"] > 0
     assert text_c.rstrip().endswith(", 0 failed") and text_c == text_py
     assert regs_c == regs_py and m_c.icount == m_py.icount
+
+
+def test_tzcnt_and_lzcnt_encodings_are_bsf_and_bsr_in_c_too():
+    # decode.NO_BMI: without BMI1/ABM the F3 prefix is ignored
+    for raw in ("0fbcc8", "0fbd07", "0fbc442408"):
+        plain = (bytes.fromhex(raw) + bytes(15))[:15]
+        prefixed = (b"\xf3" + plain)[:15]
+        check(prefixed, 0x1000, 0x47)
+        c_plain, c_prefixed = c_side(plain, 0x1000, 0x47), c_side(prefixed, 0x1000, 0x47)
+        assert c_prefixed is not None and c_prefixed[0] == c_plain[0]
+        assert c_prefixed[1][2:] == c_plain[1][2:]  # the same operands; only the next EIP differs

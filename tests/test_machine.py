@@ -112,6 +112,32 @@ def test_a_block_whose_last_instruction_runs_onto_the_next_page_is_dropped_from_
     assert m.stats()["blocks_invalidated"] == 3
 
 
+def test_a_write_into_code_drops_only_the_blocks_reaching_its_line():
+    # 10000: mov ax,1; jmp 1000:0100.  10100: mov bx,2; hlt.  Two blocks on
+    # one page: a write into the first leaves the second translated (a
+    # kernel patching call sites keeps its patcher's blocks).
+    m = Machine()
+    m.load_firmware(rom_with(bytes.fromhex("ea00000010")))
+    m.write_phys(0x10000, bytes.fromhex("b80100" "ea00010010"))
+    m.write_phys(0x10100, bytes.fromhex("bb0200" "f4"))
+
+    def rerun():
+        m.regs.cs, m.regs.eip, m.s.halted = 0xF000, 0, 0
+        assert m.run(max_instructions=100) == "halt"
+        return m.regs.ax, m.regs.bx
+
+    assert rerun() == (1, 2)
+    assert lib.bt_count_page(m.s, 0x10) == 2
+    m.write_phys(0x10001, b"\x05")
+    assert lib.bt_count_page(m.s, 0x10) == 1 and m.stats()["blocks_invalidated"] == 1
+    assert rerun() == (5, 2)
+    m.write_phys(0x10080, b"\x90")  # data between them: nothing goes
+    assert lib.bt_count_page(m.s, 0x10) == 2
+    m.write_phys(0x10101, b"\x07")
+    assert lib.bt_count_page(m.s, 0x10) == 1 and m.stats()["blocks_invalidated"] == 2
+    assert rerun() == (5, 7)
+
+
 def test_run_with_a_budget_stops_and_resumes():
     m = machine(bytes.fromhex("4075fd"))  # l: inc ax; jnz l
     assert m.run(max_instructions=1000) == "limit"

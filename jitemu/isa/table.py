@@ -104,6 +104,7 @@ row("bt", "bits", writes="OSAPC", undefined="OSAP", enc=("0F A3 /r", "0F BA /4 i
 row("bts", "bits", writes="OSAPC", undefined="OSAP", enc=("0F AB /r", "0F BA /5 ib"))
 row("btr", "bits", writes="OSAPC", undefined="OSAP", enc=("0F B3 /r", "0F BA /6 ib"))
 row("btc", "bits", writes="OSAPC", undefined="OSAP", enc=("0F BB /r", "0F BA /7 ib"))
+# F3 0F BC/BD (TZCNT/LZCNT with BMI1/ABM) are these too: decode.NO_BMI
 row("bsf bsr", "bits", writes=ALL, undefined="OSAPC", enc=("0F BC /r", "0F BD /r"))
 row(" ".join("set" + c for c in _CC), "bits", enc=tuple("0F %02X /0" % (0x90 + i) for i in range(16)), sizes=(1,))
 

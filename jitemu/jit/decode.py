@@ -196,7 +196,21 @@ class Decoder:
                 raise UndecodableError(out.text)
         if out.name in ("jmp", "call", "ljmp", "lcall"):
             _far_indirect(out)
+        if out.name in NO_BMI:
+            _ignore_rep(out)
         return out
+
+
+# F3 0F BC and F3 0F BD are TZCNT and LZCNT on a CPU with BMI1 and ABM; a
+# Pentium II has neither and ignores the F3 prefix: BSF and BSR, as the
+# SDM says for TZCNT and LZCNT (compilers emit "rep bsf" for tzcnt).
+NO_BMI = {"tzcnt": "bsf", "lzcnt": "bsr"}
+
+
+def _ignore_rep(out):
+    out.text = out.text.replace(out.name, NO_BMI[out.name], 1)
+    out.name = NO_BMI[out.name]
+    out.rep = 0
 
 
 # -- x87 -------------------------------------------------------------------
