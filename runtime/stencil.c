@@ -49,7 +49,19 @@ typedef struct {
 } BlLib;
 
 static BlLib lib;
-static uint8_t *arena_cur, *arena_end;
+/* A bump allocator over chunks below 2 GiB: code (executable, 16-aligned)
+ * and blocks' data words (writable only, a cache line each: see code's). */
+typedef struct {
+    uint8_t *cur, *end;
+    uintptr_t align;
+    int prot;
+} Pool;
+static Pool code_pool = {NULL, NULL, 16, PROT_READ | PROT_WRITE | PROT_EXEC};
+/* Blocks' data words (run counters, jump slots) live in their own pages,
+ * never next to code: a store into a cache line the CPU is executing from
+ * costs a pipeline flush (a self-modifying-code machine clear) on every
+ * run counter increment. */
+static Pool data_pool = {NULL, NULL, 64, PROT_READ | PROT_WRITE};
 /* Code and data chunks, returned to the system when the arena is reclaimed
  * (arena_reclaim); trampolines live apart and stay. */
 #define MAX_CHUNKS 4096
@@ -81,58 +93,44 @@ static uint32_t reloc_width(uint32_t type)
     }
 }
 
-static void *chunk_map(int prot)
+/* `size` bytes mapped below 2 GiB, where the small code model's 32-bit
+ * relocations reach them, or NULL. */
+static void *map_low(uint64_t size, int prot)
 {
-    if (n_chunks == MAX_CHUNKS) return NULL;
-    void *c = mmap(NULL, BL_CHUNK, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    void *c = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
     if (c == MAP_FAILED) return NULL;
-    if ((uintptr_t)c + BL_CHUNK > 0x80000000u) { /* the kernel ignored MAP_32BIT */
-        munmap(c, BL_CHUNK);
+    if ((uintptr_t)c + size > 0x80000000u) { /* the kernel ignored MAP_32BIT */
+        munmap(c, size);
         return NULL;
     }
+    return c;
+}
+
+/* Space for `size` bytes inside one chunk of `pool`; not taken until
+ * pool_commit, so a failed assembly costs nothing.  Under bl_lock. */
+static uint8_t *pool_reserve(Pool *pool, uint64_t size)
+{
+    if (size > BL_CHUNK) return NULL;
+    uint8_t *p = (uint8_t *)(((uintptr_t)pool->cur + pool->align - 1) & ~(pool->align - 1));
+    if (pool->cur && (uint64_t)(pool->end - p) >= size) return p;
+    if (n_chunks == MAX_CHUNKS) return NULL;
+    uint8_t *c = map_low(BL_CHUNK, pool->prot);
+    if (!c) return NULL;
     chunks[n_chunks++] = c;
+    pool->cur = c; /* the old chunk's tail is abandoned */
+    pool->end = c + BL_CHUNK;
     return c;
 }
 
-/* Space for `size` bytes, 16-aligned, inside one chunk; not taken until
- * arena_commit, so a failed assembly costs nothing.  Under bl_lock (the
- * object loader, objload.c, places code here too). */
-uint8_t *arena_reserve(uint64_t size)
+static void pool_commit(Pool *pool, uint8_t *p, uint64_t size)
 {
-    if (size > BL_CHUNK) return NULL;
-    uint8_t *p = (uint8_t *)(((uintptr_t)arena_cur + 15) & ~(uintptr_t)15);
-    if (arena_cur && (uint64_t)(arena_end - p) >= size) return p;
-    void *c = chunk_map(PROT_READ | PROT_WRITE | PROT_EXEC);
-    if (!c) return NULL;
-    arena_cur = c; /* the old chunk's tail is abandoned */
-    arena_end = (uint8_t *)c + BL_CHUNK;
-    return c;
+    arena_used += (uint64_t)(p + size - pool->cur);
+    pool->cur = p + size;
 }
 
-void arena_commit(uint8_t *p, uint64_t size)
-{
-    arena_used += (uint64_t)(p + size - arena_cur);
-    arena_cur = p + size;
-}
-
-/* Blocks' data words (run counters, jump slots) live in their own pages,
- * also below 2 GiB for the same relocations, but never next to code: a
- * store into a cache line the CPU is executing from costs a pipeline
- * flush (a self-modifying-code machine clear) on every run counter
- * increment.  Same reserve/commit discipline, under bl_lock. */
-static uint8_t *data_cur, *data_end;
-
-static uint64_t *data_reserve(uint64_t size)
-{
-    if (size > BL_CHUNK) return NULL;
-    uint8_t *p = (uint8_t *)(((uintptr_t)data_cur + 63) & ~(uintptr_t)63);
-    if (data_cur && (uint64_t)(data_end - p) >= size) return (uint64_t *)p;
-    void *c = chunk_map(PROT_READ | PROT_WRITE);
-    if (!c) return NULL;
-    data_cur = c;
-    data_end = (uint8_t *)c + BL_CHUNK;
-    return c;
-}
+/* The code arena (the object loader, objload.c, places code here too). */
+uint8_t *arena_reserve(uint64_t size) { return pool_reserve(&code_pool, size); }
+void arena_commit(uint8_t *p, uint64_t size) { pool_commit(&code_pool, p, size); }
 
 /* Trampolines have pages of their own, never reclaimed: the stencil
  * library and the object loader keep pointing at them. */
@@ -148,13 +146,8 @@ uint8_t *arena_trampolines(const uint64_t *addrs, uint32_t n)
     if (!size) size = BL_TRAMP;
     if (size > TRAMP_CHUNK) return NULL;
     if (!tramp_cur || (uint64_t)(tramp_end - tramp_cur) < size) {
-        void *c = mmap(NULL, TRAMP_CHUNK, PROT_READ | PROT_WRITE | PROT_EXEC,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
-        if (c == MAP_FAILED) return NULL;
-        if ((uintptr_t)c + TRAMP_CHUNK > 0x80000000u) {
-            munmap(c, TRAMP_CHUNK);
-            return NULL;
-        }
+        uint8_t *c = map_low(TRAMP_CHUNK, PROT_READ | PROT_WRITE | PROT_EXEC);
+        if (!c) return NULL;
         tramp_cur = c;
         tramp_end = (uint8_t *)c + TRAMP_CHUNK;
     }
@@ -206,8 +199,8 @@ int arena_reclaim(void)
     pthread_mutex_lock(&bl_lock);
     for (uint32_t i = 0; i < n_chunks; i++) munmap(chunks[i], BL_CHUNK);
     n_chunks = 0;
-    arena_cur = arena_end = NULL;
-    data_cur = data_end = NULL;
+    code_pool.cur = code_pool.end = NULL;
+    data_pool.cur = data_pool.end = NULL;
     arena_used = 0;
     last_data = NULL;
     __atomic_add_fetch(&epoch, 1, __ATOMIC_RELEASE);
@@ -361,7 +354,7 @@ static void *assemble(uint32_t n, const uint16_t *ids, const uint32_t *holes,
     }
     if (lib.st[ids[n - 1]].continues) return NULL; /* nothing follows the last one */
     uint64_t *data = NULL;
-    if (n_data && !(data = data_reserve((uint64_t)n_data * 8))) return NULL;
+    if (n_data && !(data = (uint64_t *)pool_reserve(&data_pool, (uint64_t)n_data * 8))) return NULL;
     uint8_t *base = arena_reserve(code_len);
     if (!base) return NULL;
     uint8_t *p = base;
@@ -396,10 +389,7 @@ static void *assemble(uint32_t n, const uint16_t *ids, const uint32_t *holes,
     if (n_data && data_init) memcpy(data, data_init, (size_t)n_data * 8);
     else if (n_data) memset(data, 0, (size_t)n_data * 8);
     arena_commit(base, code_len);
-    if (n_data) {
-        arena_used += (uint64_t)n_data * 8;
-        data_cur = (uint8_t *)(data + n_data);
-    }
+    if (n_data) pool_commit(&data_pool, (uint8_t *)data, (uint64_t)n_data * 8);
     stat_code += code_len;
     stat_data += (uint64_t)n_data * 8;
     stat_blocks++;

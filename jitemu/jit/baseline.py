@@ -88,7 +88,7 @@ class StencilLibrary:
             else:
                 self._by_key[key] = len(self.entries)
                 self.entries.append(entry)
-                if key[0] in ("@prologue", "@exit"):
+                if is_structural(key):
                     self._structural[key] = self._by_key[key]
             if extra:
                 self._extra.append((key, entry))
@@ -261,7 +261,15 @@ def decoder_ready(lib):
 def structural_keys(mode):
     """The keys of the stencils every block of a mode needs: prologues
     (counting runs or not) and exits (chaining or not)."""
-    return [(kind, mode, flag) for kind in ("@prologue", "@exit") for flag in (False, True)]
+    return [(kind, mode, flag) for kind in STRUCTURAL for flag in (False, True)]
+
+
+STRUCTURAL = ("@prologue", "@exit")
+
+
+def is_structural(key):
+    """A prologue's or exit's key (plain data), not an instruction form's."""
+    return key[0] in STRUCTURAL
 
 
 def structural_stencil(key):
@@ -327,7 +335,7 @@ def _read(path, digest):
                     if not isinstance(hflags, int) or not isinstance(raw, bytes):
                         raise ValueError
         for pos, key in structural:
-            if not 0 <= pos < count or key[0] not in ("@prologue", "@exit"):
+            if not 0 <= pos < count or not is_structural(key):
                 raise ValueError
         return keys, count, entries, structural
     except (OSError, EOFError, ValueError, TypeError, KeyError, pickle.UnpicklingError, AttributeError,
@@ -338,20 +346,12 @@ def _read(path, digest):
 def write(path, pairs, digest=None):
     """Write [(form key, entry)] to `path` (atomically: readers never see
     half a file).  The keys are pickled apart, to be read only when needed."""
-    tmp = "%s.%d.tmp" % (path, os.getpid())
+    from .cache import write_atomically
     keys = [k for k, _ in pairs]
     saved = {"digest": digest or _digest(), "keys": pickle.dumps(keys, protocol=pickle.HIGHEST_PROTOCOL),
              "count": len(keys), "entries": [e for _, e in pairs],
-             "structural": [(i, k) for i, k in enumerate(keys) if k[0] in ("@prologue", "@exit")]}
-    try:
-        with open(tmp, "wb") as f:
-            pickle.dump(saved, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+             "structural": [(i, k) for i, k in enumerate(keys) if is_structural(k)]}
+    write_atomically(path, pickle.dumps(saved, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 class Baseline:

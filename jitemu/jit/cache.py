@@ -117,18 +117,26 @@ def _source_digest():
         with open(p, "rb") as fh:
             h.update(fh.read())
     digest = h.hexdigest()
-    if stamp is not None:
-        tmp = "%s.%d.tmp" % (memo, os.getpid())
-        try:  # (a read-only install hashes at every start: still correct)
-            with open(tmp, "w") as f:
-                f.write("%s\n%s\n" % (stamp, digest))
-            os.replace(tmp, memo)
-        except OSError:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    if stamp is not None:  # (a read-only install hashes at every start: still correct)
+        write_atomically(memo, ("%s\n%s\n" % (stamp, digest)).encode())
     return digest
+
+
+def write_atomically(path, data):
+    """Write `data` to `path` so that readers never see half a file; False,
+    leaving nothing behind, when it cannot be written."""
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return False
 
 
 class CodeCache:
