@@ -111,6 +111,10 @@ def cmd_run(args):
             out = open(args.debugcon, "w")
         except OSError as e:
             return _fail("cannot open debug console file: %s" % e)
+    if args.apic == "on":
+        # (a bare machine: no PIC or I/O APIC; the local APIC's timer and self-IPIs)
+        from .devices.lapic import LocalAPIC
+        m.attach(LocalAPIC())
     m.attach(DebugConsole(out=out))
     dexit = m.attach(DebugExit())
     err = _state_setup(m, args)
@@ -253,7 +257,7 @@ def cmd_boot(args):
         pc = build_pc(bios=bios, disk=disk, memory_mb=args.memory, debugcon=debugcon, serial=serial,
                       floppy=floppy, cdrom=cdrom, fixed_time=args.fixed_time, cache=not args.no_cache and not tools.get("no_cache"),
                       vga=args.vga, option_roms=args.option_rom,
-                      kernel=kernel, initrd=initrd, append=args.append or "")
+                      kernel=kernel, initrd=initrd, append=args.append or "", apic=args.apic == "on")
     except FirmwareError as e:
         return _fail("%s: %s" % (bios_path, e))
     except OptionRomError as e:
@@ -605,6 +609,9 @@ def build_parser():
     r.error = p.error
     r.add_argument("image", help="raw firmware image (a multiple of 4 KiB, mapped below 4 GiB)")
     _add_machine_options(r, "ports 0x402/0xE9")
+    r.add_argument("--apic", choices=["on", "off"], default="off",
+                   help="on: a local APIC at 0xFEE00000 (its timer, self-IPIs; CPUID reports it); "
+                        "off: none (default: the bare machine has no interrupt controller)")
     r.set_defaults(func=cmd_run)
 
     b = sub.add_parser("boot", help="boot a PC (i440FX + PIIX3) from its firmware to the disk's boot sector")
@@ -631,6 +638,9 @@ def build_parser():
     b.add_argument("--option-rom", action="append", default=[], metavar="FILE",
                    help="an option ROM (55 AA header, checksum) SeaBIOS copies below 1 MiB and runs "
                         "(fw_cfg genroms/, as QEMU's -option-rom); repeatable")
+    b.add_argument("--apic", choices=["on", "off"], default="on",
+                   help="on: a local APIC and an I/O APIC, as QEMU's pc machine (default); off: neither "
+                        "(CPUID has no APIC, the 8259 PICs drive the CPU's INTR)")
     _add_machine_options(b, "port 0x402")
     b.set_defaults(func=cmd_boot)
 

@@ -87,6 +87,9 @@ class Machine:
         self.ud_log = []
         # FERR# from the FPU (CR0.NE=0): the PC wires it to IRQ13 (pc.py).
         self.on_ferr = None
+        # The guest wrote IA32_APIC_BASE: on_apic_base(value), set by a
+        # local APIC device (devices/lapic.py).
+        self.on_apic_base = None
         self._reset_sources = []
         self.resets = {}  # source -> count
         # Requests that joined a reset already requested or in progress
@@ -855,6 +858,8 @@ def _log_impl(m, kind, a, b):
             m._translator.executed_ud(a)
     elif kind == lib.LOG_FERR and m.on_ferr is not None:  # the FPU asserted FERR#
         m.on_ferr()
+    elif kind == lib.LOG_APIC_BASE and m.on_apic_base is not None:  # WRMSR IA32_APIC_BASE
+        m.on_apic_base(a | b << 32)
 
 
 _log = _guard(_log_impl)
