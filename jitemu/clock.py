@@ -34,6 +34,12 @@ class VirtualClock:
     def call_at(self, when_ns, fn):
         t = Timer(int(when_ns), fn)
         heapq.heappush(self._heap, (t.when, next(self._seq), t))
+        s = self.s
+        if t.when - s.tsc_offset < s.icount_limit:
+            # Armed by a device while the vCPU runs towards a later budget
+            # (an APIC timer written by MMIO): the dispatcher stops at the
+            # next block entry and Machine.run sets the budget anew.
+            s.icount_limit = s.icount
         return t
 
     def call_later(self, delay_ns, fn):

@@ -163,9 +163,10 @@ class PC:
             raise ValueError("unknown VGA %r (none or std)" % (vga,))
         for path in option_roms:
             self.fw_cfg.add_file("genroms/" + os.path.basename(path), _read_rom(path))
-        self.devices = [d for d in (self.pic, self.lapic, self.ioapic, self.pit, self.cmos, self.fw_cfg, self.host, self.piix3,
+        self.devices = [d for d in (self.pic, self.pit, self.cmos, self.fw_cfg, self.host, self.piix3,
                                     self.ide, self.pm, self.kbc, self.post, self.dma, self.fdc, self.ata0, self.ata1,
-                                    self.uart, self.debugcon, self.debugexit, self.fpuerr, self.vga)
+                                    self.uart, self.debugcon, self.debugexit, self.fpuerr, self.vga,
+                                    self.lapic, self.ioapic)
                         if d is not None]
         for d in self.devices:
             m.attach(d)
