@@ -10,6 +10,10 @@ is set to the next deadline.
 import heapq
 import itertools
 
+from ._runtime import lib
+
+EXIT_BUDGET = 512  # (machine.py: an internal exit request; run() goes on)
+
 
 class Timer:
     __slots__ = ("when", "fn", "cancelled")
@@ -37,9 +41,9 @@ class VirtualClock:
         s = self.s
         if t.when - s.tsc_offset < s.icount_limit:
             # Armed by a device while the vCPU runs towards a later budget
-            # (an APIC timer written by MMIO): the dispatcher stops at the
+            # (an APIC timer written by MMIO): translated code leaves at the
             # next block entry and Machine.run sets the budget anew.
-            s.icount_limit = s.icount
+            lib.cpu_request_exit(s, EXIT_BUDGET)
         return t
 
     def call_later(self, delay_ns, fn):

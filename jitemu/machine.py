@@ -23,8 +23,9 @@ log = logging.getLogger("jitemu")
 
 EXIT_STOP, EXIT_RESET, EXIT_IRQ, EXIT_SMC, EXIT_IO, EXIT_HOT, EXIT_INSTALL, EXIT_WARM = 1, 2, 4, 8, 16, 32, 64, 128
 EXIT_SYNC = 256  # another thread reads icount (see Machine.icount)
+EXIT_BUDGET = 512  # a timer was armed before the budget's end (clock.py): set it anew
 TIERING = EXIT_HOT | EXIT_INSTALL | EXIT_WARM
-INTERNAL = TIERING | EXIT_SYNC  # requests run() serves and goes on
+INTERNAL = TIERING | EXIT_SYNC | EXIT_BUDGET  # requests run() serves and goes on
 SYNC_WAIT = 0.05  # seconds icount waits for the vCPU to publish its count
 RUN_MISS, RUN_EXIT, RUN_HLT, RUN_LIMIT, RUN_SHUTDOWN, RUN_DEBUG, RUN_STEP = 1, 2, 3, 4, 5, 6, 7
 RUN_STALE, RUN_RECLAIM = 8, 9  # runtime/jitemu.h: the code arena was, or should be, reclaimed
