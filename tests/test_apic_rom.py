@@ -30,10 +30,17 @@ PIT_1MS = """
 PIT_PERIOD = 1193 * 1_000_000_000 // 1_193_182
 
 
-def run_bare(code, limit=2_000_000):
+def bare(code):
+    """A bare machine with a local APIC (no PICs), the ROM loaded."""
     m = Machine(memory_mb=1)
     m.attach(LocalAPIC())
+    m.attach(DebugExit())
     m.load_firmware(image(code))
+    return m
+
+
+def run_bare(code, limit=2_000_000):
+    m = bare(code)
     assert m.run(max_instructions=limit) == "halt"
     assert fault(m) is None, fault(m)
     return m
@@ -328,18 +335,12 @@ def test_a_snapshot_mid_periodic_timer_resumes_identically(at):
     loop .spin
     cli
 """
-    m = Machine(memory_mb=1)
-    m.attach(LocalAPIC())
-    m.attach(DebugExit())
-    m.load_firmware(image(code))
+    m = bare(code)
     m.run(max_instructions=at)
     snap = m.snapshot()
     assert m.run() == "halt"
     expected = log(m)
-    m2 = Machine(memory_mb=1)
-    m2.attach(LocalAPIC())
-    m2.attach(DebugExit())
-    m2.load_firmware(image(code))
+    m2 = bare(code)
     m2.restore(snap)
     assert m2.run() == "halt"
     assert log(m2) == expected and len(expected) >= 5

@@ -163,15 +163,5 @@ class IRQRouter:
         self.pic.set_irq(n, level)
         self.ioapic.set_irq(2 if n == 0 else n, level)
 
-    def raise_irq(self, n):
-        self.set_irq(n, 1)
-
-    def lower_irq(self, n):
-        self.set_irq(n, 0)
-
-    def pulse(self, n):
-        self.set_irq(n, 1)
-        self.set_irq(n, 0)
-
     def ack(self):
         return self.lapic.ack()
