@@ -695,8 +695,10 @@ class Machine:
                             self.translator.translate_hot(s.hot_pc, s.hot_cs_base, s.hot_hflags)
                     finally:
                         lib.code_leave()
-                    if not req & ~INTERNAL:
-                        continue  # (EXIT_SYNC: first-tier code counts at every block's end)
+                    if not req & ~(INTERNAL | EXIT_SMC):
+                        # (EXIT_SYNC: first-tier code counts at every block's end; an
+                        # EXIT_SMC that came with these the dispatcher serves next)
+                        continue
                 lib.cpu_clear_exit(s, req & (EXIT_STOP | EXIT_IO))
                 if req & EXIT_RESET:
                     self._acknowledge_reset()
