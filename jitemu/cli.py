@@ -238,6 +238,9 @@ def cmd_boot(args):
     serial, err = _open_output(args.serial, "serial")
     if err:
         return _fail(err)
+    if args.serial == "stdio" and args.monitor == "stdio":
+        return _fail("--serial stdio and --monitor stdio would both read standard input: give the monitor "
+                     "tcp::PORT")
     tools, err = _tool_setup(args)
     if err:
         return _fail(err)
@@ -267,8 +270,16 @@ def cmd_boot(args):
     err = _state_setup(pc.machine, args)
     if err:
         return _fail(err)
-    return _execute(pc.machine, args, tools, lambda: pc.exit_status,
-                    [("debug console", debugcon), ("serial", serial)])
+    line = None
+    if args.serial == "stdio":  # standard input is the serial line's far end, as in QEMU
+        from .tools.hostline import StdinLine
+        line = StdinLine(pc.machine, pc.uart).start()
+    try:
+        return _execute(pc.machine, args, tools, lambda: pc.exit_status,
+                        [("debug console", debugcon), ("serial", serial)])
+    finally:
+        if line is not None:
+            line.close()
 
 
 def _state_setup(m, args):
@@ -406,8 +417,8 @@ def _execute(m, args, tools, exit_status, streams):
         from .tools.screen import Screen
         screen = Screen(m, mode=args.screen)
         tickers.append(screen)
-    if not args.quiet and (args.monitor != "stdio" or args.progress):
-        # (not over a monitor on the terminal unless asked for)
+    if not args.quiet and (args.monitor != "stdio" and getattr(args, "serial", None) != "stdio" or args.progress):
+        # (not over a monitor or serial console on the terminal unless asked for)
         from .tools.progress import Progress
         progress = Progress(m, force=args.progress)
         tickers.append(progress)
@@ -629,7 +640,8 @@ def build_parser():
     b.add_argument("--initrd", metavar="FILE", help="initial RAM disk for --kernel")
     b.add_argument("--append", metavar="CMDLINE", help="kernel command line for --kernel")
     b.add_argument("--serial", default="none", metavar="FILE|stdio|none",
-                   help="where the first serial port (0x3F8) goes (default none)")
+                   help="where the first serial port (0x3F8) goes (default none); stdio also "
+                        "sends standard input to the guest (a terminal is put in raw mode; Ctrl-C ends jitemu)")
     b.add_argument("--fixed-time", metavar="ISO-DATE",
                    help="RTC time for a deterministic run, e.g. 2024-01-01T00:00:00 (default: host clock)")
     b.add_argument("--vga", choices=["std", "none"], default="std",

@@ -23,9 +23,10 @@ log = logging.getLogger("jitemu")
 
 EXIT_STOP, EXIT_RESET, EXIT_IRQ, EXIT_SMC, EXIT_IO, EXIT_HOT, EXIT_INSTALL, EXIT_WARM = 1, 2, 4, 8, 16, 32, 64, 128
 EXIT_SYNC = 256  # another thread reads icount (see Machine.icount)
-EXIT_BUDGET = 512  # a timer was armed before the budget's end (clock.py): set it anew
+EXIT_INPUT = 512  # a host input source (the serial line from stdin) has bytes for its device
+EXIT_BUDGET = 1024  # a timer was armed before the budget's end (clock.py): set it anew
 TIERING = EXIT_HOT | EXIT_INSTALL | EXIT_WARM
-INTERNAL = TIERING | EXIT_SYNC | EXIT_BUDGET  # requests run() serves and goes on
+INTERNAL = TIERING | EXIT_SYNC | EXIT_INPUT | EXIT_BUDGET  # requests run() serves and goes on
 SYNC_WAIT = 0.05  # seconds icount waits for the vCPU to publish its count
 RUN_MISS, RUN_EXIT, RUN_HLT, RUN_LIMIT, RUN_SHUTDOWN, RUN_DEBUG, RUN_STEP = 1, 2, 3, 4, 5, 6, 7
 RUN_STALE, RUN_RECLAIM = 8, 9  # runtime/jitemu.h: the code arena was, or should be, reclaimed
@@ -122,6 +123,10 @@ class Machine:
         self.run_error = None  # what run() raised on the vCPU thread, if anything
         self.tracer = None
         self._mmio = []  # (start, size, read, write, name) by handle
+        # Host input (Machine.add_input): sources polled on the vCPU's
+        # thread, and the event a halted vCPU waits on for them or a stop.
+        self._inputs = []
+        self._wake = threading.Event()
         self.memory_map = [("ram", 0, self.ram_size)]
         lib.rt_map(self.s, 0, self.ram_size, self._ram, 1)
         self._load_reset_state()
@@ -436,6 +441,44 @@ class Machine:
         """Ask the vCPU to leave translated code at the next instruction
         boundary (callable from any thread and from device handlers)."""
         lib.cpu_request_exit(self.s, bits)
+        self._wake.set()  # (a vCPU halted waiting for host input)
+
+    # -- host input ----------------------------------------------------------
+    def add_input(self, source):
+        """A host input source: `source.poll()` (on the vCPU's thread) hands
+        what arrived to its device, `source.open` says whether more may come
+        and `source.interactive` whether a person is typing.  Its reader
+        calls input_arrived() from any thread.  While a source is open, a
+        halt with nothing to wake it waits for input instead of ending the
+        run; an interactive source also makes idle guest time pass in real
+        time (else a halted guest skips to its next timer at once)."""
+        self._inputs.append(source)
+
+    def input_arrived(self):
+        self.request_exit(EXIT_INPUT)
+
+    def _poll_inputs(self):
+        for source in self._inputs:
+            source.poll()
+
+    def _idle(self, deadline_ns):
+        """The CPU halted with interrupts on: wait, if host input may wake
+        it, for that input (or a stop), up to the next timer's deadline
+        (None: none) in real time when a person is typing.  Returns whether
+        to skip guest time to the deadline (nothing came)."""
+        live = [src for src in self._inputs if src.open]
+        if not live:
+            return True
+        if deadline_ns is not None:
+            if not any(src.interactive for src in live):
+                return True
+            wait = (deadline_ns - self.clock.now()) / 1e9
+        else:
+            wait = 0.5  # (then the loop looks again: an input may have closed)
+        self._wake.clear()
+        if self.s.exit_request or self._wake.wait(min(wait, 0.5)) or deadline_ns is None:
+            return False
+        return wait <= 0.5
 
     def stop(self):
         self.request_exit(EXIT_STOP)
@@ -669,10 +712,16 @@ class Machine:
             if r == RUN_STEP:
                 return "step"
             if r == RUN_HLT:
-                if s.eflags & 0x200 and clock.next_deadline() is not None:
-                    clock.skip_to_next_deadline()  # wait for the timer
-                    clock.run_due()
-                    continue
+                if s.eflags & 0x200:
+                    deadline = clock.next_deadline()
+                    if self._inputs:
+                        self._poll_inputs()
+                        if not self._idle(deadline):
+                            continue  # input, a stop, or (no timer) a second look
+                    if deadline is not None:
+                        clock.skip_to_next_deadline()  # wait for the timer
+                        clock.run_due()
+                        continue
                 return "halt"
             if r == RUN_LIMIT:
                 clock.run_due()
@@ -685,6 +734,8 @@ class Machine:
                 req = s.exit_request
                 if req & INTERNAL:
                     lib.cpu_clear_exit(s, req & INTERNAL)
+                    if req & EXIT_INPUT:
+                        self._poll_inputs()
                     if req & EXIT_WARM:
                         self.translator.warm()
                     lib.code_enter()
