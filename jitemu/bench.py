@@ -40,6 +40,10 @@ NATIVE = os.path.join(ROOT, "bench", "native")  # the CPU kernels' C twins
 FIRMWARE = os.path.join(ROOT, "firmware", "images")
 SEABIOS = "/usr/share/seabios/bios.bin"
 QEMU = "qemu-system-i386"
+# linux-boot: Debian's i386 kernel and a static busybox, where .ci/run
+# unpacks them (the packages linux-image-6.1.0-*-686 and busybox-static).
+LINUX_ROOT = os.path.join(ROOT, ".ci", "cache", "root")
+LINUX_APPEND = "console=ttyS0"
 
 
 class Workload:
@@ -72,7 +76,29 @@ def workloads():
         Workload("strops-pm-paging", "rom", img("strops32.bin"), "strops ", repeat=900, native="strops"),
         Workload("smc-imm-real", "rom", img("smc-imm.bin"), "smc-imm ", unicorn=True, repeat=250),
         Workload("smc-gen-real", "rom", img("smc-gen.bin"), "smc-gen ", unicorn=True, repeat=200),
+        # Time to the shell: /init prints its marker as it starts the shell.
+        Workload("linux-boot", "linux", SEABIOS, "JITEMU-LINUX-SHELL"),
     ]
+
+
+def linux_files():
+    """(kernel, busybox) paths for linux-boot, or None when absent."""
+    import glob
+    kernels = sorted(glob.glob(os.path.join(LINUX_ROOT, "boot", "vmlinuz-*-686")))
+    busybox = os.path.join(LINUX_ROOT, "bin", "busybox")
+    return (kernels[-1], busybox) if kernels and os.path.exists(busybox) else None
+
+
+def linux_initrd(tmp):
+    """The linux-boot workload's initramfs (built once per bench run)."""
+    path = os.path.join(tmp, "initrd.gz")
+    if not os.path.exists(path):
+        from .tools import initramfs
+        with open(linux_files()[1], "rb") as f:
+            data = initramfs.build(f.read())
+        with open(path, "wb") as f:
+            f.write(data)
+    return path
 
 
 def scale_kernels(selected, scale, tmp, progress):
@@ -289,9 +315,13 @@ def run_jitemu(w, tmp, cache_dir):
     if w.kind == "pc":
         # (no VGA: the same machine as QEMU's -nodefaults below)
         cmd += ["boot", "--bios", w.image, "--disk", w.disk, "--vga", "none", "--fixed-time", "2024-01-01T00:00:00"]
+    elif w.kind == "linux":
+        cmd += ["boot", "--bios", w.image, "--kernel", linux_files()[0], "--initrd", linux_initrd(tmp),
+                "--append", LINUX_APPEND, "--memory", "128", "--vga", "none", "--serial", log,
+                "--fixed-time", "2024-01-01T00:00:00"]
     else:
         cmd += ["run", w.image]
-    cmd += ["--debugcon", log, "-q"]
+    cmd += ["--debugcon", "none" if w.kind == "linux" else log, "-q"]
     env = dict(os.environ, JITEMU_CACHE_DIR=cache_dir)
     t, _ = _timed(cmd, log, w.done, env=env, settle=60)
     return t, _peak_mb(peak), _peak_mb(peak + ".worker")
@@ -306,6 +336,10 @@ def run_qemu(w, tmp):
            "-device", "isa-debug-exit,iobase=0x501", "-serial", "none", "-monitor", "none", "-m", "16"]
     if w.disk:
         cmd += ["-drive", "file=%s,format=raw,if=ide,snapshot=on" % w.disk]
+    if w.kind == "linux":  # the kernel's console is the serial port
+        cmd[cmd.index("-serial") + 1] = "file:" + log
+        cmd[cmd.index("-m") + 1] = "128"
+        cmd += ["-kernel", linux_files()[0], "-initrd", linux_initrd(tmp), "-append", LINUX_APPEND]
     return _timed(cmd, log, w.done)
 
 
@@ -368,10 +402,15 @@ def measure(selected, rounds, progress, scale=1):
         scale_kernels(selected, scale, tmp, progress)
         natives = compile_natives(selected, tmp, progress)
         for w in selected:
-            if w.kind == "pc" and not os.path.exists(SEABIOS):
+            if w.kind in ("pc", "linux") and not os.path.exists(SEABIOS):
                 progress("%s: skipped, %s is missing (Debian package seabios)" % (w.name, SEABIOS))
                 continue
-            icount = instructions(w)
+            if w.kind == "linux" and linux_files() is None:
+                progress("%s: skipped, no i386 kernel and busybox in %s (.ci/run downloads them)"
+                         % (w.name, LINUX_ROOT))
+                continue
+            # (Linux's count to its marker would take a run of its own: not counted)
+            icount = instructions(w) if w.kind != "linux" else None
             if w.cache == "warm":
                 run_jitemu(w, tmp, cache_dir)  # fill the cache once
             times = {"jitemu": [], "qemu": [], "unicorn": [], "native": []}
@@ -435,7 +474,7 @@ def table(results):
     for w, icount, med in results:
         j, q, u, n = med.get("jitemu"), med.get("qemu"), med.get("unicorn"), med.get("native")
         f = lambda t: "%.3f" % t if t else "-"  # noqa: E731
-        mips = lambda t: "%.0f" % (icount / t / 1e6) if t else "-"  # noqa: E731
+        mips = lambda t: "%.0f" % (icount / t / 1e6) if t and icount else "-"  # noqa: E731
         ratio = "%.2fx" % (q / j) if j and q else "-"
         mb = lambda k: "%.0f" % med[k] if med.get(k) else "-"  # noqa: E731
         if n == "differs":
@@ -445,7 +484,7 @@ def table(results):
         else:
             native = f(n)
         ceiling = "%.3fx" % (n / j) if j and n else "-"
-        lines.append(row % (w.name, icount, f(j), f(q), f(u), native, mips(j), mips(q), ratio, ceiling,
+        lines.append(row % (w.name, icount if icount else "-", f(j), f(q), f(u), native, mips(j), mips(q), ratio, ceiling,
                             mb("jitemu MB"), mb("qemu MB")))
         if med.get("worker MB"):  # its MB under jitemu's, the rest of the line says when it ran
             left = "%-20s (ran in %s runs)" % ("  compile worker", med["worker runs"])

@@ -25,6 +25,7 @@ EXIT_STOP, EXIT_RESET, EXIT_IRQ, EXIT_SMC, EXIT_IO, EXIT_HOT, EXIT_INSTALL, EXIT
 EXIT_SYNC = 256  # another thread reads icount (see Machine.icount)
 EXIT_INPUT = 512  # a host input source (the serial line from stdin) has bytes for its device
 EXIT_BUDGET = 1024  # a timer was armed before the budget's end (clock.py): set it anew
+EXIT_MAP = 2048  # runtime/jitemu.h: CR3 or INVLPG; the dispatcher serves it (as EXIT_SMC) itself
 TIERING = EXIT_HOT | EXIT_INSTALL | EXIT_WARM
 INTERNAL = TIERING | EXIT_SYNC | EXIT_INPUT | EXIT_BUDGET  # requests run() serves and goes on
 SYNC_WAIT = 0.05  # seconds icount waits for the vCPU to publish its count
@@ -746,9 +747,9 @@ class Machine:
                             self.translator.translate_hot(s.hot_pc, s.hot_cs_base, s.hot_hflags)
                     finally:
                         lib.code_leave()
-                    if not req & ~(INTERNAL | EXIT_SMC):
+                    if not req & ~(INTERNAL | EXIT_SMC | EXIT_MAP):
                         # (EXIT_SYNC: first-tier code counts at every block's end; an
-                        # EXIT_SMC that came with these the dispatcher serves next)
+                        # EXIT_SMC or EXIT_MAP that came with these the dispatcher serves next)
                         continue
                 lib.cpu_clear_exit(s, req & (EXIT_STOP | EXIT_IO))
                 if req & EXIT_RESET:

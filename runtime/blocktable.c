@@ -155,6 +155,15 @@ static void drop(Runtime *rt, Block *b)
     rt->stat_invalidated++;
 }
 
+/* A block whose linear page now maps other physical bytes (dispatch.c):
+ * its key is made again from what is there now. */
+void bt_drop(Runtime *rt, Block *b)
+{
+    code_enter();
+    drop(rt, b);
+    code_leave();
+}
+
 /* Drop every translation with code on physical page `page`: the blocks
  * its key list names.  A key may be stale (its block dropped through
  * another page, or made again elsewhere): the live block of that key goes

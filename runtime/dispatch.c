@@ -9,15 +9,61 @@ static int at_breakpoint(CPUState *s, uint32_t pc)
     return 0;
 }
 
+/* The physical page linear `lin` maps now, from the TLB or a walk that
+ * fills it; -1 with the fetch's fault recorded (as cpu_code_phys). */
+static int code_page_now(CPUState *s, uint32_t lin, uint32_t *ppage)
+{
+    uint32_t lp = lin >> PAGE_BITS, phys;
+    if (s->rd_page[lp]) {
+        *ppage = RT(s)->tlb_phys[lp];
+        return 0;
+    }
+    int r = tlb_translate(s, lin, 0, 1, &phys);
+    if (r > 0 && !s->fault_pending) {
+        s->fault_pending = 6; /* a fetch from nothing */
+        s->fault_error = 0;
+    }
+    if (r) return -1;
+    *ppage = phys >> PAGE_BITS;
+    return 0;
+}
+
+/* With paging, blocks are found by linear address but made from physical
+ * bytes: a block runs only while its page (and the next one, for a block
+ * that runs onto it) maps what it was made from.  A CR3 load or INVLPG
+ * leaves translations alone and this check catches a changed map, as
+ * QEMU finds its blocks by physical address.  1: it does; 0: it does not;
+ * -1: the fetch faults. */
+static int block_mapped(CPUState *s, const Block *b, uint32_t pc)
+{
+    uint32_t pp, lp2 = ((pc >> PAGE_BITS) + 1) & 0xfffff;
+    if (code_page_now(s, pc, &pp)) return -1;
+    if (pp != b->phys_lo >> PAGE_BITS) return 0;
+    if (b->phys_hi >> PAGE_BITS == pp) return 1;
+    /* The next page: a walk there must not fault yet (the block's own
+     * fetch would, if it got that far): a page it cannot map now means
+     * remaking the block, which fetches it itself. */
+    uint32_t cr2 = s->cr[2], pending = s->fault_pending, err = s->fault_error;
+    int r = code_page_now(s, lp2 << PAGE_BITS, &pp);
+    s->cr[2] = cr2;
+    s->fault_pending = pending;
+    s->fault_error = err;
+    return !r && pp == b->phys_hi >> PAGE_BITS;
+}
+
 static int run(CPUState *s)
 {
     Runtime *rt = RT(s);
+    /* The linear page of the block this loop last called: with paging,
+     * every block a chain reaches from it is on that page too. */
+    uint32_t entered_page = 0xffffffffu;
     for (;;) {
         uint32_t req = __atomic_load_n(&s->exit_request, __ATOMIC_ACQUIRE);
         if (req) {
-            if (req == EXIT_SMC) { /* handled: the lookup below retranslates */
-                __atomic_and_fetch(&s->exit_request, ~EXIT_SMC, __ATOMIC_SEQ_CST);
-                continue;
+            if (req & (EXIT_SMC | EXIT_MAP)) { /* handled: the lookup below retranslates, or checks the map */
+                __atomic_and_fetch(&s->exit_request, ~(EXIT_SMC | EXIT_MAP), __ATOMIC_SEQ_CST);
+                req &= ~(EXIT_SMC | EXIT_MAP);
+                if (!req) continue;
             }
             if (req & EXIT_IRQ) {
                 __atomic_and_fetch(&s->exit_request, ~EXIT_IRQ, __ATOMIC_SEQ_CST);
@@ -53,6 +99,15 @@ static int run(CPUState *s)
         /* the region could not run this instruction, or an exact budget is near */
         if (s->side_exit || (s->debug_flags & DEBUG_ALONE)) key |= HF_NOREGION;
         Block *b = bt_lookup(rt, pc, cs_base, key);
+        int paging = (s->cr[0] & 0x80000000u) != 0;
+        if (b && paging) {
+            int m = block_mapped(s, b, pc);
+            if (m < 0) continue; /* the fetch faults: delivered above */
+            if (!m) {
+                bt_drop(rt, b);
+                b = NULL;
+            }
+        }
         if (!b && rt->bl_enabled && !s->bp_count && !s->trace_flags &&
             !((key & HF_TF) || ((key & HF_STEP) && !(s->debug_flags & DEBUG_EXACT))) &&
             !bl_deferred(rt, pc, cs_base, key)) {
@@ -73,8 +128,11 @@ static int run(CPUState *s)
         /* Chain the exit the last block took to this block, unless a
          * debugger needs every block boundary or the mode changed. */
         if (slot && s->last_hflags == s->hflags && !s->bp_count &&
-            !(s->hflags & (HF_STEP | HF_TF)) && !s->trace_flags && !(s->debug_flags & DEBUG_ALONE))
+            !(s->hflags & (HF_STEP | HF_TF)) && !s->trace_flags && !(s->debug_flags & DEBUG_ALONE) &&
+            /* with paging, not across pages: the next page's map is checked here */
+            (!paging || (pc >> PAGE_BITS == entered_page && b->phys_hi >> PAGE_BITS == b->phys_lo >> PAGE_BITS)))
             chain_link(b, slot);
+        entered_page = pc >> PAGE_BITS;
         s->cur_phys_lo = b->phys_lo;
         s->cur_phys_hi = b->phys_hi;
         s->bp_skip = 0xffffffffu;

@@ -49,6 +49,8 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define EXIT_HOT 32u   /* a first-tier block got hot: recompile it optimised */
 #define EXIT_INSTALL 64u /* the compile worker finished a region: swap it in */
 #define EXIT_WARM 128u   /* a first-tier block is warming up: start the compile worker */
+/* (256, 512 and 1024 are the host's: jitemu/machine.py) */
+#define EXIT_MAP 2048u   /* CR3 or INVLPG: the dispatcher checks the next block against the new map */
 
 /* cpu_run results. */
 #define RUN_MISS 1   /* no translation for miss_pc/miss_cs_base/miss_hflags */
@@ -249,6 +251,7 @@ void smc_invalidate_line(Runtime *rt, uint32_t phys);
 /* blocktable.c */
 Block *bt_lookup(Runtime *rt, uint32_t pc, uint32_t cs_base, uint32_t hflags);
 void bt_flush(CPUState *s);
+void bt_drop(Runtime *rt, Block *b);
 void bt_forget(CPUState *s);
 
 /* sysregs.c */

@@ -288,15 +288,16 @@ static int pae_paging(uint32_t cr0, uint32_t cr4) { return (cr0 & 0x80000000u) &
 
 /* A new CR3 (MOV to CR3, a task switch): with PAE paging its PDPTEs
  * (-1, nothing changed, when one has reserved bits: the MOV is #GP(0));
- * then the TLB but its global entries, and the code cache (blocks are
- * keyed by linear address). */
+ * then the TLB but its global entries.  Translations are kept: the
+ * dispatcher checks each against the new map before it runs it. */
 int cpu_load_cr3(CPUState *s, uint32_t v)
 {
     if (pae_paging(s->cr[0], s->cr[4]) && cpu_load_pdptes(s, v)) return -1;
     s->cr[3] = v;
     if (s->cr[4] & CR4_PGE) tlb_flush_nonglobal(s);
     else tlb_flush(s);
-    bt_flush(s);
+    /* (as INVLPG: translations stay, checked against the new map) */
+    __atomic_or_fetch(&s->exit_request, EXIT_MAP, __ATOMIC_SEQ_CST);
     return 0;
 }
 

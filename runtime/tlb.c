@@ -256,10 +256,14 @@ void tlb_drop_writes_to(Runtime *rt, uint32_t ppage)
     }
 }
 
-/* INVLPG and the flushes the host asks for. */
+/* INVLPG and the flushes the host asks for.  Translations stay: blocks
+ * are keyed by linear address, and the dispatcher checks that a block's
+ * page still maps the physical page it was made from before it runs it
+ * (chains never cross a page with paging on).  The running chain stops
+ * at the next block, so that check comes at once. */
 void helper_invlpg(CPUState *s, uint32_t lin)
 {
     tlb_flush_page(s, lin);
-    bt_flush(s); /* blocks are keyed by linear address */
+    __atomic_or_fetch(&s->exit_request, EXIT_MAP, __ATOMIC_SEQ_CST);
 }
 void cpu_tlb_flush(CPUState *s) { tlb_flush(s); }
