@@ -272,9 +272,9 @@ class BlockBuilder:
         return self.bin("shl", 4, self.zext(v, 0, 4), 31)
 
     def _top(self, v, size):
-        """v (`size` bytes) as i32 with its top bit at bit 31."""
-        w = self.zext(v, size, 4)
-        return self.bin("shl", 4, w, 32 - 8 * size) if size < 4 else w
+        """v (`size` bytes) as an i32 with the same top bit, zero iff v is
+        (a sign extension: one MOVSX, shared by ZF and SF)."""
+        return self.sext(v, size, 4)
 
     def set_szp(self, size, r):
         """ZF SF PF of the result r: r itself is their witness."""
