@@ -16,8 +16,9 @@ from .helpers import llvm_declarations
 
 FLAG_BITS = {"cf": 0, "pf": 2, "af": 4, "zf": 6, "sf": 7, "of": 11}
 # What each flag's local holds (BlockBuilder.get_flag decodes it): CF
-# itself; ZF: zero iff ZF; SF, OF: an i32 whose sign bit is the flag; PF:
-# the byte whose parity it is; AF: a byte whose bit 4 it is.
+# itself; ZF: an i32 that is zero iff ZF is set; SF, OF: an i32 whose sign
+# bit is the flag; PF: the byte whose parity it is; AF: a byte whose bit 4
+# it is.
 FLAG_TYPES = {"cf": "i1", "pf": "i8", "af": "i8", "zf": "i32", "sf": "i32", "of": "i32"}
 HOT_THRESHOLD = 65536  # runs before a block heads a region (boot code rarely pays back an -O2 compile; kernels do)
 EXIT_HOT = 32
@@ -259,12 +260,11 @@ class BlockBuilder:
 
     def _witness(self, name, v):
         """A witness of the i1 `v` for flag `name`."""
-        if name == "cf" or v in ("true", "false"):
-            if name == "cf":
-                return v
+        if name == "cf":
+            return v
+        if v in ("true", "false"):
             on = v == "true"
-            return {"zf": int(not on), "pf": int(not on), "af": 16 * on, "sf": -(1 << 31) * on,
-                    "of": -(1 << 31) * on}[name]
+            return {"zf": 1 - on, "pf": 1 - on, "af": 16 * on, "sf": -(1 << 31) * on, "of": -(1 << 31) * on}[name]
         if name in ("zf", "pf"):
             return self.zext(self.bnot(v), 0, 1 if name == "pf" else 4)
         if name == "af":
