@@ -111,6 +111,10 @@ def cmd_run(args):
             out = open(args.debugcon, "w")
         except OSError as e:
             return _fail("cannot open debug console file: %s" % e)
+    if args.apic == "on":
+        # (a bare machine: no PIC or I/O APIC; the local APIC's timer and self-IPIs)
+        from .devices.lapic import LocalAPIC
+        m.attach(LocalAPIC())
     m.attach(DebugConsole(out=out))
     dexit = m.attach(DebugExit())
     err = _state_setup(m, args)
@@ -234,6 +238,9 @@ def cmd_boot(args):
     serial, err = _open_output(args.serial, "serial")
     if err:
         return _fail(err)
+    if args.serial == "stdio" and args.monitor == "stdio":
+        return _fail("--serial stdio and --monitor stdio would both read standard input: give the monitor "
+                     "tcp::PORT")
     tools, err = _tool_setup(args)
     if err:
         return _fail(err)
@@ -253,7 +260,7 @@ def cmd_boot(args):
         pc = build_pc(bios=bios, disk=disk, memory_mb=args.memory, debugcon=debugcon, serial=serial,
                       floppy=floppy, cdrom=cdrom, fixed_time=args.fixed_time, cache=not args.no_cache and not tools.get("no_cache"),
                       vga=args.vga, option_roms=args.option_rom,
-                      kernel=kernel, initrd=initrd, append=args.append or "")
+                      kernel=kernel, initrd=initrd, append=args.append or "", apic=args.apic == "on")
     except FirmwareError as e:
         return _fail("%s: %s" % (bios_path, e))
     except OptionRomError as e:
@@ -263,8 +270,16 @@ def cmd_boot(args):
     err = _state_setup(pc.machine, args)
     if err:
         return _fail(err)
-    return _execute(pc.machine, args, tools, lambda: pc.exit_status,
-                    [("debug console", debugcon), ("serial", serial)])
+    line = None
+    if args.serial == "stdio":  # standard input is the serial line's far end, as in QEMU
+        from .tools.hostline import StdinLine
+        line = StdinLine(pc.machine, pc.uart).start()
+    try:
+        return _execute(pc.machine, args, tools, lambda: pc.exit_status,
+                        [("debug console", debugcon), ("serial", serial)])
+    finally:
+        if line is not None:
+            line.close()
 
 
 def _state_setup(m, args):
@@ -402,8 +417,8 @@ def _execute(m, args, tools, exit_status, streams):
         from .tools.screen import Screen
         screen = Screen(m, mode=args.screen)
         tickers.append(screen)
-    if not args.quiet and (args.monitor != "stdio" or args.progress):
-        # (not over a monitor on the terminal unless asked for)
+    if not args.quiet and (args.monitor != "stdio" and getattr(args, "serial", None) != "stdio" or args.progress):
+        # (not over a monitor or serial console on the terminal unless asked for)
         from .tools.progress import Progress
         progress = Progress(m, force=args.progress)
         tickers.append(progress)
@@ -605,6 +620,9 @@ def build_parser():
     r.error = p.error
     r.add_argument("image", help="raw firmware image (a multiple of 4 KiB, mapped below 4 GiB)")
     _add_machine_options(r, "ports 0x402/0xE9")
+    r.add_argument("--apic", choices=["on", "off"], default="off",
+                   help="on: a local APIC at 0xFEE00000 (its timer, self-IPIs; CPUID reports it); "
+                        "off: none (default: the bare machine has no interrupt controller)")
     r.set_defaults(func=cmd_run)
 
     b = sub.add_parser("boot", help="boot a PC (i440FX + PIIX3) from its firmware to the disk's boot sector")
@@ -622,7 +640,8 @@ def build_parser():
     b.add_argument("--initrd", metavar="FILE", help="initial RAM disk for --kernel")
     b.add_argument("--append", metavar="CMDLINE", help="kernel command line for --kernel")
     b.add_argument("--serial", default="none", metavar="FILE|stdio|none",
-                   help="where the first serial port (0x3F8) goes (default none)")
+                   help="where the first serial port (0x3F8) goes (default none); stdio also "
+                        "sends standard input to the guest (a terminal is put in raw mode; Ctrl-C ends jitemu)")
     b.add_argument("--fixed-time", metavar="ISO-DATE",
                    help="RTC time for a deterministic run, e.g. 2024-01-01T00:00:00 (default: host clock)")
     b.add_argument("--vga", choices=["std", "none"], default="std",
@@ -631,6 +650,9 @@ def build_parser():
     b.add_argument("--option-rom", action="append", default=[], metavar="FILE",
                    help="an option ROM (55 AA header, checksum) SeaBIOS copies below 1 MiB and runs "
                         "(fw_cfg genroms/, as QEMU's -option-rom); repeatable")
+    b.add_argument("--apic", choices=["on", "off"], default="on",
+                   help="on: a local APIC and an I/O APIC, as QEMU's pc machine (default); off: neither "
+                        "(CPUID has no APIC, the 8259 PICs drive the CPU's INTR)")
     _add_machine_options(b, "port 0x402")
     b.set_defaults(func=cmd_boot)
 

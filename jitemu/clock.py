@@ -10,6 +10,10 @@ is set to the next deadline.
 import heapq
 import itertools
 
+from ._runtime import lib
+
+EXIT_BUDGET = 1024  # (machine.py: an internal exit request; run() goes on)
+
 
 class Timer:
     __slots__ = ("when", "fn", "cancelled")
@@ -34,6 +38,12 @@ class VirtualClock:
     def call_at(self, when_ns, fn):
         t = Timer(int(when_ns), fn)
         heapq.heappush(self._heap, (t.when, next(self._seq), t))
+        s = self.s
+        if t.when - s.tsc_offset < s.icount_limit:
+            # Armed by a device while the vCPU runs towards a later budget
+            # (an APIC timer written by MMIO): translated code leaves at the
+            # next block entry and Machine.run sets the budget anew.
+            lib.cpu_request_exit(s, EXIT_BUDGET)
         return t
 
     def call_later(self, delay_ns, fn):

@@ -23,8 +23,10 @@ log = logging.getLogger("jitemu")
 
 EXIT_STOP, EXIT_RESET, EXIT_IRQ, EXIT_SMC, EXIT_IO, EXIT_HOT, EXIT_INSTALL, EXIT_WARM = 1, 2, 4, 8, 16, 32, 64, 128
 EXIT_SYNC = 256  # another thread reads icount (see Machine.icount)
+EXIT_INPUT = 512  # a host input source (the serial line from stdin) has bytes for its device
+EXIT_BUDGET = 1024  # a timer was armed before the budget's end (clock.py): set it anew
 TIERING = EXIT_HOT | EXIT_INSTALL | EXIT_WARM
-INTERNAL = TIERING | EXIT_SYNC  # requests run() serves and goes on
+INTERNAL = TIERING | EXIT_SYNC | EXIT_INPUT | EXIT_BUDGET  # requests run() serves and goes on
 SYNC_WAIT = 0.05  # seconds icount waits for the vCPU to publish its count
 RUN_MISS, RUN_EXIT, RUN_HLT, RUN_LIMIT, RUN_SHUTDOWN, RUN_DEBUG, RUN_STEP = 1, 2, 3, 4, 5, 6, 7
 RUN_STALE, RUN_RECLAIM = 8, 9  # runtime/jitemu.h: the code arena was, or should be, reclaimed
@@ -87,6 +89,9 @@ class Machine:
         self.ud_log = []
         # FERR# from the FPU (CR0.NE=0): the PC wires it to IRQ13 (pc.py).
         self.on_ferr = None
+        # The guest wrote IA32_APIC_BASE: on_apic_base(value), set by a
+        # local APIC device (devices/lapic.py).
+        self.on_apic_base = None
         self._reset_sources = []
         self.resets = {}  # source -> count
         # Requests that joined a reset already requested or in progress
@@ -118,6 +123,10 @@ class Machine:
         self.run_error = None  # what run() raised on the vCPU thread, if anything
         self.tracer = None
         self._mmio = []  # (start, size, read, write, name) by handle
+        # Host input (Machine.add_input): sources polled on the vCPU's
+        # thread, and the event a halted vCPU waits on for them or a stop.
+        self._inputs = []
+        self._wake = threading.Event()
         self.memory_map = [("ram", 0, self.ram_size)]
         lib.rt_map(self.s, 0, self.ram_size, self._ram, 1)
         self._load_reset_state()
@@ -432,6 +441,44 @@ class Machine:
         """Ask the vCPU to leave translated code at the next instruction
         boundary (callable from any thread and from device handlers)."""
         lib.cpu_request_exit(self.s, bits)
+        self._wake.set()  # (a vCPU halted waiting for host input)
+
+    # -- host input ----------------------------------------------------------
+    def add_input(self, source):
+        """A host input source: `source.poll()` (on the vCPU's thread) hands
+        what arrived to its device, `source.open` says whether more may come
+        and `source.interactive` whether a person is typing.  Its reader
+        calls input_arrived() from any thread.  While a source is open, a
+        halt with nothing to wake it waits for input instead of ending the
+        run; an interactive source also makes idle guest time pass in real
+        time (else a halted guest skips to its next timer at once)."""
+        self._inputs.append(source)
+
+    def input_arrived(self):
+        self.request_exit(EXIT_INPUT)
+
+    def _poll_inputs(self):
+        for source in self._inputs:
+            source.poll()
+
+    def _idle(self, deadline_ns):
+        """The CPU halted with interrupts on: wait, if host input may wake
+        it, for that input (or a stop), up to the next timer's deadline
+        (None: none) in real time when a person is typing.  Returns whether
+        to skip guest time to the deadline (nothing came)."""
+        live = [src for src in self._inputs if src.open]
+        if not live:
+            return True
+        if deadline_ns is not None:
+            if not any(src.interactive for src in live):
+                return True
+            wait = (deadline_ns - self.clock.now()) / 1e9
+        else:
+            wait = 0.5  # (then the loop looks again: an input may have closed)
+        self._wake.clear()
+        if self.s.exit_request or self._wake.wait(min(wait, 0.5)) or deadline_ns is None:
+            return False
+        return wait <= 0.5
 
     def stop(self):
         self.request_exit(EXIT_STOP)
@@ -665,10 +712,16 @@ class Machine:
             if r == RUN_STEP:
                 return "step"
             if r == RUN_HLT:
-                if s.eflags & 0x200 and clock.next_deadline() is not None:
-                    clock.skip_to_next_deadline()  # wait for the timer
-                    clock.run_due()
-                    continue
+                if s.eflags & 0x200:
+                    deadline = clock.next_deadline()
+                    if self._inputs:
+                        self._poll_inputs()
+                        if not self._idle(deadline):
+                            continue  # input, a stop, or (no timer) a second look
+                    if deadline is not None:
+                        clock.skip_to_next_deadline()  # wait for the timer
+                        clock.run_due()
+                        continue
                 return "halt"
             if r == RUN_LIMIT:
                 clock.run_due()
@@ -681,6 +734,8 @@ class Machine:
                 req = s.exit_request
                 if req & INTERNAL:
                     lib.cpu_clear_exit(s, req & INTERNAL)
+                    if req & EXIT_INPUT:
+                        self._poll_inputs()
                     if req & EXIT_WARM:
                         self.translator.warm()
                     lib.code_enter()
@@ -691,8 +746,10 @@ class Machine:
                             self.translator.translate_hot(s.hot_pc, s.hot_cs_base, s.hot_hflags)
                     finally:
                         lib.code_leave()
-                    if not req & ~INTERNAL:
-                        continue  # (EXIT_SYNC: first-tier code counts at every block's end)
+                    if not req & ~(INTERNAL | EXIT_SMC):
+                        # (EXIT_SYNC: first-tier code counts at every block's end; an
+                        # EXIT_SMC that came with these the dispatcher serves next)
+                        continue
                 lib.cpu_clear_exit(s, req & (EXIT_STOP | EXIT_IO))
                 if req & EXIT_RESET:
                     self._acknowledge_reset()
@@ -855,6 +912,8 @@ def _log_impl(m, kind, a, b):
             m._translator.executed_ud(a)
     elif kind == lib.LOG_FERR and m.on_ferr is not None:  # the FPU asserted FERR#
         m.on_ferr()
+    elif kind == lib.LOG_APIC_BASE and m.on_apic_base is not None:  # WRMSR IA32_APIC_BASE
+        m.on_apic_base(a | b << 32)
 
 
 _log = _guard(_log_impl)

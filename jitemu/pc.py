@@ -12,6 +12,8 @@ Devices, their ports and IRQs:
 
     device          ports                         IRQ   module
     PIC pair+ELCR   20-21, A0-A1, 4D0-4D1          -    pic
+    local APIC      FEE00000-FEE00FFF (apic=True)  -    lapic
+    I/O APIC        FEC00000-FEC00FFF (apic=True)  -    ioapic
     PIT + port 61   40-43, 61                      0    pit
     8042 KBC        60, 64                         1,12 kbc
     RTC/CMOS        70-71                          8    cmos
@@ -34,6 +36,10 @@ Devices, their ports and IRQs:
     VGA (vga="std") 3B0-3DF, 1CE-1CF, A0000-BFFFF  -    vga
     PCI 00:02.0 std VGA, its ROM BAR holding vga_rom    vga
 
+With apic=True (the CLI's default, as QEMU's pc machine) the CPU has a
+local APIC (CPUID reports it) and the board an I/O APIC; the ISA IRQs go
+to both the PICs and the I/O APIC (IRQ0 on pin 2), and the PICs reach the
+CPU through the local APIC's LINT0.  apic=False leaves both out.
 No VGA unless vga="std" (QEMU's -vga std; the CLI's default), whose
 expansion ROM is vga_rom (Debian's SeaVGABIOS by default).  Each of
 `option_roms` (paths) is the fw_cfg file "genroms/NAME", which SeaBIOS
@@ -60,7 +66,9 @@ from .devices.dma import DMA
 from .devices.fdc import FDC, Floppy
 from .devices.fw_cfg import FwCfg
 from .devices.i440fx import I440FX
+from .devices.ioapic import IOAPIC, IRQRouter
 from .devices.kbc import KBC
+from .devices.lapic import LocalAPIC
 from .devices.pic import PIC
 from .devices.fpuerr import FpuError
 from .devices.piix3 import PIIX3, PIIX3IDE, PIIX4PM
@@ -107,7 +115,7 @@ class PC:
     def __init__(self, bios=None, disk=None, memory_mb=16, debugcon=None, serial=None,
                  fixed_time=None, boot_order="cad", boot_fail_wait=-1, bootorder=b"", cpus=1,
                  post_out=None, cache=False, snapshot=False, floppy=None, cdrom=None, vga=None,
-                 vga_rom=VGA_BIOS, option_roms=(), kernel=None, initrd=None, append=""):
+                 vga_rom=VGA_BIOS, option_roms=(), kernel=None, initrd=None, append="", apic=True):
         self.machine = m = Machine(memory_mb=memory_mb, cache=cache)
         if bios is not None:
             if isinstance(bios, (str, os.PathLike)):
@@ -120,6 +128,10 @@ class PC:
         self.floppy = floppy if floppy is None or isinstance(floppy, Floppy) else Floppy(floppy, snapshot=snapshot)
 
         self.pic = PIC()
+        self.lapic = self.ioapic = None
+        if apic:
+            self.lapic = LocalAPIC(pic=self.pic)
+            self.ioapic = IOAPIC(self.lapic)
         self.pit = PIT()
         self.cmos = CMOS(fixed_time=fixed_time)
         self.fw_cfg = FwCfg(ram_size=m.ram_size, cpus=cpus, boot_fail_wait=boot_fail_wait,
@@ -141,7 +153,9 @@ class PC:
         self.uart = UART(out=serial) if serial is not None else None
         self.debugcon = DebugConsole(ports=(0x402,), out=debugcon)
         self.debugexit = DebugExit(0x501)
-        self.fpuerr = FpuError(self.pic)
+        # The ISA IRQs as devices raise them: the PICs, and the I/O APIC too.
+        self.irqs = IRQRouter(self.pic, self.ioapic, self.lapic) if apic else self.pic
+        self.fpuerr = FpuError(self.irqs)
         self.vga = None
         if vga == "std":
             self.vga = VGA(self.host, rom=_read_rom(vga_rom) if vga_rom else None)
@@ -151,10 +165,12 @@ class PC:
             self.fw_cfg.add_file("genroms/" + os.path.basename(path), _read_rom(path))
         self.devices = [d for d in (self.pic, self.pit, self.cmos, self.fw_cfg, self.host, self.piix3,
                                     self.ide, self.pm, self.kbc, self.post, self.dma, self.fdc, self.ata0, self.ata1,
-                                    self.uart, self.debugcon, self.debugexit, self.fpuerr, self.vga)
+                                    self.uart, self.debugcon, self.debugexit, self.fpuerr, self.vga,
+                                    self.lapic, self.ioapic)
                         if d is not None]
         for d in self.devices:
             m.attach(d)
+        m.interrupt_controller = self.irqs
         self._setup_cmos(memory_mb, cpus, boot_order)
 
     def _setup_cmos(self, memory_mb, cpus, boot_order):

@@ -143,6 +143,7 @@ int bl_forms(uint32_t n, const uint32_t *hflags, const uint8_t *code, const uint
 void bl_structural(uint32_t mode, int kind, int flag, uint32_t id);
 int bl_translate(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags);
 void rt_set_baseline(CPUState *s, int on);
+void rt_set_apic(CPUState *s, int on);
 uint64_t rt_baseline_blocks(CPUState *s);
 int rt_defer(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags);
 int rt_arch_words(void);
@@ -192,6 +193,7 @@ ffibuilder = FFI()
 CONSTANTS = """
 #define CPU_HAS_FPU ...
 #define LOG_FERR ...
+#define LOG_APIC_BASE ...
 """
 
 ffibuilder.cdef(STRUCT + CONSTANTS + API + CALLBACKS)

@@ -36,6 +36,9 @@ enum { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
 #define CPU_HAS_FPU 1
 /* py_log kind: the FPU asserted FERR# (CR0.NE=0: the PC's IRQ13). */
 #define LOG_FERR 13
+/* py_log kind: the guest wrote IA32_APIC_BASE (a = low half, b = high),
+ * which a local APIC device follows (enable bit 11). */
+#define LOG_APIC_BASE 14
 
 /* exit_request bits: why translated code must return to the dispatcher. */
 #define EXIT_STOP 1u   /* the host asked the vCPU to stop */
@@ -174,6 +177,7 @@ typedef struct Runtime {
     uint64_t mtrr_fixed[11]; /* 0x250, 0x258, 0x259, 0x268-0x26F */
     uint64_t mtrr_def_type;
     uint64_t tsc_adjust; /* what WRMSR to the TSC moved it by (the clock stays) */
+    int apic_present;    /* a local APIC device is attached (rt_set_apic): CPUID reports it */
     uint32_t tr_type;    /* descriptor type of the task register's TSS */
     int delivering;      /* class (DLV_*) of the event being delivered, for a fault in it */
     /* The baseline tier's C block loop (baseline.c): on when Python says

@@ -6,13 +6,15 @@
  * also EDX at reset).  Model 3 because Linux drops SEP on family 6 model <
  * 3 stepping < 3, where SYSENTER was not there (the Pentium Pro).  Leaf 1
  * EDX says exactly what is implemented: the x87 (FPU, bit 0) when
- * CPU_HAS_FPU, PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV FXSR; no VME DE MCE
- * APIC MCA PAT PSE-36 MMX (and so, FXSR without SSE).  No leaf 80000008h: physical addresses have 36 bits
+ * CPU_HAS_FPU, PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV FXSR, and APIC (bit 9) when
+ * a local APIC is attached and IA32_APIC_BASE enables it (SDM: the flag
+ * follows the global enable); no VME DE MCE MCA PAT PSE-36 MMX (and so, FXSR without SSE).  No leaf 80000008h: physical addresses have 36 bits
  * (MAXPHYADDR). */
 #define CPUID_SIGNATURE 0x633u
 #define CPUID_MAX_LEAF 2u
 #define CPUID_FEATURES ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | \
                         (1u << 12) | (1u << 13) | (1u << 15) | (1u << 24)) /* PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV FXSR */
+#define APIC_BASE_ENABLE 0x800u /* IA32_APIC_BASE bit 11: the APIC's global enable */
 #define MICROCODE_REV 1u /* as QEMU reports for Intel parts */
 
 void helper_cpuid(CPUState *s)
@@ -27,6 +29,7 @@ void helper_cpuid(CPUState *s)
     } else if (leaf == 1) {
         a = CPUID_SIGNATURE;
         d = (CPU_HAS_FPU ? 1u : 0u) | CPUID_FEATURES;
+        if (RT(s)->apic_present && (RT(s)->msr_apic_base & APIC_BASE_ENABLE)) d |= 1u << 9;
         /* CPUID 1 also loads the microcode revision into BIOS_SIGN_ID
          * (SDM 9.11.7.1: write 0, CPUID 1, read the MSR). */
         RT(s)->msr_bios_sign_id = (uint64_t)MICROCODE_REV << 32;
@@ -246,7 +249,15 @@ int helper_wrmsr(CPUState *s)
          * 17.17: before family 0FH model 03H). */
         rt->tsc_adjust = (v & 0xffffffffu) - tsc(s) + rt->tsc_adjust;
         return 0;
-    case MSR_APIC_BASE: rt->msr_apic_base = v; return 0;
+    case MSR_APIC_BASE:
+        /* BSP (bit 8) is read-only; the base and enable go to the local
+         * APIC device, which follows them. */
+        rt->msr_apic_base = (v & ~0x100ull) | (rt->msr_apic_base & 0x100u);
+        if (rt->apic_present) {
+            fio_drain(rt);
+            py_log(rt->host, LOG_APIC_BASE, (uint32_t)rt->msr_apic_base, (uint32_t)(rt->msr_apic_base >> 32));
+        }
+        return 0;
     case MSR_BIOS_SIGN_ID: rt->msr_bios_sign_id = v; return 0; /* the update-signature protocol writes 0 */
     case MSR_SYSENTER_CS: rt->msr_sysenter_cs = v & 0xffff; return 0; /* the selector is all there is */
     case MSR_SYSENTER_ESP: rt->msr_sysenter_esp = v & 0xffffffffu; return 0;
@@ -344,3 +355,7 @@ void helper_lmsw(CPUState *s, uint32_t v)
     s->cr[0] = cr0;
     cpu_update_hflags(s);
 }
+
+/* A local APIC device is attached (or removed): CPUID.1:EDX bit 9 and the
+ * IA32_APIC_BASE write notices follow. */
+void rt_set_apic(CPUState *s, int on) { RT(s)->apic_present = on ? 1 : 0; }

@@ -78,3 +78,23 @@ def test_boots_with_3_gib_of_ram():
     text = log.getvalue()
     assert "qemu/e820: addr 0x0000000000000000 len 0x00000000c0000000 [RAM]" in text
     assert text.rstrip().endswith("BOOT-SECTOR-OK") and why == "exit"
+
+
+def test_seabios_counts_its_one_cpu_through_the_apic_as_under_qemu(boot):
+    """SeaBIOS's smp_setup enables the local APIC, sets LINT0 to ExtINT and
+    LINT1 to NMI and broadcasts INIT and SIPI: nobody else answers."""
+    pc, _, text = boot
+    with open(REFERENCE) as f:
+        assert "Found 1 cpu(s) max supported 1 cpu(s)" in f.read()
+    assert "Found 1 cpu(s) max supported 1 cpu(s)" in text
+    assert pc.lapic.enabled and pc.lapic.ignored == 2  # (the INIT and the SIPI)
+
+
+def test_without_the_apic_seabios_finds_none():
+    log = io.StringIO()
+    pc = build_pc(bios=SEABIOS, disk=DISK, memory_mb=16, debugcon=log, fixed_time="2024-01-01T00:00:00",
+                  apic=False)
+    assert pc.run(max_instructions=100_000_000) == "exit"
+    text = log.getvalue()
+    assert "No apic - only the main cpu is present." in text
+    assert text.rstrip().endswith("BOOT-SECTOR-OK")

@@ -80,3 +80,13 @@ def test_halt_ends_the_run_with_status_0(tmp_path):
     f.write_bytes(rom_with(bytes.fromhex("faf4")))
     p = run("run", "--quiet", str(f))
     assert (p.returncode, p.stdout, p.stderr) == (0, "", "")
+
+
+def test_run_apic_option_puts_a_local_apic_in_cpuid(tmp_path):
+    # mov eax,1; cpuid; shr edx,9; and dl,1; add dl,'0'; mov al,dl; out 0xE9,al; hlt
+    code = bytes.fromhex("66b8010000000fa266c1ea0980e20180c23088d0e6e9f4")
+    f = tmp_path / "cpuid.bin"
+    f.write_bytes(rom_with(code))
+    assert run("run", "--quiet", str(f)).stdout == "0"  # the bare machine: no APIC unless asked
+    assert run("run", "--quiet", "--apic", "on", str(f)).stdout == "1"
+    assert_one_line_error(run("run", "--apic", "maybe", str(f)), "--apic")

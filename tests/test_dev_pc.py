@@ -21,7 +21,10 @@ def test_description_ports_and_memory_size():
     m = pc.machine
     names = [n for n, _ in pc.description()]
     assert names[:5] == ["PIC", "PIT", "CMOS", "FwCfg", "I440FX"]
-    assert m.interrupt_controller is pc.pic
+    assert m.interrupt_controller is pc.irqs  # the ISA IRQs to the PICs and the I/O APIC
+    assert names[-2:] == ["LocalAPIC", "IOAPIC"]
+    bare = build_pc(bios=rom_with(b"\xf4"), apic=False)
+    assert bare.machine.interrupt_controller is bare.pic and bare.lapic is None
     # CMOS as QEMU sets it for 32 MiB
     def cmos(i):
         m.ports.write(0x70, i, 1)

@@ -93,6 +93,29 @@ def test_pm_timer_at_pmbase_runs_at_3_58_mhz():
     assert pm.powered_off
 
 
+def test_acpi_enable_through_the_smi_command_port_sets_sci_en_at_once():
+    # The FADT names port 0xB2 and ACPI_ENABLE 0xF1; the OS then polls
+    # PM1_CNT.SCI_EN (Linux for up to 3 s) for the switch to ACPI mode.
+    m = Machine(memory_mb=1)
+    m.load_firmware(rom_with(bytes.fromhex("ebfe")))
+    host = m.attach(I440FX())
+    m.attach(PIIX3(host))
+    pm = m.attach(PIIX4PM(host))
+    pm.config_write(0x40, 0x601, 4)
+    pm.config_write(0x80, 0x01, 1)
+    assert m.ports.read(0x604, 2) & 1 == 0
+    m.ports.write(0xB2, 0xF1, 1)
+    assert m.ports.read(0x604, 2) & 1 == 1
+    assert m.ports.read(0xB2, 1) == 0xF1
+    m.ports.write(0xB3, 0x5A, 1)  # the status port is a scratch byte
+    assert m.ports.read(0xB3, 1) == 0x5A
+    m.ports.write(0xB2, 0xF0, 1)  # ACPI_DISABLE
+    assert m.ports.read(0x604, 2) & 1 == 0
+    m.ports.write(0xB2, 0xF1, 1)
+    m.reset()
+    assert pm.pm1_cnt == 0 and m.ports.read(0xB2, 1) == 0
+
+
 # -- what the runtime serves in C (ports.py fast_*) ------------------------------
 
 def pm_machine(rom, memory_mb=1):

@@ -218,3 +218,24 @@ def test_a_restored_pit_has_port61_served_in_c_again_with_the_same_answers():
         assert m.ports.read(0x61, 1) == pit._read61(0x61, 1)
         advance(m, 300_000)  # past the terminal count by the last
     assert m.ports.read(0x61, 1) & 0x20
+
+
+def test_a_mode4_one_shot_whose_timer_runs_late_still_gives_irq0_its_rising_edge():
+    # Linux's one-shot clockevent is mode 4: OUT0 pulses low for one tick
+    # at the terminal count.  Timers fire between blocks, so the callback
+    # can run after the pulse has ended: the edge must not be lost, or the
+    # tick stops for good.
+    m, pit = setup()
+    pic = m.attach(PIC())
+    w = m.ports.write
+    w(0x20, 0x11, 1); w(0x21, 0x08, 1); w(0x21, 0x04, 1); w(0x21, 0x01, 1); w(0x21, 0xFE, 1)
+    edges = []
+    orig = pic.set_irq
+    pic.set_irq = lambda n, lv: (edges.append(lv) if n == 0 else None, orig(n, lv))
+    w(0x43, 0x38, 1); w(0x40, 100, 1); w(0x40, 0, 1)  # ch0 mode 4, 100 ticks
+    due = pit.channels[0].next_edge_ns(m.clock.now())
+    m.s.tsc_offset += due + 3 * ns_of_tick(1) - m.clock.now()  # the clock is three ticks past the pulse
+    m.clock.run_due()
+    assert edges == [0, 1]  # the pulse's fall and rise, in order
+    assert pic.master.irr & 1  # IRQ0 is latched for the CPU
+    assert pit._timer is None  # a one-shot: nothing more to come

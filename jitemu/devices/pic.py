@@ -11,7 +11,7 @@ for the cascade, auto-EOI (with rotation), and the spurious IRQ7/IRQ15 a
 request that disappears before INTA produces.
 
 The Machine sees `ack()` (the INTA cycle: returns the vector) and the INTR
-output through `machine.set_irq_line`.  Devices call `set_irq(n, level)`,
+output through `machine.set_irq_line`, or the local APIC's LINT0 (`intr`).  Devices call `set_irq(n, level)`,
 `raise_irq(n)`, `lower_irq(n)` or `pulse(n)` with n = 0..15.
 """
 
@@ -127,6 +127,9 @@ class PIC:
         self.elcr_ports = tuple(elcr_ports) if elcr_ports else ()
         self.lines = 0  # input levels of IRQ0-15
         self.output = 0  # INTR as last driven
+        # Where INTR goes: the CPU (machine.set_irq_line), or with a local
+        # APIC its LINT0 input (devices/lapic.py sets this).
+        self.intr = None
         self.machine = None
         self.acks = 0
         self.spurious = 0
@@ -192,7 +195,9 @@ class PIC:
                 self.master.irr &= ~4
         out = 1 if self.master.get_irq() >= 0 else 0
         self.output = out
-        if self.machine is not None:
+        if self.intr is not None:
+            self.intr(out)
+        elif self.machine is not None:
             self.machine.set_irq_line(out)
 
     def pending(self):

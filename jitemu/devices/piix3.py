@@ -18,10 +18,16 @@
   of SLP_EN with sleep type 0 (S5 for this chipset) powers off: the run
   stops and `powered_off` is set.  DEVACTB (0x58) has APMC_EN set, as
   QEMU does when the machine has no SMM, so SeaBIOS skips its SMM setup.
+  The APM control and status ports (0xB2, 0xB3) are the FADT's SMI
+  command port: writing ACPI_ENABLE (0xF1) or ACPI_DISABLE (0xF0) there sets
+  or clears PM1_CNT.SCI_EN directly, as QEMU's PIIX4 does without SMM (an
+  OS polls SCI_EN for up to 3 s after asking).
 """
 from .i440fx import PCIDevice
 
 PM_TIMER_HZ = 3579545
+APM_CNT, APM_STS = 0xB2, 0xB3
+ACPI_ENABLE, ACPI_DISABLE, SCI_EN = 0xF1, 0xF0, 1
 NS = 1_000_000_000
 
 
@@ -154,16 +160,32 @@ class PIIX4PM(PCIDevice):
         self.pm1_sts = 0
         self.pm1_en = 0
         self.pm1_cnt = 0
+        self.apm_cnt = self.apm_sts = 0
         self.powered_off = False
 
     def attach(self, machine):
         self.machine = machine
+        machine.ports.register([APM_CNT, APM_STS], read=self._apm_read, write=self._apm_write)
         self._update_io()
 
     def reset(self):
         super().reset()
         self.pm1_sts = self.pm1_en = self.pm1_cnt = 0
+        self.apm_cnt = self.apm_sts = 0
         self._update_io()
+
+    def _apm_read(self, port, size):
+        return self.apm_cnt if port == APM_CNT else self.apm_sts
+
+    def _apm_write(self, port, value, size):
+        if port == APM_STS:
+            self.apm_sts = value & 0xFF
+            return
+        self.apm_cnt = value & 0xFF
+        if self.apm_cnt == ACPI_ENABLE:
+            self.pm1_cnt |= SCI_EN
+        elif self.apm_cnt == ACPI_DISABLE:
+            self.pm1_cnt &= ~SCI_EN
 
     def config_written(self, off, size):
         if (off < 0x44 and off + size > 0x40) or (off <= 0x80 < off + size):
@@ -171,11 +193,13 @@ class PIIX4PM(PCIDevice):
 
     def snapshot(self):
         return {"config": bytes(self.config), "pm1_sts": self.pm1_sts, "pm1_en": self.pm1_en,
-                "pm1_cnt": self.pm1_cnt, "powered_off": self.powered_off}
+                "pm1_cnt": self.pm1_cnt, "powered_off": self.powered_off,
+                "apm_cnt": self.apm_cnt, "apm_sts": self.apm_sts}
 
     def restore(self, state):
         self.config[:] = state["config"]
         self.pm1_sts, self.pm1_en, self.pm1_cnt = state["pm1_sts"], state["pm1_en"], state["pm1_cnt"]
+        self.apm_cnt, self.apm_sts = state.get("apm_cnt", 0), state.get("apm_sts", 0)
         self.powered_off = state["powered_off"]
         self._update_io()  # PMBASE's ports
 

@@ -260,6 +260,7 @@ class PIT:
         self.speaker_port = speaker_port
         self.machine = None
         self._timer = None
+        self._due = 0  # when the armed _timer's edge is due
         self.port61 = 0  # bits 0-3 as written
         self.channels = []
 
@@ -297,6 +298,8 @@ class PIT:
             apply(ch, st, Channel.STATE)
             ch.latched = list(ch.latched)
         self._timer = arm(self.machine, state["timer"], self._edge)
+        if state["timer"] is not None:
+            self._due = state["timer"]
         self._sync61()
 
     # -- IRQ0 -------------------------------------------------------------
@@ -317,17 +320,30 @@ class PIT:
             return
         when = self.channels[0].next_edge_ns(self.now())
         if when is not None:
+            self._due = when
             self._timer = self.machine.clock.call_at(when, self._edge)
 
     def _edge(self):
+        """OUT0 changes at the time it was due.  The callback can run later
+        than that (timers fire between blocks): the edges it missed are
+        replayed in order, so that mode 4's one-tick low pulse still gives
+        the PIC its rising edge (a lost edge there is a lost one-shot timer
+        interrupt, and Linux's tick stops)."""
         self._timer = None
         ch = self.channels[0]
-        when = self.now()
-        level = ch.out(when)
-        if level != self.irq.level:
-            self.irq.set(level)
-        nxt = ch.next_edge_ns(when)
+        now, when = self.now(), self._due
+        for _ in range(4):  # a pulse is two edges; a late periodic run catches up once
+            level = ch.out(when)
+            if level != self.irq.level:
+                self.irq.set(level)
+            nxt = ch.next_edge_ns(when)
+            if nxt is None or nxt > now:
+                break
+            when = nxt
+        else:
+            nxt = ch.next_edge_ns(now)
         if nxt is not None:
+            self._due = nxt
             self._timer = self.machine.clock.call_at(nxt, self._edge)
 
     # -- ports ------------------------------------------------------------

@@ -8,7 +8,10 @@ or binary stream; also kept in `output`).  In loopback (MCR bit 4) the byte
 comes back in the receiver instead, and the modem inputs follow the
 outputs (CTS=RTS, DSR=DTR, RI=OUT1, DCD=OUT2).  `receive(data)` feeds the
 receiver (16-byte FIFO when FCR enables it, else a one-byte holding
-register; overruns set OE).
+register; overruns set OE).  A host line (`connect`: the terminal, for
+`--serial stdio`) is the other end's transmitter: its bytes enter the
+receiver as fast as the guest takes them (as with hardware flow control),
+so a guest that reads its FIFO in time never sees an overrun.
 
 Interrupts in priority order: line status (OE), received data, THR empty
 (pending after THR empties or IER enables it; cleared by reading IIR when
@@ -34,6 +37,7 @@ class UART:
         self.out = out
         self.output = bytearray()
         self.machine = None
+        self.line = None  # the host's end (connect), or None
         self.msr_inputs = 0xB0  # CTS, DSR, DCD asserted by the "other end"
         self._power_on()
 
@@ -122,6 +126,28 @@ class UART:
             self.lsr |= LSR_DR
         self._update_irq()
 
+    def connect(self, line):
+        """`line.take(n)` gives up to n bytes the host sent (vCPU thread)."""
+        self.line = line
+
+    def take_input(self):
+        """Move what the host sent into the receiver, while it has room."""
+        if self.line is None:
+            return
+        room = (16 if self.fifo else 1) - len(self.rx)
+        if room > 0:
+            data = self.line.take(room)
+            if data:
+                self.receive(data)
+
+    def flush_output(self):
+        """The guest is idle: show what it sent without a newline (a prompt)."""
+        if self.out is not None:
+            try:
+                self.out.flush()
+            except OSError as e:
+                raise OutputError("serial", self.out, e) from e
+
     def _transmit(self, b):
         if self.mcr & MCR_LOOP:
             self.receive(bytes([b]))
@@ -152,6 +178,7 @@ class UART:
                 return self.dll
             v = self.rx.popleft() if self.rx else self.rbr
             self.rbr = v
+            self.take_input()
             if not self.rx:
                 self.lsr &= ~LSR_DR
             self._update_irq()
