@@ -315,7 +315,7 @@ class Jitemu:
         self.code = None
         self.ram = lib.rt_ram(self.m.s)
 
-    def run(self, code, state):
+    def run(self, code, state, limit=LIMIT):
         m, s = self.m, self.m.s
         if code != self.code:   # unchanged code keeps its translation
             m.write_phys(CODE_LIN, code + bytes([HLT]) * 16)
@@ -333,7 +333,7 @@ class Jitemu:
             setattr(m.regs, n, state.segs[n])
         s.eip = CODE_IP
         s.halted = 0
-        why = m.run(max_instructions=LIMIT)
+        why = m.run(max_instructions=limit)
         return why, self.snapshot()
 
     def snapshot(self):
@@ -393,7 +393,7 @@ class Unicorn:
         uc.reg_write(U.UC_X86_REG_CS, sel)
         uc.reg_write(U.UC_X86_REG_EIP, off)
 
-    def run(self, code, state):
+    def run(self, code, state, limit=LIMIT):
         if 0 in self.interrupts:
             # The hook delivered a #DE, so QEMU never finished its own
             # delivery and still remembers it (env->old_exception): the next
@@ -409,9 +409,9 @@ class Unicorn:
             uc.mem_write(lin, data)
         self.ports.log = []
         self.interrupts = []
-        return self._execute(state, CODE_LIN)
+        return self._execute(state, CODE_LIN, limit)
 
-    def _execute(self, state, begin):
+    def _execute(self, state, begin, limit=LIMIT):
         """Load the registers, run from linear `begin`, and snapshot."""
         uc = self.uc
         for i, r in enumerate(_UREGS):
@@ -422,7 +422,7 @@ class Unicorn:
         uc.reg_write(U.UC_X86_REG_EIP, CODE_IP)
         err = None
         try:
-            uc.emu_start(begin, 0xFFFFF000, count=LIMIT)
+            uc.emu_start(begin, 0xFFFFF000, count=limit)
         except UcError as e:
             err = e
         return err, self._snapshot()

@@ -15,13 +15,18 @@ from .decode import Imm, Mem, Reg, SReg
 from .helpers import llvm_declarations
 
 FLAG_BITS = {"cf": 0, "pf": 2, "af": 4, "zf": 6, "sf": 7, "of": 11}
+# What each flag's local holds (BlockBuilder.get_flag decodes it): CF
+# itself; ZF: an i32 that is zero iff ZF is set; SF, OF: an i32 whose sign
+# bit is the flag; PF: the byte whose parity it is; AF: a byte whose bit 4
+# it is.
+FLAG_TYPES = {"cf": "i1", "pf": "i8", "af": "i8", "zf": "i32", "sf": "i32", "of": "i32"}
 HOT_THRESHOLD = 65536  # runs before a block heads a region (boot code rarely pays back an -O2 compile; kernels do)
 EXIT_HOT = 32
 EXIT_WARM = 128
 EXIT_SYNC = 256  # a reader on another thread wants `icount` exact (Machine.icount)
 WARM_THRESHOLD = HOT_THRESHOLD // 16  # runs before the compile worker is started
 ARITH_MASK = 0x8D5
-ITYPE = {1: "i8", 2: "i16", 4: "i32", 8: "i64"}
+ITYPE = {0: "i1", 1: "i8", 2: "i16", 4: "i32", 8: "i64"}  # (0: a flag)
 # Type-based alias tags: guest memory never overlaps the CPU state or the
 # TLB arrays, so a guest store does not force LLVM to reload segment bases,
 # TLB pointers or the budget inside a loop.
@@ -218,31 +223,80 @@ class BlockBuilder:
         return self.icmp("slt", size, v, 0)
 
     # -- flags --------------------------------------------------------
-    def get_flag(self, name):
+    # Each flag's local holds a *witness* it is decoded from where it is
+    # read (FLAG_TYPES): a flag is computed only where a reader or an exit
+    # needs it, so a loop whose flags are overwritten before they are read
+    # carries the result it already has, not parities and overflow bits.
+    def flag_word(self, name):
+        """The flag's witness, undecoded (FLAG_TYPES[name])."""
         self._used.add(name)
-        return self.op("load i1, ptr %%f_%s" % name)
+        return self.op("load %s, ptr %%f_%s" % (FLAG_TYPES[name], name))
 
-    def set_flag(self, name, value):
+    def set_flag_word(self, name, word):
         self._used.add(name)
         self._written.add(name)
         if name not in self._insn_saved:
             # The value before this instruction, for a fault exit later in
             # it: a faulting instruction leaves EFLAGS as they were.
-            self._insn_saved[name] = self.op("load i1, ptr %%f_%s" % name)
-        self.emit("store i1 %s, ptr %%f_%s" % (value, name))
+            self._insn_saved[name] = self.flag_word(name)
+        self.emit("store %s %s, ptr %%f_%s" % (FLAG_TYPES[name], word, name))
+
+    def get_flag(self, name):
+        w = self.flag_word(name)
+        if name == "cf":
+            return w
+        if name == "zf":
+            return self.icmp("eq", 4, w, 0)
+        if name in ("sf", "of"):
+            return self.icmp("slt", 4, w, 0)
+        if name == "af":
+            return self.bit(w, 1, 4)
+        odd = self.op("trunc i8 %s to i1" % self.op("call i8 @llvm.ctpop.i8(i8 %s)" % w))
+        return self.bnot(odd)  # PF: an even number of set bits
+
+    def set_flag(self, name, value):
+        """Set a flag from an i1."""
+        self.set_flag_word(name, self._witness(name, value))
+
+    def _witness(self, name, v):
+        """A witness of the i1 `v` for flag `name`."""
+        if name == "cf":
+            return v
+        if v in ("true", "false"):
+            on = v == "true"
+            return {"zf": 1 - on, "pf": 1 - on, "af": 16 * on, "sf": -(1 << 31) * on, "of": -(1 << 31) * on}[name]
+        if name in ("zf", "pf"):
+            return self.zext(self.bnot(v), 0, 1 if name == "pf" else 4)
+        if name == "af":
+            return self.bin("shl", 1, self.zext(v, 0, 1), 4)
+        return self.bin("shl", 4, self.zext(v, 0, 4), 31)
+
+    def _top(self, v, size):
+        """v (`size` bytes) as an i32 with the same top bit, zero iff v is
+        (a sign extension: one MOVSX, shared by ZF and SF)."""
+        return self.sext(v, size, 4)
 
     def set_szp(self, size, r):
-        self.set_flag("zf", self.icmp("eq", size, r, 0))
-        self.set_flag("sf", self.msb(r, size))
-        low = self.trunc(r, size, 1)
-        odd = self.op("trunc i8 %s to i1" % self.op("call i8 @llvm.ctpop.i8(i8 %s)" % low))
-        self.set_flag("pf", self.bnot(odd))  # PF: even number of set bits
+        """ZF SF PF of the result r: r itself is their witness."""
+        top = self._top(r, size)
+        self.set_flag_word("zf", top)
+        self.set_flag_word("sf", top)
+        self.set_flag_word("pf", self.trunc(r, size, 1))
+
+    def set_of_msb(self, size, v):
+        """OF = the top bit of v (`size` bytes)."""
+        self.set_flag_word("of", self._top(v, size))
+
+    def set_af_bit4(self, size, v):
+        """AF = bit 4 of v (`size` bytes)."""
+        self.set_flag_word("af", self.trunc(v, size, 1))
 
     def load_flags(self, names=FLAG_BITS):
         """Copy EFLAGS' arithmetic bits into the allocas."""
         ef = self.load_field("eflags")
         for name in names:
-            self.emit("store i1 %s, ptr %%f_%s" % (self.bit(ef, 4, FLAG_BITS[name]), name))
+            w = self._witness(name, self.bit(ef, 4, FLAG_BITS[name]))
+            self.emit("store %s %s, ptr %%f_%s" % (FLAG_TYPES[name], w, name))
 
     def flush_flags(self):
         """Write the allocas back into EFLAGS: only the flags this block has
@@ -278,8 +332,7 @@ class BlockBuilder:
             # so that exit can put them back (and write them to EFLAGS).
             for flag in FLAG_BITS:
                 if flag not in self._insn_saved:
-                    self._insn_saved[flag] = self.op("load i1, ptr %%f_%s" % flag)
-                    self._used.add(flag)
+                    self._insn_saved[flag] = self.flag_word(flag)
                     self._written.add(flag)
         if flags:
             self.flush_flags()
@@ -695,7 +748,7 @@ class BlockBuilder:
     def _restore_insn_flags(self):
         """Undo the current instruction's flag changes (it faulted)."""
         for name, before in self._insn_saved.items():
-            self.emit("store i1 %s, ptr %%f_%s" % (before, name))
+            self.emit("store %s %s, ptr %%f_%s" % (FLAG_TYPES[name], before, name))
 
     def start_block(self):
         """A new guest block starts here (regions hold several)."""
@@ -795,9 +848,7 @@ class BlockBuilder:
         runs, so a write into it ends it (self-modifying code)."""
         self.lines.append("define void @%s(ptr %%s) {" % self.fname)
         self.lines.append("entry:")
-        for name in FLAG_BITS:
-            self.emit("%%f_%s = alloca i1" % name)
-        self.emit("%wslow = alloca i1")
+        self.flag_locals()
         if self.region:
             self.emit("%regs = alloca [8 x i32]")
             self.emit("%icb = alloca i64")
@@ -812,6 +863,11 @@ class BlockBuilder:
         self._phys_stores = len(self.lines)  # cur_phys_lo/hi go here (finish)
         if self.hot_key is not None:
             self._count_runs()
+
+    def flag_locals(self):
+        for name in FLAG_BITS:
+            self.emit("%%f_%s = alloca %s" % (name, FLAG_TYPES[name]))
+        self.emit("%wslow = alloca i1")
 
     def _entry_state(self, phys_lo, phys_hi):
         """In the prologue: the physical bytes this block was made from

@@ -24,7 +24,7 @@ the LLVM tier, which is always correct.
 """
 import re
 
-from .block import BlockBuilder, FLAG_BITS, ITYPE, module_prelude
+from .block import BlockBuilder, ITYPE, module_prelude
 from .decode import CReg, Imm, Insn, Mem, Reg, SReg
 
 # hflags bits that change a block's IR (runtime/jitemu.h): CODE32 SS32 PE
@@ -179,9 +179,7 @@ class StencilBuilder(BlockBuilder):
     def begin(self):
         self.lines.append("define void @%s(ptr %%s) #0 {" % self.fname)
         self.lines.append("entry:")
-        for name in FLAG_BITS:
-            self.emit("%%f_%s = alloca i1" % name)
-        self.emit("%wslow = alloca i1")
+        self.flag_locals()
         self._address_at = len(self.lines)
         self.br("body")
         self.place("body")

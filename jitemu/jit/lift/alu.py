@@ -4,7 +4,9 @@ from . import lifts
 
 
 def arith(b, kind, size, x, y, carry_in=None):
-    """x (op) y at `size` bytes; sets all six flags; returns the result."""
+    """x (op) y at `size` bytes; sets all six flags; returns the result.
+    OF and AF are left as words their bits are read from (block.py's
+    witnesses): a loop that never reads them pays an XOR, not a test."""
     if kind == "add":
         r = b.bin("add", size, x, y)
         if carry_in is not None:
@@ -13,7 +15,6 @@ def arith(b, kind, size, x, y, carry_in=None):
             cf = b.select(carry_in, 0, b.icmp("ule", size, r, x), b.icmp("ult", size, r, x))
         else:
             cf = b.icmp("ult", size, r, x)
-        of_bits = b.bin("and", size, b.bin("xor", size, x, r), b.bin("xor", size, y, r))
     else:  # sub
         r = b.bin("sub", size, x, y)
         if carry_in is not None:
@@ -22,12 +23,32 @@ def arith(b, kind, size, x, y, carry_in=None):
             cf = b.select(carry_in, 0, b.icmp("ule", size, x, y), b.icmp("ult", size, x, y))
         else:
             cf = b.icmp("ult", size, x, y)
-        of_bits = b.bin("and", size, b.bin("xor", size, x, y), b.bin("xor", size, x, r))
     b.set_flag("cf", cf)
-    b.set_flag("of", b.msb(of_bits, size))
-    b.set_flag("af", b.bit(b.bin("xor", size, b.bin("xor", size, x, y), r), size, 4))
+    b.set_of_msb(size, _overflow_bits(b, kind, size, x, y, r, carry_in))
+    if _constant(y) and not int(y) & 16:  # (INC, DEC, most immediates)
+        b.set_af_bit4(size, b.bin("xor", size, x, r))
+    else:
+        b.set_af_bit4(size, b.bin("xor", size, b.bin("xor", size, x, y), r))
     b.set_szp(size, r)
     return r
+
+
+def _constant(y):
+    return y.lstrip("-").isdigit()
+
+
+def _overflow_bits(b, kind, size, x, y, r, carry_in):
+    """A word whose top bit is OF.  With a constant y (INC, DEC, CMP with
+    an immediate) the sign of y says which way the sign of x can flip:
+    one AND-NOT."""
+    if carry_in is None and _constant(y):
+        negative = int(y) & (1 << (8 * size - 1))
+        if (kind == "add") == (not negative):  # the sign can only go from + to -
+            return b.bin("and", size, r, b.bin("xor", size, x, -1))
+        return b.bin("and", size, x, b.bin("xor", size, r, -1))
+    if kind == "add":
+        return b.bin("and", size, b.bin("xor", size, x, r), b.bin("xor", size, y, r))
+    return b.bin("and", size, b.bin("xor", size, x, y), b.bin("xor", size, x, r))
 
 
 def logic_flags(b, size, r):

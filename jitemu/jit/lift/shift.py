@@ -42,11 +42,11 @@ def lift_shift(b, insn):
             of = b.msb(x, size) if name == "shr" else "false"
         for fname, v in (("cf", cf), ("of", of), ("af", "false")):
             _keep_if_zero(b, zero, fname, v)
-        # S Z P only when count != 0
-        saved = {f: b.get_flag(f) for f in ("sf", "zf", "pf")}
+        # S Z P only when count != 0 (their witnesses chosen whole)
+        saved = {f: b.flag_word(f) for f in ("sf", "zf", "pf")}
         b.set_szp(size, r)
         for f, old in saved.items():
-            b.set_flag(f, b.select(zero, 0, old, b.get_flag(f)))
+            b.set_flag_word(f, b.select(zero, 4 if f != "pf" else 1, old, b.flag_word(f)))
     else:
         amt = b.trunc(c, 4, size)
         fn = "fshl" if name == "rol" else "fshr"
