@@ -29,26 +29,18 @@ static int code_page_now(CPUState *s, uint32_t lin, uint32_t *ppage)
 }
 
 /* With paging, blocks are found by linear address but made from physical
- * bytes: a block runs only while its page (and the next one, for a block
- * that runs onto it) maps what it was made from.  A CR3 load or INVLPG
- * leaves translations alone and this check catches a changed map, as
- * QEMU finds its blocks by physical address.  1: it does; 0: it does not;
- * -1: the fetch faults. */
+ * bytes: a block runs only while its page maps what it was made from.  A
+ * CR3 load or INVLPG leaves translations alone and this check catches a
+ * changed map, as QEMU finds its blocks by physical address.  (A block
+ * whose last instruction runs onto the next page has an envelope of two
+ * physical pages, in either order: its first page must be one of them,
+ * and the next page is not checked.)  1: it does; 0: it does not; -1: the
+ * fetch faults. */
 static int block_mapped(CPUState *s, const Block *b, uint32_t pc)
 {
-    uint32_t pp, lp2 = ((pc >> PAGE_BITS) + 1) & 0xfffff;
+    uint32_t pp;
     if (code_page_now(s, pc, &pp)) return -1;
-    if (pp != b->phys_lo >> PAGE_BITS) return 0;
-    if (b->phys_hi >> PAGE_BITS == pp) return 1;
-    /* The next page: a walk there must not fault yet (the block's own
-     * fetch would, if it got that far): a page it cannot map now means
-     * remaking the block, which fetches it itself. */
-    uint32_t cr2 = s->cr[2], pending = s->fault_pending, err = s->fault_error;
-    int r = code_page_now(s, lp2 << PAGE_BITS, &pp);
-    s->cr[2] = cr2;
-    s->fault_pending = pending;
-    s->fault_error = err;
-    return !r && pp == b->phys_hi >> PAGE_BITS;
+    return pp == b->phys_lo >> PAGE_BITS || pp == b->phys_hi >> PAGE_BITS;
 }
 
 static int run(CPUState *s)

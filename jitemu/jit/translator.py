@@ -334,6 +334,10 @@ class Translator:
             return None
         if ranges[0][0] != phys or not self._unchanged(pc, ranges):
             return False
+        if self.s.cr[0] & 0x80000000 and any((lo ^ phys) >> 12 for lo, _ in ranges):
+            # Code from a second page, which may map other bytes now: made
+            # anew, the fetch decides (the dispatcher checks the first page).
+            return False
         self._install(pc, cs_base, hflags, ranges, fn, ident)
         self.blocks_reused += 1
         return True
