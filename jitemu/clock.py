@@ -12,7 +12,7 @@ import itertools
 
 from ._runtime import lib
 
-EXIT_BUDGET = 1024  # (machine.py: an internal exit request; run() goes on)
+EXIT_BUDGET = 1024  # an internal exit request (machine.py's INTERNAL): run() sets the budget anew
 
 
 class Timer:

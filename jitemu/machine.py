@@ -15,7 +15,7 @@ import threading
 import time
 
 from ._runtime import ffi, lib
-from .clock import VirtualClock
+from .clock import EXIT_BUDGET, VirtualClock
 from .cpu.registers import Registers
 from .ports import PortBus
 
@@ -24,7 +24,7 @@ log = logging.getLogger("jitemu")
 EXIT_STOP, EXIT_RESET, EXIT_IRQ, EXIT_SMC, EXIT_IO, EXIT_HOT, EXIT_INSTALL, EXIT_WARM = 1, 2, 4, 8, 16, 32, 64, 128
 EXIT_SYNC = 256  # another thread reads icount (see Machine.icount)
 EXIT_INPUT = 512  # a host input source (the serial line from stdin) has bytes for its device
-EXIT_BUDGET = 1024  # a timer was armed before the budget's end (clock.py): set it anew
+# EXIT_BUDGET (clock.py): a timer was armed before the budget's end; set it anew
 EXIT_MAP = 2048  # runtime/jitemu.h: CR3 or INVLPG; the dispatcher serves it (as EXIT_SMC) itself
 TIERING = EXIT_HOT | EXIT_INSTALL | EXIT_WARM
 INTERNAL = TIERING | EXIT_SYNC | EXIT_INPUT | EXIT_BUDGET  # requests run() serves and goes on

@@ -5,17 +5,14 @@ reaches the busybox shell; /proc/interrupts, printed by /init, shows where
 the interrupts came from.  With `apic=False` it keeps the 8259s, as
 before.  Campaign tests (a few billion guest instructions each: a minute
 or more); .ci/run downloads the kernel and busybox into .ci/cache."""
-import glob
 import io
-import os
 
 import pytest
 
+from jitemu.bench import linux_files
 from jitemu.pc import build_pc
 from jitemu.tools import initramfs
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CACHE = os.path.join(ROOT, ".ci", "cache", "root")
 SEABIOS = "/usr/share/seabios/bios.bin"
 DONE = "JITEMU-INTERRUPTS-SHOWN"
 INIT = initramfs.INIT.replace("exec setsid", "cat /proc/interrupts\necho %s\nexec setsid" % DONE)
@@ -24,11 +21,11 @@ LIMIT = 12_000_000_000
 
 
 def boot(apic):
-    kernels = sorted(glob.glob(os.path.join(CACHE, "boot", "vmlinuz-*-686")))
-    busybox = os.path.join(CACHE, "bin", "busybox")
-    if not kernels or not os.path.exists(busybox):
+    files = linux_files()
+    if files is None:
         pytest.fail("missing Debian's i386 kernel and busybox in .ci/cache/root (see tests/test_linux_boot.py)")
-    with open(kernels[-1], "rb") as f:
+    kernel_path, busybox = files
+    with open(kernel_path, "rb") as f:
         kernel = f.read()
     with open(busybox, "rb") as f:
         initrd = initramfs.build(f.read(), init=INIT)

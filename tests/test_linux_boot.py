@@ -6,7 +6,6 @@ is the serial line's far end with --serial stdio) gives its answer.  The
 initramfs (a static busybox and an /init script) is built here from the
 unpacked packages; .ci/run downloads them into .ci/cache.  A campaign
 test: billions of guest instructions."""
-import glob
 import os
 import select
 import subprocess
@@ -14,10 +13,9 @@ import time
 
 import pytest
 
+from jitemu.bench import linux_files
 from jitemu.tools import initramfs
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CACHE = os.path.join(ROOT, ".ci", "cache", "root")
 INSTALL = ("missing Debian's i386 kernel and busybox in .ci/cache/root: run .ci/run's debian_packages step, or "
            "dpkg --add-architecture i386 && apt-get update && cd .ci/cache && apt-get download "
            "linux-image-6.1.0-NN-686:i386 busybox-static:i386 && for d in *.deb; do dpkg-deb -x $d root; done")
@@ -25,14 +23,14 @@ INSTALL = ("missing Debian's i386 kernel and busybox in .ci/cache/root: run .ci/
 
 @pytest.fixture
 def linux(tmp_path):
-    kernels = sorted(glob.glob(os.path.join(CACHE, "boot", "vmlinuz-*-686")))
-    busybox = os.path.join(CACHE, "bin", "busybox")
-    if not kernels or not os.path.exists(busybox):
+    files = linux_files()
+    if files is None:
         pytest.fail(INSTALL)
+    kernel, busybox = files
     initrd = tmp_path / "initrd.gz"
     with open(busybox, "rb") as f:
         initrd.write_bytes(initramfs.build(f.read()))
-    return kernels[-1], str(initrd)
+    return kernel, str(initrd)
 
 
 class Console:
