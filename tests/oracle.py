@@ -461,6 +461,30 @@ def jitemu_machine():
     return machines()[0]
 
 
+_TIER_MACHINES = {}
+
+
+def tier_mode(mode, tier):
+    """The same mode, on a jitemu machine that compiles every block as a
+    region ("region") or with the LLVM tier ("llvm"); "baseline" is the
+    mode itself (the stencils run cold code)."""
+    if tier == "baseline":
+        return mode
+    base = type(mode)
+    jitemu_cls, unicorn_cls = mode.machine_classes()
+
+    def make():
+        j = jitemu_cls()
+        j.m.translator.baseline = None
+        j.m.translator.regions_first = tier == "region"
+        return j
+
+    cache = _TIER_MACHINES.setdefault((base, tier), {})
+    cls = type(tier.capitalize() + base.__name__, (base,), {
+        "machines": lambda self: shared_machines(cache, make, unicorn_cls)})
+    return cls()
+
+
 # -- masks -------------------------------------------------------------------
 def shift_count(case, state):
     """The masked count of a shift or rotate, or None for other instructions."""
@@ -503,11 +527,13 @@ def unicorn_sigfpe(case, s):
 
 
 # -- the comparison ----------------------------------------------------------
-def check(case, state, fixup=None, reg_mask=None, compare_ports=True):
+def check(case, state, fixup=None, reg_mask=None, compare_ports=True, unicorn_limit=LIMIT):
     """Run `case` from `state` in both machines and compare.  `fixup(case,
     state)` may adjust the prepared state, and may return a map from GPR
     index to the bits to compare and from "mem" to a list of (linear,
-    length) not to compare (for results the SDM leaves open)."""
+    length) not to compare (for results the SDM leaves open).  Unicorn
+    counts each iteration of a REP as an instruction: a long REP needs a
+    larger `unicorn_limit`."""
     s = prepare(case, state)
     if fixup is not None:
         reg_mask = fixup(case, s) or reg_mask
@@ -522,7 +548,7 @@ def check(case, state, fixup=None, reg_mask=None, compare_ports=True):
     why, a = j.run(case.code, s)
     _assume(why != "limit", "jumped into itself")  # both would loop
     assert why == "halt", "%s: jitemu stopped with %r" % (case.id, why)
-    err, b = u.run(mode.unicorn_code(case, s), s)
+    err, b = u.run(mode.unicorn_code(case, s), s, limit=unicorn_limit)
     assert err is None, "%s: unicorn: %s" % (case.id, err)
     mask = flag_mask(case, s)
     ignore = list(ignore) + b.get("ignore", [])

@@ -265,7 +265,7 @@ class Unicorn(oracle.Unicorn):
         uc.reg_write(U.UC_X86_REG_CS, 0x08)
         uc.reg_write(U.UC_X86_REG_EIP, handler(vector))
 
-    def run(self, code, state):
+    def run(self, code, state, limit=oracle.LIMIT):
         if self.interrupts:
             # The hook delivered a fault, so QEMU never finished its own
             # delivery and still remembers it (env->old_exception): the next
@@ -283,7 +283,7 @@ class Unicorn(oracle.Unicorn):
         self.ports.log = []
         self.interrupts = []
         self.ignore = []
-        return self._execute(state, CODE_IP)
+        return self._execute(state, CODE_IP, limit)
 
     def _snapshot(self):
         snap = super()._snapshot()

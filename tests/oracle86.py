@@ -241,7 +241,7 @@ class Unicorn(oracle.Unicorn):
         uc.reg_write(U.UC_X86_REG_ESP, esp)
         uc.reg_write(U.UC_X86_REG_EIP, eip)
 
-    def run(self, code, state):
+    def run(self, code, state, limit=oracle.LIMIT):
         # The hook delivered an exception, so QEMU never finished its own
         # delivery and still remembers it (env->old_exception: the next
         # #GP would become #DF): back to the CPU state of a fresh instance.
@@ -258,7 +258,7 @@ class Unicorn(oracle.Unicorn):
         self.ignore = []
         self._ring0(0x2, STACK0, 0)   # from ring 0, as a monitor would...
         uc.reg_write(U.UC_X86_REG_EFLAGS, state.eflags)   # ...then VM and the 8086 segments
-        return self._execute(state, oracle.CODE_IP)
+        return self._execute(state, oracle.CODE_IP, limit)
 
     def _snapshot(self):
         snap = super()._snapshot()

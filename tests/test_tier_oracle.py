@@ -20,27 +20,6 @@ MODULES = sorted(f[:-3] for f in os.listdir(HERE)
                  and f[:-3] not in ("test_diff_coverage", "test_diff32_coverage"))
 EXAMPLES = 4  # per case (the first tier's tests run 10-40)
 
-_machines = {}
-
-
-def _tier_mode(mode, tier):
-    """The same mode, on a jitemu machine that compiles every block as a
-    region ("region") or with the LLVM tier ("llvm")."""
-    base = type(mode)
-    jitemu_cls, unicorn_cls = mode.machine_classes()
-
-    def make():
-        j = jitemu_cls()
-        j.m.translator.baseline = None
-        j.m.translator.regions_first = tier == "region"
-        return j
-
-    cache = _machines.setdefault((base, tier), {})
-    cls = type(tier.capitalize() + base.__name__, (base,), {
-        "machines": lambda self: oracle.shared_machines(cache, make, unicorn_cls)})
-    return cls()
-
-
 def _collect(tier):
     out = []
     modes = {}
@@ -55,7 +34,7 @@ def _collect(tier):
                 continue
             # (a module may ask for every n-th of its cases: TIER_EVERY)
             for case in marks[0].args[1][::getattr(mod, "TIER_EVERY", 1)]:
-                mode = modes.setdefault(type(case.mode), _tier_mode(case.mode, tier))
+                mode = modes.setdefault(type(case.mode), oracle.tier_mode(case.mode, tier))
                 out.append(pytest.param(fn, dataclasses.replace(case, mode=mode), id="%s-%s" % (attr, case.id)))
     return out
 
