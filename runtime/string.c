@@ -73,6 +73,74 @@ static uint32_t string_run(CPUState *s, int op, int size, uint32_t am, int down,
     return (uint32_t)n;
 }
 
+/* The first of `n` elements that ends a REPE (`ne` = 0: one different) or
+ * REPNE (one equal) repetition, or n when none does.  Element k of the
+ * scan is at lowest + k * size going up, lowest + (n - 1 - k) * size going
+ * `down`; each is compared with the element of `a` at the same place or,
+ * without `a` (SCAS), with `v`.  Eight bytes at a time while none ends it. */
+static uint64_t scan_stop(const uint8_t *a, const uint8_t *b, uint32_t v, uint64_t n, int size, int down, int ne)
+{
+    if (!a && !down && ne && size == 1) {
+        const uint8_t *hit = memchr(b, (uint8_t)v, n);
+        return hit ? (uint64_t)(hit - b) : n;
+    }
+    uint64_t ones = size == 1 ? 0x0101010101010101ull : size == 2 ? 0x0001000100010001ull : 0x0000000100000001ull;
+    uint64_t high = ones << (8 * size - 1), pat = (v & size_mask(size)) * ones, per = 8 / size, k = 0;
+    for (; k + per <= n; k += per) {
+        uint64_t at = (down ? n - k - per : k) * size, x, y = pat;
+        memcpy(&x, b + at, 8);
+        if (a) memcpy(&y, a + at, 8);
+        x ^= y; /* zero elements: the equal ones */
+        if (ne ? ((x - ones) & ~x & high) != 0 : x != 0) break;
+    }
+    for (; k < n; k++) {
+        uint64_t at = (down ? n - 1 - k : k) * size;
+        uint32_t x = 0, y = v & size_mask(size);
+        memcpy(&x, b + at, size);
+        if (a) memcpy(&y, a + at, size);
+        if ((x == y) == ne) return k;
+    }
+    return n;
+}
+
+/* REPE/REPNE SCAS and CMPS, and REP LODS, as far as the pages read are
+ * plain memory in the TLB (a device's page has no read entry): the scan
+ * runs on host pointers and leaves the flags (and LODS's accumulator) as
+ * the last iteration would.  Returns the iterations done, 0 for the
+ * caller's element loop. */
+static uint32_t scan_run(CPUState *s, int op, int size, int rep, uint32_t am, int down,
+                         uint32_t src, uint32_t dst, uint32_t si, uint32_t di, uint32_t cx)
+{
+    const uint8_t *sp = NULL, *dp = NULL;
+    uint64_t n = cx, r;
+    if (op != S_SCAS) { /* CMPS and LODS read DS:SI */
+        if (!(sp = s->rd_page[src >> PAGE_BITS])) return 0;
+        if ((r = string_room(src, si, size, am, down)) < n) n = r;
+    }
+    if (op != S_LODS) { /* CMPS and SCAS read ES:DI */
+        if (!(dp = s->rd_page[dst >> PAGE_BITS])) return 0;
+        if ((r = string_room(dst, di, size, am, down)) < n) n = r;
+    }
+    if (n == 0) return 0;
+    uint64_t span = (n - 1) * size, last;
+    if (sp) sp += (src & (PAGE_SIZE - 1)) - (down ? span : 0); /* lowest element */
+    if (dp) dp += (dst & (PAGE_SIZE - 1)) - (down ? span : 0);
+    uint32_t a = 0, b = 0, vm = size_mask(size);
+    if (op == S_LODS) {
+        memcpy(&a, sp + (down ? 0 : span), size);
+        s->regs[R_EAX] = (s->regs[R_EAX] & ~vm) | a;
+        return (uint32_t)n;
+    }
+    uint64_t k = scan_stop(sp, dp, s->regs[R_EAX], n, size, down, rep == REP_NE);
+    if (k == n) k = n - 1; /* none ended it: the last compared is the last */
+    last = (down ? n - 1 - k : k) * size;
+    if (sp) memcpy(&a, sp + last, size);
+    else a = s->regs[R_EAX];
+    memcpy(&b, dp + last, size);
+    set_arith(s, flags_sub(a, b, size), ARITH_MASK);
+    return (uint32_t)(k + 1);
+}
+
 /* Returns 0 when the instruction completed, 1 when it stopped early. */
 int helper_string(CPUState *s, int op, int size, int rep, int seg, int addr32)
 {
@@ -86,15 +154,20 @@ int helper_string(CPUState *s, int op, int size, int rep, int seg, int addr32)
             if ((s->regs[R_ECX] & am) == 0) return 0;
         }
         uint32_t si = s->regs[R_ESI] & am, di = s->regs[R_EDI] & am;
-        if (rep && (op == S_STOS || op == S_MOVS)) {
-            uint32_t n = string_run(s, op, size, am, step < 0, src_base + si, dst_base + di, si, di,
-                                    s->regs[R_ECX] & am);
+        if (rep && op != S_INS && op != S_OUTS) {
+            uint32_t n = op == S_STOS || op == S_MOVS
+                ? string_run(s, op, size, am, step < 0, src_base + si, dst_base + di, si, di, s->regs[R_ECX] & am)
+                : scan_run(s, op, size, rep, am, step < 0, src_base + si, dst_base + di, si, di, s->regs[R_ECX] & am);
             if (n) {
-                if (op == S_MOVS) s->regs[R_ESI] = (s->regs[R_ESI] & ~am) | ((si + n * step) & am);
-                s->regs[R_EDI] = (s->regs[R_EDI] & ~am) | ((di + n * step) & am);
+                if (op != S_STOS && op != S_SCAS) s->regs[R_ESI] = (s->regs[R_ESI] & ~am) | ((si + n * step) & am);
+                if (op != S_LODS) s->regs[R_EDI] = (s->regs[R_EDI] & ~am) | ((di + n * step) & am);
                 uint32_t cx = (s->regs[R_ECX] - n) & am;
                 s->regs[R_ECX] = (s->regs[R_ECX] & ~am) | cx;
                 if (cx == 0) return 0;
+                if (op == S_CMPS || op == S_SCAS) {
+                    int zf = (s->eflags & ZF_MASK) != 0;
+                    if (rep == REP_E ? !zf : zf) return 0; /* the element that ends it */
+                }
                 if ((__atomic_load_n(&s->exit_request, __ATOMIC_RELAXED) & ~EXIT_SMC) || --budget == 0)
                     return 1;
                 continue;
