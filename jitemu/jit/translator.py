@@ -450,7 +450,7 @@ class Translator:
             self._install_ready(pending, result, error)
             # Heads that got hot on this page meanwhile: each that the
             # region does not hold gets its own.
-            waiting = self._deferred.pop(page, ())
+            waiting = self._deferred.pop(page, set())
             held = set(result[3]) if isinstance(result, tuple) else set()
             for pc in sorted(waiting - held):
                 self.translate_hot(pc, page[1], page[2])
