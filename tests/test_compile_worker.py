@@ -50,3 +50,36 @@ def test_a_region_made_by_the_worker_is_swapped_in_while_the_guest_runs():
         t.install_ready()
         time.sleep(0.01)
     assert m.stats()["blocks_hot"] >= 1
+
+
+def test_a_head_that_gets_hot_while_its_pages_region_compiles_waits_and_is_dropped_if_held():
+    """The blocks of a loop get hot together; one region is made for the
+    page at a time, and a head it holds (the called function) gets none."""
+    from romutil import assemble
+    from jitemu._runtime import lib
+    from jitemu.jit.compiler import ObjectMaker
+    from jitemu.jit.worker import _do
+    m = Machine()
+    code = assemble("bits 16\norg 0\ntop: call f\n loop top\n hlt\nf: inc ax\n ret\nother: dec bx\n jmp other\n")
+    m.write_phys(0x10000, code)
+    m.regs.cs = 0x1000
+    lib.cpu_update_hflags(m.s)
+    t, jobs = m.translator, []
+
+    class Worker:
+        ready = True
+
+        def submit(self, key, job, callback):
+            jobs.append((key, job, callback))
+            return True
+    t._worker = lambda: Worker()
+    f, other = code.index(b"\x40\xc3"), code.index(b"\x4b\xeb")  # inc ax; ret / dec bx; jmp
+    for pc in (0, f, other):
+        t.translate_hot(0x10000 + pc, 0x10000, m.s.hflags)
+    assert [job[2] for _, job, _ in jobs] == [0x10000]
+    key, job, callback = jobs[0]
+    result, error = _do(ObjectMaker(), job, {})
+    assert error is None and 0x10000 + f in result[3]
+    callback(key, result, error)
+    t.install_ready()
+    assert [job[2] for _, job, _ in jobs] == [0x10000, 0x10000 + other]

@@ -63,8 +63,9 @@ class BlockBuilder:
     def __init__(self, fname, hflags, hot_key=None, region=None):
         """hot_key (pc, cs_base) makes a first-tier block that counts its
         runs and asks to be recompiled optimised once it is hot.  `region`
-        (a function from a constant target EIP to None or (label, whether
-        the edge goes backward in lifting order)) makes a
+        (lifting.RegionBlocks: called with a constant target EIP, None or
+        (label, whether the edge goes backward in lifting order); blocks(),
+        every (EIP, label) it holds) makes a
         region: several blocks in one function, the guest registers and
         flags kept in locals across them (SSA after SROA), and exits whose
         target is in the region become branches inside the function."""
@@ -82,6 +83,8 @@ class BlockBuilder:
         self.slow_write = False    # the instruction wrote through the slow path
         self.end_after = False     # the instruction may change the mode bits
         self._exits = []           # (eip, instructions, label, slot) of each exit
+        # A region's indirect exits: {whether a RET: [(target eip, instructions, label)]}
+        self._indirect = {}
         self._slots = []           # jump slots of chainable exits
         self._written = set()      # arithmetic flags the block has set
         self._used = set()         # ... or read
@@ -392,16 +395,25 @@ class BlockBuilder:
             c = self.load_field("icount", ty="i64")
             self.store_field("icount", self.op("add i64 %s, %d" % (c, n)), ty="i64")
 
-    def exit(self, eip, completed=True, chain=False):
+    def exit(self, eip, completed=True, chain=False, indirect=False):
         """Leave the block with EIP = eip (an i32 value or constant).  With
         completed, the current instruction counts as executed.  Every exit
         goes through one epilogue, which writes the flags back once.  With
         chain (a constant target, nothing that needs the dispatcher), the
         exit jumps through its own slot straight to the next block once the
-        dispatcher has linked it (runtime/chain.c)."""
+        dispatcher has linked it (runtime/chain.c).  With indirect ("ret"
+        for a near RET, else true for a near JMP or CALL through a register
+        or memory: same CS, same mode), a region goes on at the target
+        when it is one of its blocks (_dispatch_indirect)."""
         if not completed:
             self._restore_insn_flags()
         count = self.icount + (1 if completed else 0)
+        if self.region and indirect and not isinstance(eip, int):
+            self._indirect.setdefault(indirect == "ret", []).append(
+                (eip, self._region_count(count, keep=False), self.label))
+            self.br("rret" if indirect == "ret" else "rjmp")
+            self.terminated = True
+            return
         if self.region:
             inside = self.region(eip) if chain and isinstance(eip, int) else None
             if inside is not None and inside[1]:
@@ -475,6 +487,28 @@ class BlockBuilder:
         self.br(budget)
         self.place(out)
         self._exits.append((str(eip), count, self.label, "null"))
+        self.br("epilogue")
+        self.terminated = True
+
+    def _dispatch_indirect(self, ret):
+        """A region's indirect transfers meet here: the target is compared
+        with the region's blocks (a switch on EIP; they were lifted from
+        the code the region covers, so the guess is checked against the
+        real target), and a hit stays in native code.  A RET is compared
+        with the return sites of the region's calls only.  A return into
+        the loop that made the call is a backward edge, so this is one:
+        the same exit request and budget check."""
+        at = "rret" if ret else "rjmp"
+        sites = self._indirect[ret]
+        self.place(at)
+        target = self.op("phi i32 " + ", ".join("[%s, %%%s]" % (e, lab) for e, _, lab in sites))
+        count = self.op("phi i64 " + ", ".join("[%s, %%%s]" % (n, lab) for _, n, lab in sites))
+        self._region_edge(target, count, at + "go")
+        self.place(at + "go")
+        cases = " ".join("i32 %d, label %%%s" % (eip, label) for eip, label in self.region.blocks(returns=ret))
+        self.emit("switch i32 %s, label %%%smiss [%s]" % (target, at, cases))
+        self.place(at + "miss")
+        self._exits.append((target, count, at + "miss", "null"))
         self.br("epilogue")
         self.terminated = True
 
@@ -946,6 +980,8 @@ class BlockBuilder:
         self.place(cold)
 
     def finish(self, phys_lo=0, phys_hi=0):
+        for ret in sorted(self._indirect):
+            self._dispatch_indirect(ret)
         self._entry_state(phys_lo, phys_hi)
         self._epilogue()
         self.lines.append("}")

@@ -108,36 +108,57 @@ def lift_region(src, name, pc, cs_base, hflags):
     its constant jumps reach on the same page (up to MAX_REGION_BLOCKS), in
     one function with registers and flags in SSA across them, so loops
     inside it never leave native code.  Returns (IR text, the [first, last]
-    physical ranges of guest bytes it was made from), or None when a fetch
-    faulted (the region is not made)."""
+    physical ranges of guest bytes it was made from, the linear addresses
+    of its blocks), or None when a fetch faulted (the region is not made)."""
     from .block import BlockBuilder, module_prelude
-    page = pc & ~0xFFF
-    members, order = {}, []
-
-    def inside(eip):
-        lin = (cs_base + eip) & 0xFFFFFFFF
-        if lin & ~0xFFF != page:
-            return None
-        if eip not in members:
-            if len(members) >= MAX_REGION_BLOCKS:
-                return None
-            members[eip] = len(members)
-            order.append(eip)
-        return "blk%d" % members[eip], members[eip] <= current[0]
-
-    current = [0]  # index of the block being lifted
-    b = BlockBuilder(name, hflags, region=inside)
+    blocks = RegionBlocks(pc & ~0xFFF, cs_base)
+    b = BlockBuilder(name, hflags, region=blocks)
     b.begin()
-    b.br(inside((pc - cs_base) & 0xFFFFFFFF)[0])
+    b.br(blocks((pc - cs_base) & 0xFFFFFFFF)[0])
     ranges = []
-    for eip in order:  # grows while blocks are lifted
-        current[0] = members[eip]
-        b.place("blk%d" % members[eip])
+    for eip in blocks.order:  # grows while blocks are lifted
+        blocks.current = blocks.members[eip]
+        b.place("blk%d" % blocks.current)
         got = lift_block(src, b, (cs_base + eip) & 0xFFFFFFFF, cs_base, hflags, None)
         if got is None:
             return None
         ranges.extend(got[0])
-    return module_prelude() + b.finish(min(r[0] for r in ranges), max(r[1] for r in ranges)), ranges
+    ir = module_prelude() + b.finish(min(r[0] for r in ranges), max(r[1] for r in ranges))
+    return ir, ranges, [(cs_base + eip) & 0xFFFFFFFF for eip in blocks.order]
+
+
+class RegionBlocks:
+    """The blocks of a region: those on its head's linear page that its
+    constant jumps reach, and the return sites of its calls, up to
+    MAX_REGION_BLOCKS, numbered in the order they are found (and lifted)."""
+
+    def __init__(self, page, cs_base):
+        self.page, self.cs_base = page, cs_base
+        self.members, self.order = {}, []
+        self.returns = set()  # EIPs of return sites
+        self.current = 0  # number of the block being lifted
+
+    def __call__(self, eip):
+        """The block at `eip`, added if new: (its label, whether a jump to
+        it from the current block goes backward), or None if it is not in
+        the region."""
+        if (self.cs_base + eip) & 0xFFFFF000 != self.page:
+            return None
+        if eip not in self.members:
+            if len(self.members) >= MAX_REGION_BLOCKS:
+                return None
+            self.members[eip] = len(self.members)
+            self.order.append(eip)
+        return "blk%d" % self.members[eip], self.members[eip] <= self.current
+
+    def return_site(self, eip):
+        """The instruction after a CALL: a block of the region, where its RET may land."""
+        if self(eip) is not None:
+            self.returns.add(eip)
+
+    def blocks(self, returns=False):
+        """(EIP, label) of every block, or with returns, of the return sites."""
+        return [(eip, "blk%d" % i) for eip, i in self.members.items() if not returns or eip in self.returns]
 
 
 # The worker's answer for a region it could not lift from its snapshot

@@ -185,7 +185,7 @@ class StencilBuilder(BlockBuilder):
         self.place("body")
         self._phys_stores = len(self.lines)
 
-    def exit(self, eip, completed=True, chain=False):
+    def exit(self, eip, completed=True, chain=False, indirect=False):  # (indirect: regions only)
         if not completed:
             self._restore_insn_flags()
         count = self.op("add i64 %s, %d" % (Hole(ICOUNT), self.icount + (1 if completed else 0)))

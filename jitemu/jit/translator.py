@@ -42,6 +42,8 @@ class Translator:
         self._regions_first = False
         self.on_ready = None    # called (any thread) when a region is ready
         self._pending = {}      # id -> region being compiled by the worker
+        self._pending_pages = {}  # id -> (linear page, CS base, hflags) of that region's head
+        self._deferred = {}     # (page, CS base, hflags) -> heads waiting for its pending region
         self._ready = queue.Queue()
 
         self._cache = None      # a jitemu.jit.cache.CodeCache, or None
@@ -363,6 +365,12 @@ class Translator:
             return  # the dispatcher must see every block, or a side exit's block
         worker = None if self.regions_first else self._worker()
         if worker is not None:
+            page = (pc & ~0xFFF, cs_base, hflags)
+            if any(p[:3] == page for p in self._pending_pages.values()):
+                # All the blocks of a loop get hot together: the region
+                # already being made on this page may well hold this one.
+                self._deferred.setdefault(page, set()).add(pc)
+                return
             snap = self._snapshot(pc)
             if snap is None:
                 self.s.fault_pending = 0  # the head's page does not translate now: stay on tier 1
@@ -370,18 +378,19 @@ class Translator:
             name = "r%d" % self.next_id
             self.next_id += 1
             self._pending[int(name[1:])] = (pc, cs_base, hflags, name, snap)
+            self._pending_pages[int(name[1:])] = page
             job = ("region", name, pc, cs_base, hflags, snap.fields(),
                    self.cache.base if self.cache is not None and self.cache.writable else None)
             if worker.submit(int(name[1:]), job, self._finished):
                 return
-            del self._pending[int(name[1:])]
+            del self._pending[int(name[1:])], self._pending_pages[int(name[1:])]
         name = "r%d" % self.next_id
         lifted = lift_region(self, name, pc, cs_base, hflags)
         if lifted is None:
             self.s.fault_pending = 0  # a fetch that faults now: stay on tier 1
             return
         self.next_id += 1
-        ir, ranges = lifted
+        ir, ranges, _ = lifted
         made = [(r_lo, self._read(r_lo, r_hi - r_lo + 1)) for r_lo, r_hi in ranges]
         addrs, obj = self.compiler.compile(ir, [name], hot=True)
         self._install_region((pc, cs_base, hflags, name, made), addrs[name], obj)
@@ -437,34 +446,45 @@ class Translator:
             pending = self._pending.pop(ident, None)
             if pending is None:
                 continue
-            if result is None:
-                if error != UNMADE:
-                    log.warning("hot region compile failed (staying on tier 1): %s", error)
-                continue
-            pc, cs_base, hflags, name, snap = pending
-            if not isinstance(result, tuple):
-                log.warning("the compile worker answered a region with bare object code (staying on tier 1)")
-                continue
-            obj, ranges, notes = result
-            for at, what in notes:
-                self._undecodable.setdefault(at, what)
-            made = snap.bytes_of(ranges)
-            if made is None or made[0][0] != snap.phys_page | (pc & 0xFFF):
-                log.warning("hot region from the compile worker names bytes it was not given (staying on tier 1)")
-                continue
-            region = (pc, cs_base, hflags, name, made)
-            if self._no_regions() or self.lib.bt_phys(self.s, pc, cs_base, hflags) != made[0][0] \
-                    or not self._unchanged(pc, made):
-                continue
-            t0 = time.perf_counter()
-            try:
-                addr = self.loader.load(obj, [name])[name]
-            except RuntimeError as e:  # a damaged object from the worker
-                log.warning("hot region from the compile worker does not load (staying on tier 1): %s", e)
-                continue
-            finally:
-                self.load_seconds += time.perf_counter() - t0
-            self._install_region(region, addr, obj, store=False)  # (the worker stored it)
+            page = self._pending_pages.pop(ident)
+            self._install_ready(pending, result, error)
+            # Heads that got hot on this page meanwhile: each that the
+            # region does not hold gets its own.
+            waiting = self._deferred.pop(page, set())
+            held = set(result[3]) if isinstance(result, tuple) else set()
+            for pc in sorted(waiting - held):
+                self.translate_hot(pc, page[1], page[2])
+
+    def _install_ready(self, pending, result, error):
+        """Load one region from the worker and put it in place (if still wanted)."""
+        if result is None:
+            if error != UNMADE:
+                log.warning("hot region compile failed (staying on tier 1): %s", error)
+            return
+        pc, cs_base, hflags, name, snap = pending
+        if not isinstance(result, tuple):
+            log.warning("the compile worker answered a region with bare object code (staying on tier 1)")
+            return
+        obj, ranges, notes, _ = result
+        for at, what in notes:
+            self._undecodable.setdefault(at, what)
+        made = snap.bytes_of(ranges)
+        if made is None or made[0][0] != snap.phys_page | (pc & 0xFFF):
+            log.warning("hot region from the compile worker names bytes it was not given (staying on tier 1)")
+            return
+        region = (pc, cs_base, hflags, name, made)
+        if self._no_regions() or self.lib.bt_phys(self.s, pc, cs_base, hflags) != made[0][0] \
+                or not self._unchanged(pc, made):
+            return
+        t0 = time.perf_counter()
+        try:
+            addr = self.loader.load(obj, [name])[name]
+        except RuntimeError as e:  # a damaged object from the worker
+            log.warning("hot region from the compile worker does not load (staying on tier 1): %s", e)
+            return
+        finally:
+            self.load_seconds += time.perf_counter() - t0
+        self._install_region(region, addr, obj, store=False)  # (the worker stored it)
 
     def _install_region(self, region, addr, obj, store=True):
         pc, cs_base, hflags, name, made = region

@@ -39,7 +39,7 @@ def lift_jmp(b, insn):
     (o,) = insn.ops
     target = _target(insn, o) if isinstance(o, Imm) else _indirect(b, insn, o)
     b.check_ip(target, insn.op_size)
-    b.exit(target, chain=isinstance(o, Imm))
+    b.exit(target, chain=isinstance(o, Imm), indirect=not isinstance(o, Imm))
 
 
 @lifts("call")
@@ -49,7 +49,9 @@ def lift_call(b, insn):
     target = _target(insn, o) if isinstance(o, Imm) else _indirect(b, insn, o)
     b.check_ip(target, size)
     b.push(str(insn.next_eip), size)
-    b.exit(target, chain=isinstance(o, Imm))
+    if b.region:
+        b.region.return_site(insn.next_eip)
+    b.exit(target, chain=isinstance(o, Imm), indirect=not isinstance(o, Imm))
 
 
 @lifts("ret")
@@ -60,7 +62,7 @@ def lift_ret(b, insn):
     b.adjust_sp(size)
     if insn.ops:
         b.adjust_sp(insn.ops[0].value)
-    b.exit(ip)
+    b.exit(ip, indirect="ret")
 
 
 def _far_pointer(b, insn, o):
