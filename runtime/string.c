@@ -141,6 +141,14 @@ static uint32_t scan_run(CPUState *s, int op, int size, int rep, uint32_t am, in
     return (uint32_t)(k + 1);
 }
 
+/* Whether CMPS or SCAS just met the element that ends a REPE (ZF clear)
+ * or REPNE (ZF set) repetition. */
+static int rep_ends(CPUState *s, int op, int rep)
+{
+    int zf = (s->eflags & ZF_MASK) != 0;
+    return (op == S_CMPS || op == S_SCAS) && (rep == REP_E ? !zf : rep == REP_NE && zf);
+}
+
 /* Returns 0 when the instruction completed, 1 when it stopped early. */
 int helper_string(CPUState *s, int op, int size, int rep, int seg, int addr32)
 {
@@ -164,10 +172,7 @@ int helper_string(CPUState *s, int op, int size, int rep, int seg, int addr32)
                 uint32_t cx = (s->regs[R_ECX] - n) & am;
                 s->regs[R_ECX] = (s->regs[R_ECX] & ~am) | cx;
                 if (cx == 0) return 0;
-                if (op == S_CMPS || op == S_SCAS) {
-                    int zf = (s->eflags & ZF_MASK) != 0;
-                    if (rep == REP_E ? !zf : zf) return 0; /* the element that ends it */
-                }
+                if (rep_ends(s, op, rep)) return 0;
                 if ((__atomic_load_n(&s->exit_request, __ATOMIC_RELAXED) & ~EXIT_SMC) || --budget == 0)
                     return 1;
                 continue;
@@ -228,11 +233,7 @@ int helper_string(CPUState *s, int op, int size, int rep, int seg, int addr32)
         if (!rep) return 0;
         uint32_t cx = (s->regs[R_ECX] - 1) & am;
         s->regs[R_ECX] = (s->regs[R_ECX] & ~am) | cx;
-        if (op == S_CMPS || op == S_SCAS) {
-            int zf = (s->eflags & ZF_MASK) != 0;
-            if (rep == REP_E && !zf) return 0;
-            if (rep == REP_NE && zf) return 0;
-        }
+        if (rep_ends(s, op, rep)) return 0;
         if (cx == 0) return 0;
         /* Between iterations: honour the host.  A write into translated
          * code (EXIT_SMC) does not stop a REP: the instruction was already

@@ -25,9 +25,9 @@ class IntOneForIcebp:
         self.u = unicorn
         self.slot = slot  # the return address's bytes on the stack
 
-    def run(self, code, state):
+    def run(self, code, state, limit=oracle.LIMIT):
         assert code == ICEBP
-        err, snap = self.u.run(INT_1, state)
+        err, snap = self.u.run(INT_1, state, limit)
         if err is None and self.u.interrupts == [1]:
             sp = snap["regs"][4]
             lin = state.lin("ss", sp & (0xFFFF if self.slot == 2 else 0xFFFFFFFF)) - self.u.WIN_LO
