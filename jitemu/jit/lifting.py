@@ -111,18 +111,26 @@ def lift_region(src, name, pc, cs_base, hflags):
     physical ranges of guest bytes it was made from, the linear addresses
     of its blocks), or None when a fetch faulted (the region is not made)."""
     from .block import BlockBuilder, module_prelude
-    blocks = RegionBlocks(pc & ~0xFFF, cs_base)
-    b = BlockBuilder(name, hflags, region=blocks)
-    b.begin()
-    b.br(blocks((pc - cs_base) & 0xFFFFFFFF)[0])
-    ranges = []
-    for eip in blocks.order:  # grows while blocks are lifted
-        blocks.current = blocks.members[eip]
-        b.place("blk%d" % blocks.current)
-        got = lift_block(src, b, (cs_base + eip) & 0xFFFFFFFF, cs_base, hflags, None)
-        if got is None:
-            return None
-        ranges.extend(got[0])
+    split = frozenset()
+    while True:
+        blocks = RegionBlocks(pc & ~0xFFF, cs_base)
+        b = BlockBuilder(name, hflags, region=blocks, split=split)
+        b.begin()
+        b.br(blocks((pc - cs_base) & 0xFFFFFFFF)[0])
+        ranges = []
+        for eip in blocks.order:  # grows while blocks are lifted
+            blocks.current = blocks.members[eip]
+            b.place("blk%d" % blocks.current)
+            got = lift_block(src, b, (cs_base + eip) & 0xFFFFFFFF, cs_base, hflags, None)
+            if got is None:
+                return None
+            ranges.extend(got[0])
+        # Registers the code uses only in 16- or 8-bit pieces are kept split
+        # (BlockBuilder): lifted again with that, once.
+        narrow = frozenset(i for i, sizes in enumerate(b.reg_sizes) if sizes and 4 not in sizes)
+        if split or not narrow:
+            break
+        split = narrow
     ir = module_prelude() + b.finish(min(r[0] for r in ranges), max(r[1] for r in ranges))
     return ir, ranges, [(cs_base + eip) & 0xFFFFFFFF for eip in blocks.order]
 
