@@ -109,14 +109,16 @@ def lift_region(src, name, pc, cs_base, hflags):
     one function with registers and flags in SSA across them, so loops
     inside it never leave native code.  Returns (IR text, the [first, last]
     physical ranges of guest bytes it was made from, the linear addresses
-    of its blocks), or None when a fetch faulted (the region is not made)."""
+    where it may be entered, those of all its blocks), or None when a fetch
+    faulted (the region is not made)."""
     from .block import BlockBuilder, module_prelude
     split = frozenset()
     while True:
         blocks = RegionBlocks(pc & ~0xFFF, cs_base)
         b = BlockBuilder(name, hflags, region=blocks, split=split)
         b.begin()
-        b.br(blocks((pc - cs_base) & 0xFFFFFFFF)[0])
+        head = blocks((pc - cs_base) & 0xFFFFFFFF)[0]
+        b.br("rentry")
         ranges = []
         for eip in blocks.order:  # grows while blocks are lifted
             blocks.current = blocks.members[eip]
@@ -125,6 +127,15 @@ def lift_region(src, name, pc, cs_base, hflags):
             if got is None:
                 return None
             ranges.extend(got[0])
+        # The region may be entered at its calls' return sites too (the
+        # translator puts it in place of those that got hot while it was
+        # made: a return from a call that leaves the region lands there).
+        # (Not at every block: an entry into the middle of a loop costs
+        # the loop's code.)
+        b.place("rentry")
+        cases = " ".join("i32 %d, label %%%s" % (eip, label)
+                         for eip, label in blocks.blocks(returns=True) if label != head)
+        b.emit("switch i32 %s, label %%%s [%s]" % (b.load_field("eip"), head, cases))
         # Registers the code uses only in 16- or 8-bit pieces are kept split
         # (BlockBuilder): lifted again with that, once.
         narrow = frozenset(i for i, sizes in enumerate(b.reg_sizes) if sizes and 4 not in sizes)
@@ -132,7 +143,8 @@ def lift_region(src, name, pc, cs_base, hflags):
             break
         split = narrow
     ir = module_prelude() + b.finish(min(r[0] for r in ranges), max(r[1] for r in ranges))
-    return ir, ranges, [(cs_base + eip) & 0xFFFFFFFF for eip in blocks.order]
+    linear = [(cs_base + eip) & 0xFFFFFFFF for eip in blocks.order]
+    return ir, ranges, [pc] + [lin for lin, eip in zip(linear, blocks.order) if eip in blocks.returns], linear
 
 
 class RegionBlocks:
