@@ -97,3 +97,27 @@ def test_a_head_that_gets_hot_while_its_pages_region_compiles_waits_and_is_dropp
     before = m.s.block_execs
     assert m.run(max_instructions=1_000_000) == "halt"
     assert m.s.regs[0] & 0xFFFF == 1999 and m.s.block_execs - before < 10
+
+
+def test_a_region_leaves_out_code_that_has_not_run_when_it_got_hot():
+    """A kernel's next phase (here: the code after the loop) is not
+    compiled with the loop that got hot; it gets its own region later."""
+    from romutil import assemble
+    from jitemu._runtime import lib
+    from jitemu.jit.lifting import lift_region
+    m = Machine()
+    code = assemble("bits 16\norg 0\ntop: dec cx\n jnz top\nnext: inc ax\n jmp next\n")
+    nxt = code.index(b"\x40\xeb")
+    m.write_phys(0x10000, code)
+    m.regs.cs = 0x1000
+    m.s.regs[1], m.s.eip = 60000, 0
+    lib.cpu_update_hflags(m.s)
+    hflags = m.s.hflags
+    assert m.run(max_instructions=50_000) == "limit" and m.s.regs[1] & 0xFFFF > 0  # still in the loop
+    snap = m.translator._snapshot(0x10000, 0x10000, hflags)
+    assert 0x10000 in snap.ran and 0x10000 + nxt not in snap.ran
+    _, _, _, blocks = lift_region(snap, "r9", 0x10000, 0x10000, hflags)
+    assert blocks == [0x10000]
+    snap.ran = None  # (nothing known: everything its jumps reach)
+    _, _, _, blocks = lift_region(snap, "r9", 0x10000, 0x10000, hflags)
+    assert sorted(blocks) == [0x10000, 0x10000 + nxt]

@@ -114,7 +114,7 @@ def lift_region(src, name, pc, cs_base, hflags):
     from .block import BlockBuilder, module_prelude
     split = frozenset()
     while True:
-        blocks = RegionBlocks(pc & ~0xFFF, cs_base)
+        blocks = RegionBlocks(pc & ~0xFFF, cs_base, getattr(src, "ran", None))
         b = BlockBuilder(name, hflags, region=blocks, split=split)
         b.begin()
         head = blocks((pc - cs_base) & 0xFFFFFFFF)[0]
@@ -150,10 +150,15 @@ def lift_region(src, name, pc, cs_base, hflags):
 class RegionBlocks:
     """The blocks of a region: those on its head's linear page that its
     constant jumps reach, and the return sites of its calls, up to
-    MAX_REGION_BLOCKS, numbered in the order they are found (and lifted)."""
+    MAX_REGION_BLOCKS, numbered in the order they are found (and lifted).
+    Given `ran` (the linear addresses of the blocks that have run), only
+    those: code that has not run yet (a kernel's output, its next phase)
+    is not compiled with the loop that got hot, and gets a region of its
+    own when it gets hot."""
 
-    def __init__(self, page, cs_base):
+    def __init__(self, page, cs_base, ran=None):
         self.page, self.cs_base = page, cs_base
+        self.ran = frozenset(ran) if ran is not None else None
         self.members, self.order = {}, []
         self.returns = set()  # EIPs of return sites
         self.current = 0  # number of the block being lifted
@@ -163,6 +168,8 @@ class RegionBlocks:
         it from the current block goes backward), or None if it is not in
         the region."""
         if (self.cs_base + eip) & 0xFFFFF000 != self.page:
+            return None
+        if self.ran is not None and self.members and (self.cs_base + eip) & 0xFFFFFFFF not in self.ran:
             return None
         if eip not in self.members:
             if len(self.members) >= MAX_REGION_BLOCKS:
@@ -198,15 +205,16 @@ class CodeSnapshot:
 
     on_translate = None
 
-    def __init__(self, lin_page, phys_page, page, paging, after_phys=0, after=b""):
+    def __init__(self, lin_page, phys_page, page, paging, after_phys=0, after=b"", ran=None):
         self.lin_page, self.phys_page, self.page = lin_page, phys_page, page
         self.paging, self.after_phys, self.after = paging, after_phys, after
+        self.ran = ran  # linear addresses of the blocks that have run (None: not known)
         self.insns_translated = 0
         self.notes = []  # (linear address, what could not be lifted there)
         self._decoder = None
 
     def fields(self):
-        return (self.lin_page, self.phys_page, self.page, self.paging, self.after_phys, self.after)
+        return (self.lin_page, self.phys_page, self.page, self.paging, self.after_phys, self.after, self.ran)
 
     @property
     def decoder(self):

@@ -19,6 +19,7 @@ from .lifting import (HF_NOREGION, HF_PG, HF_STEP, HF_TF, UNMADE, CodeSnapshot, 
 log = logging.getLogger("jitemu.jit")
 
 BATCH = 24
+MAX_RAN = 1024  # blocks of a page a region snapshot lists as run (more: all may be lifted)
 
 
 class Translator:
@@ -371,7 +372,7 @@ class Translator:
                 # already being made on this page may well hold this one.
                 self._deferred.setdefault(page, set()).add(pc)
                 return
-            snap = self._snapshot(pc)
+            snap = self._snapshot(pc, cs_base, hflags)
             if snap is None:
                 self.s.fault_pending = 0  # the head's page does not translate now: stay on tier 1
                 return
@@ -395,18 +396,22 @@ class Translator:
         addrs, obj = self.compiler.compile(ir, [name], hot=True)
         self._install_region((pc, cs_base, hflags, name, made), addrs[name], obj)
 
-    def _snapshot(self, pc):
-        """A CodeSnapshot of the page holding linear `pc`, or None when it
-        does not translate (a #PF is then recorded)."""
+    def _snapshot(self, pc, cs_base, hflags):
+        """A CodeSnapshot of the page holding linear `pc` and the blocks
+        there that have run, or None when it does not translate (a #PF is
+        then recorded)."""
         phys = self.code_phys(pc)
         if phys is None:
             return None
         page = phys & ~0xFFF
         code = self._read(page, 4096)
+        out = self.ffi.new("uint32_t[]", MAX_RAN)
+        n = self.lib.bt_page_pcs(self.s, page >> 12, cs_base, hflags, out, MAX_RAN)
+        ran = tuple(out[i] for i in range(n)) if n <= MAX_RAN else None
         if self.s.cr[0] & 0x80000000:
-            return CodeSnapshot(pc & ~0xFFF, page, code, True)
+            return CodeSnapshot(pc & ~0xFFF, page, code, True, ran=ran)
         after = self.next_phys(pc, phys)
-        return CodeSnapshot(pc & ~0xFFF, page, code, False, after, self._read(after, 15))
+        return CodeSnapshot(pc & ~0xFFF, page, code, False, after, self._read(after, 15), ran)
 
     def warm(self):
         """Code is warming up (a block ran WARM_THRESHOLD times): start the

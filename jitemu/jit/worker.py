@@ -227,6 +227,11 @@ def main():
     os.dup2(2, 1)  # nothing but results goes to the parent's pipe
     from .compiler import ObjectMaker
     maker = ObjectMaker()
+    # The lifters and capstone's binding too, before the first region
+    # comes (it comes soon after the worker is started, and waits).
+    from . import block, lift, lifting  # noqa: F401
+    from .decode import Decoder
+    Decoder()
     inp = sys.stdin.buffer
     caches = {}
     try:
