@@ -112,7 +112,7 @@ def lift_region(src, name, pc, cs_base, hflags):
     where it may be entered, those of all its blocks), or None when a fetch
     faulted (the region is not made)."""
     from .block import BlockBuilder, module_prelude
-    split = frozenset()
+    split = {}
     while True:
         blocks = RegionBlocks(pc & ~0xFFF, cs_base, getattr(src, "ran", None))
         b = BlockBuilder(name, hflags, region=blocks, split=split)
@@ -136,9 +136,9 @@ def lift_region(src, name, pc, cs_base, hflags):
         cases = " ".join("i32 %d, label %%%s" % (eip, label)
                          for eip, label in blocks.blocks(returns=True) if label != head)
         b.emit("switch i32 %s, label %%%s [%s]" % (b.load_field("eip"), head, cases))
-        # Registers the code uses only in 16- or 8-bit pieces are kept split
+        # Registers the code uses only as 16 bits or their low byte are kept split
         # (BlockBuilder): lifted again with that, once.
-        narrow = frozenset(i for i, sizes in enumerate(b.reg_sizes) if sizes and 4 not in sizes)
+        narrow = {i: 1 if sizes == {1} else 2 for i, sizes in enumerate(b.reg_sizes) if sizes and 4 not in sizes}
         if split or not narrow:
             break
         split = narrow
