@@ -295,6 +295,23 @@ uint32_t bt_count_page(CPUState *s, uint32_t page)
     return n;
 }
 
+/* The linear addresses of the live translations for (cs_base, hflags)
+ * made from physical page `page`: code that has run, for the region
+ * compiler.  Returns how many there are (at most `max` written). */
+uint32_t bt_page_pcs(CPUState *s, uint32_t page, uint32_t cs_base, uint32_t hflags, uint32_t *out, uint32_t max)
+{
+    Runtime *rt = RT(s);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < rt->block_cap; i++) {
+        Block *b = &rt->blocks[i];
+        if (b->state == 1 && b->phys_lo >> PAGE_BITS == page && b->cs_base == cs_base && b->hflags == hflags) {
+            if (n < max) out[n] = b->pc;
+            n++;
+        }
+    }
+    return n;
+}
+
 /* Physical address a live translation for this key was made from, or
  * 0xffffffff: code made elsewhere (the compile worker) is installed only
  * over a translation of the same bytes, which proves the mapping. */

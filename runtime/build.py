@@ -62,6 +62,7 @@ int arena_reclaim(void);
 void code_enter(void);
 void code_leave(void);
 uint32_t bt_count_page(CPUState *s, uint32_t page);
+uint32_t bt_page_pcs(CPUState *s, uint32_t page, uint32_t cs_base, uint32_t hflags, uint32_t *out, uint32_t max);
 int bt_contains(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags);
 uint32_t bt_phys(CPUState *s, uint32_t pc, uint32_t cs_base, uint32_t hflags);
 void cpu_request_exit(CPUState *s, uint32_t bits);

@@ -55,6 +55,9 @@ BODIES = {
     "jump-table": "and si, 6\n call f4\n add si, 2",
     "pushed-return": "push word .here\n ret\n.here: add dx, 3\n call f2",
     "return-to-caller's-caller": "call .inner\n jmp .after\n.inner: pop bp\n jmp bp\n.after: inc si",
+    # 16-bit registers (kept split in the region) through helpers, which
+    # see and change the whole registers
+    "helpers": "push cx\n mov cx, 3\n rep movsb\n mov cl, 2\n rep stosw\n pop cx\n call f2",
 }
 
 

@@ -57,10 +57,13 @@ def module_prelude():
     ])
 
 
+_HIGH = {1: 0xFFFFFF00, 2: 0xFFFF0000}  # the part of a split register kept apart from its low piece
+
+
 class BlockBuilder:
     """Emits IR for one block; lifters call its methods per instruction."""
 
-    def __init__(self, fname, hflags, hot_key=None, region=None):
+    def __init__(self, fname, hflags, hot_key=None, region=None, split=None):
         """hot_key (pc, cs_base) makes a first-tier block that counts its
         runs and asks to be recompiled optimised once it is hot.  `region`
         (lifting.RegionBlocks: called with a constant target EIP, None or
@@ -68,9 +71,16 @@ class BlockBuilder:
         every (EIP, label) it holds) makes a
         region: several blocks in one function, the guest registers and
         flags kept in locals across them (SSA after SROA), and exits whose
-        target is in the region become branches inside the function."""
+        target is in the region become branches inside the function.
+        A region keeps each register in `split` (index: width 2 or 1; the
+        ones it never uses whole) as its low 16 bits or low byte and the
+        rest apart, so 16- and 8-bit code does not merge pieces on every
+        write; reg_sizes says which sizes of each register the lifted code
+        used (1, 2, 4, "h" for AH CH DH BH)."""
         self.fname = fname
         self.region = region
+        self.split = split or {}
+        self.reg_sizes = [set() for _ in range(8)]
         self.hot_key = hot_key
         self.hflags = hflags
         self.stack32 = bool(hflags & 2)
@@ -155,21 +165,47 @@ class BlockBuilder:
         return p
 
     def get_reg(self, reg):
+        if self.region:
+            self.reg_sizes[reg.index].add("h" if reg.high else reg.size)
+            width = self.split.get(reg.index)
+            if width:
+                lo = self.op("load %s, ptr %s" % (ITYPE[width], self._local_lo(reg.index, width)))
+                if reg.size == 4:
+                    return self.bin("or", 4, self.op("load i32, ptr %s" % self._local_reg(reg.index)),
+                                    self.zext(lo, width, 4))
+                if reg.size < width:
+                    return self.trunc(self.bin("lshr", 2, lo, 8) if reg.high else lo, 2, 1)
+                return lo
         if self.region and reg.size < 4:
             # Regions access each register as a whole i32 (AL, AX and EAX
             # alike), so SROA keeps one SSA value per register instead of
             # byte pieces that are put back together on every use.
-            v = self.get_reg(Reg(reg.index, 4))
+            v = self.op("load i32, ptr %s" % self._local_reg(reg.index))
             if reg.high:
                 v = self.bin("lshr", 4, v, 8)
             return self.trunc(v, 4, reg.size)
         return self.op("load %s, ptr %s%s" % (ITYPE[reg.size], self._reg_ptr(reg), HOST))
 
     def set_reg(self, reg, value):
+        if self.region:
+            self.reg_sizes[reg.index].add("h" if reg.high else reg.size)
+        width = self.split.get(reg.index) if self.region else None
+        if width:
+            lo = self._local_lo(reg.index, width)
+            if reg.size == 4:
+                self.emit("store i32 %s, ptr %s" % (self.bin("and", 4, value, _HIGH[width]), self._local_reg(reg.index)))
+                value = self.trunc(value, 4, width)
+            elif reg.size < width:
+                shift = 8 if reg.high else 0
+                old = self.bin("and", 2, self.op("load i16, ptr %s" % lo), 0xFFFF ^ (0xFF << shift))
+                v = self.zext(value, 1, 2)
+                value = self.bin("or", 2, old, self.bin("shl", 2, v, shift) if shift else v)
+            self.emit("store %s %s, ptr %s" % (ITYPE[width], value, lo))
+            return
         if self.region and reg.size < 4:
             shift = 8 if reg.high else 0
             keep = 0xFFFFFFFF ^ (((1 << 8 * reg.size) - 1) << shift)
-            old = self.bin("and", 4, self.get_reg(Reg(reg.index, 4)), keep)
+            old = self.bin("and", 4, self.op("load i32, ptr %s" % self._local_reg(reg.index)), keep)
             v = self.zext(value, reg.size, 4)
             if shift:
                 v = self.bin("shl", 4, v, shift)
@@ -377,16 +413,33 @@ class BlockBuilder:
         if self.region:
             for i in range(8):
                 v = self.op("load i32, ptr %s" % self._local_reg(i))
+                width = self.split.get(i)
+                if width:
+                    lo = self.op("load %s, ptr %s" % (ITYPE[width], self._local_lo(i, width)))
+                    v = self.bin("or", 4, v, self.zext(lo, width, 4))
                 self.store_field("regs", v, i)
 
     def regs_in(self):
         """Region: the registers from the state (a helper may have changed them)."""
         if self.region:
             for i in range(8):
-                self.emit("store i32 %s, ptr %s" % (self.load_field("regs", i), self._local_reg(i)))
+                v = self.load_field("regs", i)
+                width = self.split.get(i)
+                if width:
+                    lo = self._local_lo(i, width)
+                    self.emit("store %s %s, ptr %s" % (ITYPE[width], self.trunc(v, 4, width), lo))
+                    v = self.bin("and", 4, v, _HIGH[width])
+                self.emit("store i32 %s, ptr %s" % (v, self._local_reg(i)))
 
     def _local_reg(self, i):
+        """A region's register (a split one's high half, low bits zero)."""
         return self._address("getelementptr inbounds [8 x i32], ptr %%regs, i32 0, i32 %d" % i)
+
+    def _local_lo(self, i, width):
+        """A split register's low 16 bits (width 2) or low byte (width 1)."""
+        if width == 1:
+            return self._address("getelementptr inbounds [8 x i8], ptr %%regs_b, i32 0, i32 %d" % i)
+        return self._address("getelementptr inbounds [8 x i16], ptr %%regs_lo, i32 0, i32 %d" % i)
 
     # -- exits --------------------------------------------------------
     def _count(self, n):
@@ -885,6 +938,8 @@ class BlockBuilder:
         self.flag_locals()
         if self.region:
             self.emit("%regs = alloca [8 x i32]")
+            self.emit("%regs_lo = alloca [8 x i16]")
+            self.emit("%regs_b = alloca [8 x i8]")
             self.emit("%icb = alloca i64")
             # Flags live across blocks and loops: every flush writes all.
             self._written.update(FLAG_BITS)

@@ -109,31 +109,56 @@ def lift_region(src, name, pc, cs_base, hflags):
     one function with registers and flags in SSA across them, so loops
     inside it never leave native code.  Returns (IR text, the [first, last]
     physical ranges of guest bytes it was made from, the linear addresses
-    of its blocks), or None when a fetch faulted (the region is not made)."""
+    where it may be entered, those of all its blocks), or None when a fetch
+    faulted (the region is not made)."""
     from .block import BlockBuilder, module_prelude
-    blocks = RegionBlocks(pc & ~0xFFF, cs_base)
-    b = BlockBuilder(name, hflags, region=blocks)
-    b.begin()
-    b.br(blocks((pc - cs_base) & 0xFFFFFFFF)[0])
-    ranges = []
-    for eip in blocks.order:  # grows while blocks are lifted
-        blocks.current = blocks.members[eip]
-        b.place("blk%d" % blocks.current)
-        got = lift_block(src, b, (cs_base + eip) & 0xFFFFFFFF, cs_base, hflags, None)
-        if got is None:
-            return None
-        ranges.extend(got[0])
+    split = {}
+    while True:
+        blocks = RegionBlocks(pc & ~0xFFF, cs_base, getattr(src, "ran", None))
+        b = BlockBuilder(name, hflags, region=blocks, split=split)
+        b.begin()
+        head = blocks((pc - cs_base) & 0xFFFFFFFF)[0]
+        b.br("rentry")
+        ranges = []
+        for eip in blocks.order:  # grows while blocks are lifted
+            blocks.current = blocks.members[eip]
+            b.place("blk%d" % blocks.current)
+            got = lift_block(src, b, (cs_base + eip) & 0xFFFFFFFF, cs_base, hflags, None)
+            if got is None:
+                return None
+            ranges.extend(got[0])
+        # The region may be entered at its calls' return sites too (the
+        # translator puts it in place of those that got hot while it was
+        # made: a return from a call that leaves the region lands there).
+        # (Not at every block: an entry into the middle of a loop costs
+        # the loop's code.)
+        b.place("rentry")
+        cases = " ".join("i32 %d, label %%%s" % (eip, label)
+                         for eip, label in blocks.blocks(returns=True) if label != head)
+        b.emit("switch i32 %s, label %%%s [%s]" % (b.load_field("eip"), head, cases))
+        # Registers the code uses only as 16 bits or their low byte are kept split
+        # (BlockBuilder): lifted again with that, once.
+        narrow = {i: 1 if sizes == {1} else 2 for i, sizes in enumerate(b.reg_sizes) if sizes and 4 not in sizes}
+        if split or not narrow:
+            break
+        split = narrow
     ir = module_prelude() + b.finish(min(r[0] for r in ranges), max(r[1] for r in ranges))
-    return ir, ranges, [(cs_base + eip) & 0xFFFFFFFF for eip in blocks.order]
+    linear = [(cs_base + eip) & 0xFFFFFFFF for eip in blocks.order]
+    return ir, ranges, [pc] + [lin for lin, eip in zip(linear, blocks.order) if eip in blocks.returns], linear
 
 
 class RegionBlocks:
     """The blocks of a region: those on its head's linear page that its
     constant jumps reach, and the return sites of its calls, up to
-    MAX_REGION_BLOCKS, numbered in the order they are found (and lifted)."""
+    MAX_REGION_BLOCKS, numbered in the order they are found (and lifted).
+    Given `ran` (the linear addresses of the blocks that have run), only
+    those: code that has not run yet (a kernel's output, its next phase)
+    is not compiled with the loop that got hot, and gets a region of its
+    own when it gets hot."""
 
-    def __init__(self, page, cs_base):
+    def __init__(self, page, cs_base, ran=None):
         self.page, self.cs_base = page, cs_base
+        self.ran = frozenset(ran) if ran is not None else None
         self.members, self.order = {}, []
         self.returns = set()  # EIPs of return sites
         self.current = 0  # number of the block being lifted
@@ -143,6 +168,8 @@ class RegionBlocks:
         it from the current block goes backward), or None if it is not in
         the region."""
         if (self.cs_base + eip) & 0xFFFFF000 != self.page:
+            return None
+        if self.ran is not None and self.members and (self.cs_base + eip) & 0xFFFFFFFF not in self.ran:
             return None
         if eip not in self.members:
             if len(self.members) >= MAX_REGION_BLOCKS:
@@ -178,15 +205,16 @@ class CodeSnapshot:
 
     on_translate = None
 
-    def __init__(self, lin_page, phys_page, page, paging, after_phys=0, after=b""):
+    def __init__(self, lin_page, phys_page, page, paging, after_phys=0, after=b"", ran=None):
         self.lin_page, self.phys_page, self.page = lin_page, phys_page, page
         self.paging, self.after_phys, self.after = paging, after_phys, after
+        self.ran = ran  # linear addresses of the blocks that have run (None: not known)
         self.insns_translated = 0
         self.notes = []  # (linear address, what could not be lifted there)
         self._decoder = None
 
     def fields(self):
-        return (self.lin_page, self.phys_page, self.page, self.paging, self.after_phys, self.after)
+        return (self.lin_page, self.phys_page, self.page, self.paging, self.after_phys, self.after, self.ran)
 
     @property
     def decoder(self):

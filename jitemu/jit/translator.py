@@ -19,6 +19,7 @@ from .lifting import (HF_NOREGION, HF_PG, HF_STEP, HF_TF, UNMADE, CodeSnapshot, 
 log = logging.getLogger("jitemu.jit")
 
 BATCH = 24
+MAX_RAN = 1024  # blocks of a page a region snapshot lists as run (more: all may be lifted)
 
 
 class Translator:
@@ -371,7 +372,7 @@ class Translator:
                 # already being made on this page may well hold this one.
                 self._deferred.setdefault(page, set()).add(pc)
                 return
-            snap = self._snapshot(pc)
+            snap = self._snapshot(pc, cs_base, hflags)
             if snap is None:
                 self.s.fault_pending = 0  # the head's page does not translate now: stay on tier 1
                 return
@@ -390,23 +391,27 @@ class Translator:
             self.s.fault_pending = 0  # a fetch that faults now: stay on tier 1
             return
         self.next_id += 1
-        ir, ranges, _ = lifted
+        ir, ranges, _, _ = lifted
         made = [(r_lo, self._read(r_lo, r_hi - r_lo + 1)) for r_lo, r_hi in ranges]
         addrs, obj = self.compiler.compile(ir, [name], hot=True)
         self._install_region((pc, cs_base, hflags, name, made), addrs[name], obj)
 
-    def _snapshot(self, pc):
-        """A CodeSnapshot of the page holding linear `pc`, or None when it
-        does not translate (a #PF is then recorded)."""
+    def _snapshot(self, pc, cs_base, hflags):
+        """A CodeSnapshot of the page holding linear `pc` and the blocks
+        there that have run, or None when it does not translate (a #PF is
+        then recorded)."""
         phys = self.code_phys(pc)
         if phys is None:
             return None
         page = phys & ~0xFFF
         code = self._read(page, 4096)
+        out = self.ffi.new("uint32_t[]", MAX_RAN)
+        n = self.lib.bt_page_pcs(self.s, page >> 12, cs_base, hflags, out, MAX_RAN)
+        ran = tuple(out[i] for i in range(n)) if n <= MAX_RAN else None
         if self.s.cr[0] & 0x80000000:
-            return CodeSnapshot(pc & ~0xFFF, page, code, True)
+            return CodeSnapshot(pc & ~0xFFF, page, code, True, ran=ran)
         after = self.next_phys(pc, phys)
-        return CodeSnapshot(pc & ~0xFFF, page, code, False, after, self._read(after, 15))
+        return CodeSnapshot(pc & ~0xFFF, page, code, False, after, self._read(after, 15), ran)
 
     def warm(self):
         """Code is warming up (a block ran WARM_THRESHOLD times): start the
@@ -447,44 +452,61 @@ class Translator:
             if pending is None:
                 continue
             page = self._pending_pages.pop(ident)
-            self._install_ready(pending, result, error)
-            # Heads that got hot on this page meanwhile: each that the
-            # region does not hold gets its own.
-            waiting = self._deferred.pop(page, set())
-            held = set(result[3]) if isinstance(result, tuple) else set()
-            for pc in sorted(waiting - held):
-                self.translate_hot(pc, page[1], page[2])
+            installed = self._install_ready(pending, result, error)
+            # Heads that got hot on this page meanwhile: the region is
+            # entered at each that is one of its entries (lift_region); the
+            # others get their own regions, unless the region holds them
+            # (blocks of its loops: entered from it now).
+            entries = set(result[3]) if installed else set()
+            held = set(result[4]) if installed else set()
+            for pc in sorted(self._deferred.pop(page, set())):
+                if pc in entries and self._enter_also(pc, *installed):
+                    continue
+                if pc not in held:
+                    self.translate_hot(pc, page[1], page[2])
+
+    def _enter_also(self, pc, head, made, fn, ident):
+        """Put the region installed at `head` in place of the first-tier
+        block at `pc` too, if that block is live and made from the same
+        page (the region's code there is the same bytes)."""
+        _, cs_base, hflags = head
+        if self.lib.bt_phys(self.s, pc, cs_base, hflags) != (made[0][0] & ~0xFFF) | (pc & 0xFFF):
+            return False
+        self._install(pc, cs_base, hflags, made, fn, ident)
+        return True
 
     def _install_ready(self, pending, result, error):
-        """Load one region from the worker and put it in place (if still wanted)."""
+        """Load one region from the worker and put it in place (if still
+        wanted): (its key, its bytes, its code, its id), or None."""
         if result is None:
             if error != UNMADE:
                 log.warning("hot region compile failed (staying on tier 1): %s", error)
-            return
+            return None
         pc, cs_base, hflags, name, snap = pending
         if not isinstance(result, tuple):
             log.warning("the compile worker answered a region with bare object code (staying on tier 1)")
-            return
-        obj, ranges, notes, _ = result
+            return None
+        obj, ranges, notes, _, _ = result
         for at, what in notes:
             self._undecodable.setdefault(at, what)
         made = snap.bytes_of(ranges)
         if made is None or made[0][0] != snap.phys_page | (pc & 0xFFF):
             log.warning("hot region from the compile worker names bytes it was not given (staying on tier 1)")
-            return
+            return None
         region = (pc, cs_base, hflags, name, made)
         if self._no_regions() or self.lib.bt_phys(self.s, pc, cs_base, hflags) != made[0][0] \
                 or not self._unchanged(pc, made):
-            return
+            return None
         t0 = time.perf_counter()
         try:
             addr = self.loader.load(obj, [name])[name]
         except RuntimeError as e:  # a damaged object from the worker
             log.warning("hot region from the compile worker does not load (staying on tier 1): %s", e)
-            return
+            return None
         finally:
             self.load_seconds += time.perf_counter() - t0
         self._install_region(region, addr, obj, store=False)  # (the worker stored it)
+        return (pc, cs_base, hflags), made, self.ffi.cast("void *", addr), int(name[1:])
 
     def _install_region(self, region, addr, obj, store=True):
         pc, cs_base, hflags, name, made = region

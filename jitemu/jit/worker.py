@@ -184,12 +184,12 @@ def _object(x):
 
 
 def _region(x):
-    return isinstance(x, tuple) and len(x) == 4 and _object(x[0]) \
+    return isinstance(x, tuple) and len(x) == 5 and _object(x[0]) \
         and isinstance(x[1], list) and x[1] and all(
             isinstance(r, tuple) and len(r) == 2 and all(isinstance(v, int) for v in r) for r in x[1]) \
         and isinstance(x[2], list) and all(
             isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], int) and isinstance(n[1], str) for n in x[2]) \
-        and isinstance(x[3], list) and all(isinstance(pc, int) for pc in x[3])
+        and all(isinstance(pcs, list) and all(isinstance(pc, int) for pc in pcs) for pcs in x[3:])
 
 
 _shared = None
@@ -227,6 +227,11 @@ def main():
     os.dup2(2, 1)  # nothing but results goes to the parent's pipe
     from .compiler import ObjectMaker
     maker = ObjectMaker()
+    # The lifters and capstone's binding too, before the first region
+    # comes (it comes soon after the worker is started, and waits).
+    from . import block, lift, lifting  # noqa: F401
+    from .decode import Decoder
+    Decoder()
     inp = sys.stdin.buffer
     caches = {}
     try:
@@ -262,14 +267,14 @@ def _do(maker, job, caches):
     lifted = lift_region(snap, name, pc, cs_base, hflags)
     if lifted is None:
         return None, UNMADE
-    ir, ranges, heads = lifted
+    ir, ranges, entries, blocks = lifted
     obj = maker.make(ir, hot=True)
     if cache_dir is not None:
         if cache_dir not in caches:
             from .cache import CodeCache
             caches[cache_dir] = CodeCache(cache_dir)
         caches[cache_dir].store(obj, [(pc, cs_base, hflags, snap.bytes_of(ranges), name)])
-    return (obj, [tuple(r) for r in ranges], snap.notes, heads), None
+    return (obj, [tuple(r) for r in ranges], snap.notes, entries, blocks), None
 
 
 if __name__ == "__main__":
