@@ -465,18 +465,17 @@ _TIER_MACHINES = {}
 
 
 def tier_mode(mode, tier):
-    """The same mode, on a jitemu machine that compiles every block as a
-    region ("region") or with the LLVM tier ("llvm"); "baseline" is the
-    mode itself (the stencils run cold code)."""
-    if tier == "baseline":
-        return mode
+    """The same mode, on a jitemu machine of its own that compiles every
+    block as a region ("region"), with the LLVM tier ("llvm"), or as the
+    mode's own machine does ("baseline": stencils for cold code)."""
     base = type(mode)
     jitemu_cls, unicorn_cls = mode.machine_classes()
 
     def make():
         j = jitemu_cls()
-        j.m.translator.baseline = None
-        j.m.translator.regions_first = tier == "region"
+        if tier != "baseline":
+            j.m.translator.baseline = None
+            j.m.translator.regions_first = tier == "region"
         return j
 
     cache = _TIER_MACHINES.setdefault((base, tier), {})
