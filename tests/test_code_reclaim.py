@@ -63,3 +63,20 @@ def test_a_reset_of_a_machine_with_a_stale_table(small_arena):
     boot("smc-gen")
     m.reset()
     assert m.run() == "halt" and con.text.endswith(expected("sieve"))
+
+
+def test_code_kept_for_reuse_is_forgotten_when_another_machine_reclaims_the_arena(small_arena):
+    """LLVM-tier code the translator keeps to reinstate (its bytes the
+    same again after a flush) was made in the arena that went: it is made
+    anew, not jumped to."""
+    m = Machine()
+    m.translator.baseline = None  # (every block from the LLVM tier, kept for reuse)
+    with open(os.path.join(IMAGES, "sieve.bin"), "rb") as f:
+        m.load_firmware(f.read())
+    con = m.attach(DebugConsole())
+    assert m.run(max_instructions=100_000) == "limit"
+    epoch = lib.arena_epoch()
+    boot("smc-imm")
+    assert lib.arena_epoch() > epoch
+    m.flush_code_cache()  # its blocks are missed again, and would be reinstated
+    assert m.run() == "halt" and con.text == expected("sieve")

@@ -59,6 +59,7 @@ class Translator:
         # key -> ([(phys, guest bytes)], native code, id, is a region): code
         # to reinstate when the bytes it was made from are the same again.
         self._done = {}
+        self._epoch = lib.arena_epoch()  # the code arena's, when _done was last valid
         # on_translate(pc, cs_base, hflags, block_id, [(addr, bytes, text)])
         # sees every block's guest instructions (tracing: in_asm).
         self._on_translate = None
@@ -326,6 +327,12 @@ class Translator:
         bytes it was made from are the same again (after a write that only
         touched data on its page, or after a reset): True if reinstated,
         False if it must be translated, None if fetching faulted."""
+        epoch = self.lib.arena_epoch()
+        if epoch != self._epoch:
+            # Another machine took the code arena back while this one was
+            # idle (Machine._reclaim_code): nothing made before is there.
+            self._epoch = epoch
+            self.forget_native()
         done = self._done.get((pc, cs_base, hflags))
         if done is None:
             return self._from_cache(pc, cs_base, hflags)
