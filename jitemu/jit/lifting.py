@@ -113,7 +113,9 @@ def lift_region(src, name, pc, cs_base, hflags):
     faulted (the region is not made)."""
     from .block import BlockBuilder, module_prelude
     split = {}
+    counted = src.insns_translated
     while True:
+        src.insns_translated = counted  # (a second pass lifts the same instructions)
         blocks = RegionBlocks(pc & ~0xFFF, cs_base, getattr(src, "ran", None))
         b = BlockBuilder(name, hflags, region=blocks, split=split)
         b.begin()
