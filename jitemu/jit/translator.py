@@ -22,6 +22,11 @@ BATCH = 24
 MAX_RAN = 1024  # blocks of a page a region snapshot lists as run (more: all may be lifted)
 
 
+def _page_key(pc, cs_base, hflags):
+    """Regions on one page with the same CS base and mode: one compiles at a time."""
+    return pc & ~0xFFF, cs_base, hflags
+
+
 class Translator:
     def __init__(self, ffi, lib, state):
         self.ffi, self.lib, self.s = ffi, lib, state
@@ -43,7 +48,6 @@ class Translator:
         self._regions_first = False
         self.on_ready = None    # called (any thread) when a region is ready
         self._pending = {}      # id -> region being compiled by the worker
-        self._pending_pages = {}  # id -> (linear page, CS base, hflags) of that region's head
         self._deferred = {}     # (page, CS base, hflags) -> heads waiting for its pending region
         self._ready = queue.Queue()
 
@@ -373,8 +377,8 @@ class Translator:
             return  # the dispatcher must see every block, or a side exit's block
         worker = None if self.regions_first else self._worker()
         if worker is not None:
-            page = (pc & ~0xFFF, cs_base, hflags)
-            if any(p[:3] == page for p in self._pending_pages.values()):
+            page = _page_key(pc, cs_base, hflags)
+            if any(_page_key(*p[:3]) == page for p in self._pending.values()):
                 # All the blocks of a loop get hot together: the region
                 # already being made on this page may well hold this one.
                 self._deferred.setdefault(page, set()).add(pc)
@@ -386,12 +390,11 @@ class Translator:
             name = "r%d" % self.next_id
             self.next_id += 1
             self._pending[int(name[1:])] = (pc, cs_base, hflags, name, snap)
-            self._pending_pages[int(name[1:])] = page
             job = ("region", name, pc, cs_base, hflags, snap.fields(),
                    self.cache.base if self.cache is not None and self.cache.writable else None)
             if worker.submit(int(name[1:]), job, self._finished):
                 return
-            del self._pending[int(name[1:])], self._pending_pages[int(name[1:])]
+            del self._pending[int(name[1:])]
         name = "r%d" % self.next_id
         lifted = lift_region(self, name, pc, cs_base, hflags)
         if lifted is None:
@@ -458,7 +461,7 @@ class Translator:
             pending = self._pending.pop(ident, None)
             if pending is None:
                 continue
-            page = self._pending_pages.pop(ident)
+            page = _page_key(*pending[:3])
             installed = self._install_ready(pending, result, error)
             # Heads that got hot on this page meanwhile: the region is
             # entered at each that is one of its entries (lift_region); the
